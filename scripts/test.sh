@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The whole test suite: installs dependencies, then builds and runs every test twice,
+# once as Release and once under AddressSanitizer + UndefinedBehaviorSanitizer.
+# Network tests need root (network namespaces, iptables).
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+"$root/scripts/install-deps.sh"
+
+status=0
+for type in Release Asan; do
+  echo "=== build $type"
+  "$root/scripts/build.sh" "$type"
+  dir="$root/build/$(echo "$type" | tr '[:upper:]' '[:lower:]')"
+  echo "=== test $type"
+  export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0"
+  export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+  if ! ctest --test-dir "$dir" --output-on-failure -j 2 --timeout 600; then
+    status=1
+  fi
+done
+exit $status
