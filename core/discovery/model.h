@@ -1,0 +1,133 @@
+// The discovery model: the objects every writer (straitctl apply, workload registration,
+// strait-link through topologies/) and every reader (destination, policy, export API, straitctl)
+// share. Plain values; the store versions them.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace strait::discovery {
+
+enum class Kind { kService, kEndpoint, kServer, kAuthorizationPolicy, kLink };
+
+// What the proxy may assume about the bytes on a port (brief, section 6).
+enum class ProtocolHint { kUnknown, kOpaque, kHttp1, kHttp2 };
+
+// Default inbound policy for a port that no Server selects (or the cluster default).
+enum class DefaultPolicy { kAllAuthenticated, kAllUnauthenticated, kDeny };
+
+using Labels = std::map<std::string, std::string>;
+
+struct Meta {
+  std::string cluster;  // the cluster the object describes (mirrors: the remote one)
+  std::string ns;
+  std::string name;
+  Labels labels;
+  Labels annotations;
+  std::uint64_t version = 0;  // set by the store on every write; monotonic per store
+  // Who wrote it: "" (a user, via apply), "lease:<id>" (workload registration: not persisted,
+  // removed with its stream), "link:<cluster>" (strait-link mirrors).
+  std::string owner;
+
+  bool ephemeral() const { return owner.rfind("lease:", 0) == 0; }
+};
+
+struct ServicePort {
+  std::string name;
+  std::uint16_t port = 0;
+  std::uint16_t target_port = 0;  // 0: same as port
+  ProtocolHint protocol = ProtocolHint::kUnknown;
+};
+
+struct Service {
+  Meta meta;
+  std::string cluster_ip;  // virtual IP from the cluster's service range; allocated if empty
+  std::vector<ServicePort> ports;
+};
+
+struct Endpoint {
+  Meta meta;                 // meta.labels become the endpoint's metric labels
+  std::string service;       // name of the Service (same namespace) this endpoint backs
+  std::string address;       // IPv4/IPv6 literal, or a DNS name for gateway endpoints
+  std::uint16_t port = 0;    // the workload's port (the proxy's inbound port is known per cluster)
+  std::string identity;      // SPIFFE id the client must see when connecting; "" = not meshed
+  std::string zone;
+  bool ready = true;
+  std::uint32_t weight = 10000;
+  ProtocolHint protocol = ProtocolHint::kUnknown;
+  std::string authority_override;  // gateway topology: the remote service's authority
+};
+
+// Selects the workloads of a namespace (by labels) listening on a port.
+struct Server {
+  Meta meta;
+  Labels pod_selector;  // empty: every workload of the namespace
+  std::uint16_t port = 0;
+  ProtocolHint proxy_protocol = ProtocolHint::kUnknown;
+};
+
+// Who may reach a Server: identities (exact, suffix "spiffe://td/ns/shop/*", or "*" = any
+// authenticated), networks (CIDRs), or anyone when unauthenticated is true.
+struct AuthorizationPolicy {
+  Meta meta;
+  std::string target_server;  // Server name, same namespace
+  std::vector<std::string> identities;
+  std::vector<std::string> networks;
+  bool unauthenticated = false;
+};
+
+struct ProbeSpec {
+  std::string path = "/ready";
+  std::uint16_t port = 4191;
+  std::chrono::milliseconds period{3000};
+  std::chrono::milliseconds timeout{1000};
+  std::uint32_t failure_threshold = 3;
+};
+
+// A link from this cluster to a target cluster whose exported services it mirrors.
+struct Link {
+  Meta meta;
+  std::string target_cluster;
+  std::string target_domain;        // cluster domain, e.g. "east.local"
+  std::string target_trust_domain;
+  std::string trust_bundle_pem;     // the target's roots (separate trust domains)
+  std::string export_address;       // host:port of the target's export API
+  std::vector<std::string> gateway_addresses;  // names or IPs
+  std::uint16_t gateway_port = 4143;
+  std::string gateway_identity;
+  ProbeSpec probe;
+  Labels selector;                  // which exported services to mirror (gateway mode)
+  Labels remote_discovery_selector; // flat mode
+  Labels federated_selector;        // federated members
+  std::vector<std::string> excluded_labels;
+};
+
+using Object = std::variant<Service, Endpoint, Server, AuthorizationPolicy, Link>;
+
+inline const Meta& meta_of(const Object& o) {
+  return std::visit([](const auto& v) -> const Meta& { return v.meta; }, o);
+}
+inline Meta& meta_of(Object& o) {
+  return std::visit([](auto& v) -> Meta& { return v.meta; }, o);
+}
+inline Kind kind_of(const Object& o) { return static_cast<Kind>(o.index()); }
+
+// The store's key: kind, namespace, name (the cluster is data, not identity).
+struct ObjectKey {
+  Kind kind = Kind::kService;
+  std::string ns;
+  std::string name;
+  auto operator<=>(const ObjectKey&) const = default;
+};
+
+inline ObjectKey key_of(const Object& o) {
+  const Meta& m = meta_of(o);
+  return ObjectKey{kind_of(o), m.ns, m.name};
+}
+
+}  // namespace strait::discovery
