@@ -35,6 +35,8 @@ struct Meta {
   std::string owner;
 
   bool ephemeral() const { return owner.rfind("lease:", 0) == 0; }
+
+  bool operator==(const Meta&) const = default;
 };
 
 struct ServicePort {
@@ -42,12 +44,16 @@ struct ServicePort {
   std::uint16_t port = 0;
   std::uint16_t target_port = 0;  // 0: same as port
   ProtocolHint protocol = ProtocolHint::kUnknown;
+
+  bool operator==(const ServicePort&) const = default;
 };
 
 struct Service {
   Meta meta;
   std::string cluster_ip;  // virtual IP from the cluster's service range; allocated if empty
   std::vector<ServicePort> ports;
+
+  bool operator==(const Service&) const = default;
 };
 
 struct Endpoint {
@@ -61,6 +67,8 @@ struct Endpoint {
   std::uint32_t weight = 10000;
   ProtocolHint protocol = ProtocolHint::kUnknown;
   std::string authority_override;  // gateway topology: the remote service's authority
+
+  bool operator==(const Endpoint&) const = default;
 };
 
 // Selects the workloads of a namespace (by labels) listening on a port.
@@ -69,6 +77,8 @@ struct Server {
   Labels pod_selector;  // empty: every workload of the namespace
   std::uint16_t port = 0;
   ProtocolHint proxy_protocol = ProtocolHint::kUnknown;
+
+  bool operator==(const Server&) const = default;
 };
 
 // Who may reach a Server: identities (exact, suffix "spiffe://td/ns/shop/*", or "*" = any
@@ -79,6 +89,8 @@ struct AuthorizationPolicy {
   std::vector<std::string> identities;
   std::vector<std::string> networks;
   bool unauthenticated = false;
+
+  bool operator==(const AuthorizationPolicy&) const = default;
 };
 
 struct ProbeSpec {
@@ -87,6 +99,8 @@ struct ProbeSpec {
   std::chrono::milliseconds period{3000};
   std::chrono::milliseconds timeout{1000};
   std::uint32_t failure_threshold = 3;
+
+  bool operator==(const ProbeSpec&) const = default;
 };
 
 // A link from this cluster to a target cluster whose exported services it mirrors.
@@ -105,6 +119,8 @@ struct Link {
   Labels remote_discovery_selector; // flat mode
   Labels federated_selector;        // federated members
   std::vector<std::string> excluded_labels;
+
+  bool operator==(const Link&) const = default;
 };
 
 using Object = std::variant<Service, Endpoint, Server, AuthorizationPolicy, Link>;
