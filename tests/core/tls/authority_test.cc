@@ -25,7 +25,7 @@ TEST(AuthorityTest, RootIsASelfSignedCa) {
   EXPECT_TRUE(root.chain().empty());
   EXPECT_EQ(X509_check_issued(root.cert().get(), root.cert().get()), X509_V_OK);
   EXPECT_NE(X509_get_key_usage(root.cert().get()) & KU_KEY_CERT_SIGN, 0u);
-  EXPECT_EQ(check_p256(root.key().get()).ok(), true);
+  EXPECT_TRUE(check_p256(root.key().get()).ok());
 }
 
 TEST(AuthorityTest, IntermediateIsSignedByItsParentWithPathlenZero) {

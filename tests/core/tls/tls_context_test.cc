@@ -57,8 +57,8 @@ asio::awaitable<void> serve(tcp::acceptor& acceptor, asio::ssl::context& ctx, Si
   record(side, stream, ec);
 }
 
-asio::awaitable<void> connect(tcp::endpoint server, asio::ssl::context& ctx,
-                              std::optional<identity::SpiffeId> expected, Side& side) {
+asio::awaitable<void> dial(tcp::endpoint server, asio::ssl::context& ctx,
+                           std::optional<identity::SpiffeId> expected, Side& side) {
   Stream stream(co_await asio::this_coro::executor, ctx);
   if (expected) expect_peer_identity(stream.native_handle(), *expected);
   auto [ec] = co_await stream.next_layer().async_connect(server, kAwait);
@@ -84,7 +84,7 @@ Outcome connect_once(asio::ssl::context& server_ctx, asio::ssl::context& client_
   asio::io_context io;
   tcp::acceptor acceptor(io, tcp::endpoint(asio::ip::address_v4::loopback(), 0));
   asio::co_spawn(io, serve(acceptor, server_ctx, outcome.server), asio::detached);
-  asio::co_spawn(io, connect(acceptor.local_endpoint(), client_ctx, expected_server, outcome.client), asio::detached);
+  asio::co_spawn(io, dial(acceptor.local_endpoint(), client_ctx, expected_server, outcome.client), asio::detached);
   io.run_for(kDeadline);
   EXPECT_TRUE(outcome.server.done && outcome.client.done) << "no outcome within the deadline";
   return outcome;
