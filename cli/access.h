@@ -1,0 +1,27 @@
+// ControllerAccess: how straitctl reaches a controller. From a state directory (--state-dir
+// or STRAIT_STATE_DIR): the addresses the controller published in run/endpoints.json and an
+// admin certificate minted on the spot from the issuer there. Or explicitly: --controller
+// HOST:PORT with --ca, --cert and --key.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "cli/args.h"
+#include "controlplane/client/channel.h"
+#include "core/base/result.h"
+#include "strait/admin.grpc.pb.h"
+
+namespace strait::cli {
+
+struct ControllerAccess {
+  std::string destination_address;  // admin API, destination, policy, registration
+  std::string identity_address;
+  controlplane::ClientCredentials credentials;
+
+  std::unique_ptr<admin::v1::Admin::Stub> admin() const;
+};
+
+Result<ControllerAccess> resolve_access(const Args& args);
+
+}  // namespace strait::cli

@@ -1,0 +1,51 @@
+// straitctl: the command line of Strait.
+#include <iostream>
+
+#include "cli/commands.h"
+
+namespace {
+
+constexpr const char* kUsage = R"(straitctl: the Strait command line
+
+  straitctl install --cluster-name NAME --trust-domain TD --state-dir DIR
+                    [--domain cluster.local] [--service-cidr 198.19.0.0/20]
+                    [--trust-anchor PEM --issuer-cert PEM --issuer-key PEM]
+                    [--identity-listen H:P --destination-listen H:P --admin-listen H:P]
+  straitctl token --namespace NS --service-account SA [--ttl 1h]
+  straitctl apply -f FILE|-
+  straitctl get services|endpoints|servers|policies|links [NAME] [-n NS] [-o yaml|json]
+  straitctl delete KIND NAME [-n NS]  |  straitctl delete -f FILE
+  straitctl status [-o json]
+  straitctl register --service S --port P --namespace NS --service-account SA --token T
+
+Which controller: --state-dir DIR (or STRAIT_STATE_DIR), or --controller HOST:PORT
+with --ca FILE --cert FILE --key FILE.
+)";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace strait::cli;
+  std::vector<std::string> words(argv + 1, argv + argc);
+  auto args = Args::parse(
+      words,
+      {"cluster-name", "trust-domain", "state-dir", "domain", "service-cidr", "trust-anchor",
+       "issuer-cert", "issuer-key", "identity-listen", "destination-listen", "admin-listen",
+       "namespace", "service-account", "ttl", "filename", "output", "controller", "ca", "cert",
+       "key", "identity-address", "service", "port", "token", "address", "name", "zone"},
+      {"help"}, {{"n", "namespace"}, {"f", "filename"}, {"o", "output"}, {"h", "help"}});
+  if (!args) return fail(args.error().message + "\n" + kUsage);
+  if (args->has("help") || args->positional().empty()) {
+    std::cout << kUsage;
+    return args->has("help") ? 0 : 2;
+  }
+  const std::string& verb = args->positional()[0];
+  if (verb == "install") return cmd_install(*args);
+  if (verb == "token") return cmd_token(*args);
+  if (verb == "apply") return cmd_apply(*args);
+  if (verb == "get") return cmd_get(*args);
+  if (verb == "delete") return cmd_delete(*args);
+  if (verb == "status") return cmd_status(*args);
+  if (verb == "register") return cmd_register(*args);
+  return fail("unknown command \"" + verb + "\"\n" + kUsage);
+}

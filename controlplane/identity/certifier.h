@@ -1,0 +1,52 @@
+// Certifier: the identity service's decision, apart from gRPC. A token proves who the caller
+// is; the CSR carries the key the certificate binds; the issuer signs a short-lived leaf.
+#pragma once
+
+#include <chrono>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "core/base/result.h"
+#include "core/tls/authority.h"
+#include "core/token/token.h"
+
+namespace strait::controlplane {
+
+struct Issued {
+  std::string leaf_pem;
+  std::vector<std::string> intermediates_pem;  // issuer first
+  std::chrono::system_clock::time_point expiry;
+};
+
+class Certifier {
+ public:
+  struct Settings {
+    std::string trust_domain;
+    std::chrono::seconds lifetime{24 * 3600};
+    std::string audience = "strait-identity";
+  };
+
+  Certifier(tls::CertificateAuthority issuer, token::TokenVerifier verifier, Settings settings);
+
+  // Error codes (each is a metric label): invalid_identity, outside_trust_domain,
+  // malformed_token, forged_token, expired_token, not_yet_valid, wrong_audience, wrong_kind,
+  // missing_claim, identity_mismatch, malformed_csr, wrong_key_type, wrong_key_size.
+  Result<Issued> certify(std::string_view identity, std::string_view token,
+                         std::string_view csr_pem) const;
+
+  // Signs a leaf without a token, for the controller's own serving certificate and the
+  // admin client credentials that straitctl derives from the state directory.
+  Result<Issued> issue(const identity::SpiffeId& id, const tls::CertificateRequest& csr,
+                       std::vector<std::string> dns_sans = {}) const;
+
+  const tls::CertificateAuthority& issuer() const { return issuer_; }
+  const Settings& settings() const { return settings_; }
+
+ private:
+  tls::CertificateAuthority issuer_;
+  token::TokenVerifier verifier_;
+  Settings settings_;
+};
+
+}  // namespace strait::controlplane

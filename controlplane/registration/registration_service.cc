@@ -1,0 +1,203 @@
+// RegistrationService: leases as streams, plus a reaper for leases whose heartbeats stop.
+#include "controlplane/registration/registration_service.h"
+
+#include <atomic>
+#include <cctype>
+
+#include "controlplane/server/peer.h"
+#include "core/log/log.h"
+
+namespace strait::controlplane {
+namespace rv = registration::v1;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+// A DNS-label-safe endpoint name: "<workload>-<address>-<port>".
+std::string endpoint_name(const std::string& workload, const std::string& address,
+                          std::uint32_t port) {
+  std::string raw = workload + "-" + address + "-" + std::to_string(port);
+  std::string out;
+  for (char c : raw) {
+    out += std::isalnum(static_cast<unsigned char>(c)) ? static_cast<char>(std::tolower(c)) : '-';
+  }
+  if (out.size() > 63) out.resize(63);
+  while (!out.empty() && out.back() == '-') out.pop_back();
+  return out;
+}
+
+std::atomic<std::uint64_t> next_lease{1};
+
+}  // namespace
+
+class RegistrationService::Lease final
+    : public grpc::ServerBidiReactor<rv::RegisterRequest, rv::RegisterResponse> {
+ public:
+  Lease(RegistrationService& owner, grpc::CallbackServerContext* context)
+      : owner_(owner), owner_tag_("lease:" + std::to_string(next_lease.fetch_add(1))) {
+    identity_ = peer_identity(*context);
+    peer_ip_ = peer_ip(*context);
+    if (!identity_ || !identity_->ns()) {
+      refuse("no_identity", grpc::StatusCode::UNAUTHENTICATED,
+             "registration requires a workload certificate");
+      return;
+    }
+    owner_.track(this);
+    StartRead(&request_);
+  }
+
+  // Called by the reaper with the service's lock held.
+  void expire() {
+    log::warn("registration lease expired: no heartbeat", {{"endpoint", key_.name}});
+    end(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "lease expired: no heartbeat"));
+  }
+
+  void end(grpc::Status status) {
+    std::lock_guard lock(mu_);
+    if (finished_) return;
+    finished_ = true;
+    Finish(std::move(status));
+  }
+
+ private:
+  void OnReadDone(bool ok) override {
+    if (!ok) {  // the client closed its side or went away
+      end(grpc::Status::OK);
+      return;
+    }
+    if (request_.has_workload()) {
+      if (registered_) {
+        refuse("already_registered", grpc::StatusCode::FAILED_PRECONDITION,
+               "a stream registers one workload");
+        return;
+      }
+      if (!register_workload(request_.workload())) return;
+    } else if (!registered_) {
+      refuse("heartbeat_first", grpc::StatusCode::FAILED_PRECONDITION,
+             "the first message must be a Workload");
+      return;
+    }
+    owner_.track(this);  // renews the deadline
+    StartRead(&request_);
+  }
+
+  bool register_workload(const rv::Workload& w) {
+    if (w.service().empty() || w.port() == 0 || w.port() > 65535) {
+      refuse("invalid_workload", grpc::StatusCode::INVALID_ARGUMENT,
+             "workload needs a service and a port 1..65535");
+      return false;
+    }
+    discovery::Endpoint e;
+    e.meta.cluster = owner_.settings_.cluster;
+    e.meta.ns = std::string(*identity_->ns());
+    e.address = w.address().empty() ? peer_ip_ : w.address();
+    e.meta.name = endpoint_name(w.name().empty() ? w.service() : w.name(), e.address, w.port());
+    e.meta.labels.insert(w.labels().begin(), w.labels().end());
+    e.meta.owner = owner_tag_;
+    e.service = w.service();
+    e.port = static_cast<std::uint16_t>(w.port());
+    e.identity = identity_->to_string();
+    e.zone = w.zone();
+    e.protocol = static_cast<discovery::ProtocolHint>(w.protocol());
+    auto stored = owner_.store_.put(discovery::Object(e));
+    if (!stored) {
+      refuse("store_error", grpc::StatusCode::UNAVAILABLE, stored.error().message);
+      return false;
+    }
+    key_ = discovery::key_of(*stored);
+    registered_ = true;
+    if (owner_.hooks_.leases_delta) owner_.hooks_.leases_delta(+1);
+    log::info("workload registered", {{"endpoint", e.meta.name}, {"identity", e.identity},
+                                      {"address", e.address}});
+    response_.set_endpoint_name(e.meta.name);
+    response_.set_lease_seconds(static_cast<std::uint32_t>(owner_.settings_.lease.count()));
+    StartWrite(&response_);
+    return true;
+  }
+
+  void refuse(const std::string& reason, grpc::StatusCode code, const std::string& message) {
+    log::warn("registration refused", {{"reason", reason}, {"detail", message}});
+    if (owner_.hooks_.refused) owner_.hooks_.refused(reason);
+    end(grpc::Status(code, reason + ": " + message));
+  }
+
+  void release() {
+    if (!registered_) return;
+    // Only remove what is still ours: a re-registration may have replaced it already.
+    if (auto cur = owner_.store_.get(key_);
+        cur && discovery::meta_of(*cur).owner == owner_tag_) {
+      (void)owner_.store_.remove(key_);
+    }
+    if (owner_.hooks_.leases_delta) owner_.hooks_.leases_delta(-1);
+    log::info("workload lease released", {{"endpoint", key_.name}});
+  }
+
+  void OnDone() override {
+    owner_.untrack(this);
+    release();
+    delete this;
+  }
+
+  RegistrationService& owner_;
+  const std::string owner_tag_;
+  std::optional<identity::SpiffeId> identity_;
+  std::string peer_ip_;
+  rv::RegisterRequest request_;
+  rv::RegisterResponse response_;
+  discovery::ObjectKey key_;
+  bool registered_ = false;
+  std::mutex mu_;
+  bool finished_ = false;
+};
+
+RegistrationService::RegistrationService(discovery::Store& store, Settings settings, Hooks hooks)
+    : store_(store), settings_(std::move(settings)), hooks_(std::move(hooks)) {
+  reaper_ = std::thread([this] { reap_loop(); });
+}
+
+RegistrationService::~RegistrationService() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  reaper_.join();
+}
+
+grpc::ServerBidiReactor<rv::RegisterRequest, rv::RegisterResponse>*
+RegistrationService::Register(grpc::CallbackServerContext* context) {
+  return new Lease(*this, context);
+}
+
+void RegistrationService::track(Lease* lease) {
+  std::lock_guard lock(mu_);
+  deadlines_[lease] = Clock::now() + settings_.lease;
+}
+
+void RegistrationService::untrack(Lease* lease) {
+  std::lock_guard lock(mu_);
+  deadlines_.erase(lease);
+}
+
+void RegistrationService::close_all() {
+  std::lock_guard lock(mu_);
+  for (auto& [lease, deadline] : deadlines_) {
+    lease->end(grpc::Status(grpc::StatusCode::UNAVAILABLE, "controller shutting down"));
+  }
+}
+
+void RegistrationService::reap_loop() {
+  std::unique_lock lock(mu_);
+  while (!stopping_) {
+    cv_.wait_for(lock, std::chrono::milliseconds(500));
+    auto now = Clock::now();
+    for (auto& [lease, deadline] : deadlines_) {
+      if (deadline <= now) {
+        deadline = Clock::time_point::max();  // expire once
+        lease->expire();
+      }
+    }
+  }
+}
+
+}  // namespace strait::controlplane

@@ -1,0 +1,58 @@
+// RegistrationService: a proxy registers its workload's endpoint over a bidi stream that is
+// a lease. The identity comes from the caller's certificate, never from the request. The
+// endpoint is removed when the stream ends, or when heartbeats stop for the lease time.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "core/discovery/store.h"
+#include "strait/registration.grpc.pb.h"
+
+namespace strait::controlplane {
+
+class RegistrationService final : public registration::v1::Registration::CallbackService {
+ public:
+  struct Settings {
+    std::string cluster;
+    std::chrono::seconds lease{5};
+  };
+  struct Hooks {
+    std::function<void(int)> leases_delta;               // +1 registered, -1 released
+    std::function<void(const std::string&)> refused;     // by reason
+  };
+
+  RegistrationService(discovery::Store& store, Settings settings, Hooks hooks);
+  ~RegistrationService() override;
+
+  grpc::ServerBidiReactor<registration::v1::RegisterRequest, registration::v1::RegisterResponse>*
+  Register(grpc::CallbackServerContext* context) override;
+
+  // Ends every lease's stream (shutdown); their endpoints go with them.
+  void close_all();
+
+  class Lease;  // the reactor; defined in the .cc
+
+ private:
+  friend class Lease;
+  void track(Lease* lease);
+  void untrack(Lease* lease);
+  void reap_loop();
+
+  discovery::Store& store_;
+  const Settings settings_;
+  Hooks hooks_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::map<Lease*, std::chrono::steady_clock::time_point> deadlines_;
+  bool stopping_ = false;
+  std::thread reaper_;
+};
+
+}  // namespace strait::controlplane

@@ -1,0 +1,52 @@
+// ControllerConfig: everything strait-controller reads from controller.yaml (written by
+// `straitctl install`) and from --flags that override it.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+#include "core/base/result.h"
+#include "core/config/config.h"
+#include "strait/policy.pb.h"
+
+namespace strait::controlplane {
+
+struct ControllerConfig {
+  std::string cluster;       // cluster.name
+  std::string domain;        // cluster.domain, e.g. "cluster.local"
+  std::string trust_domain;  // cluster.trustDomain
+  std::string service_cidr;  // cluster.serviceCIDR: virtual IPs for Services
+  std::uint16_t inbound_proxy_port = 4143;  // cluster.inboundProxyPort
+  std::filesystem::path state_dir;          // stateDir
+
+  // listen.*: "host:port"; port 0 picks a free port (the bound ones go to run/endpoints.json).
+  std::string identity_listen = "0.0.0.0:8080";
+  std::string destination_listen = "0.0.0.0:8086";
+  std::string admin_listen = "0.0.0.0:9990";
+
+  std::chrono::seconds cert_lifetime{24 * 3600};  // identity.certLifetime
+  policy::v1::DefaultPolicy default_policy = policy::v1::ALL_AUTHENTICATED;  // policy.default
+  std::chrono::seconds lease{5};                  // registration.lease
+  std::size_t stream_queue = 1024;                // streams.queueCapacity
+
+  static Result<ControllerConfig> from(const config::Config& c);
+
+  // Files of the state directory.
+  std::filesystem::path anchor_cert() const { return state_dir / "ca" / "anchor.crt"; }
+  std::filesystem::path issuer_cert() const { return state_dir / "ca" / "issuer.crt"; }
+  std::filesystem::path issuer_key() const { return state_dir / "ca" / "issuer.key"; }
+  std::filesystem::path token_key() const { return state_dir / "ca" / "token-signing.key"; }
+  std::filesystem::path endpoints_file() const { return state_dir / "run" / "endpoints.json"; }
+};
+
+// The identities the control plane itself uses.
+std::string controller_identity(const std::string& trust_domain);
+std::string admin_identity(const std::string& trust_domain);
+// The name clients verify in the controller's certificate.
+inline constexpr const char* kControllerServerName = "strait-controller";
+
+Result<policy::v1::DefaultPolicy> parse_default_policy(std::string_view text);
+
+}  // namespace strait::controlplane
