@@ -192,6 +192,7 @@ Result<WatchPtr> WatchHub::subscribe(const WatchRequest& request,
 
   std::lock_guard<std::mutex> lock(core_->mu);
   assert(current_version == core_->last_version && "subscribe must run under the backend's lock");
+  (void)current_version;  // only checked in debug builds
   if (request.from_version == 0) {
     for (Event& e : initial) {
       if (state->wants(e)) core_->enqueue(state, std::make_shared<const Event>(std::move(e)));
