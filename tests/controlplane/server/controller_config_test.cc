@@ -1,0 +1,171 @@
+// ControllerConfig::from: defaults of a minimal controller.yaml, and refusals naming the field.
+#include <gtest/gtest.h>
+
+#include "controlplane/server/controller_config.h"
+
+namespace strait::controlplane {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr std::string_view kMinimal =
+    "cluster:\n"
+    "  name: west\n"
+    "  trustDomain: west.example\n"
+    "stateDir: /var/lib/strait\n";
+
+Result<ControllerConfig> from_yaml(const std::string& yaml) {
+  auto c = config::Config::from_yaml(yaml, "controller.yaml");
+  if (!c.ok()) return c.error();
+  return ControllerConfig::from(*c);
+}
+
+// kMinimal with extra YAML lines under the given top-level section merged in.
+std::string with(std::string_view extra) { return std::string(kMinimal) + std::string(extra); }
+
+TEST(ControllerConfigTest, MinimalConfigTakesDefaults) {
+  auto c = from_yaml(std::string(kMinimal));
+  ASSERT_TRUE(c.ok()) << c.error().to_string();
+  EXPECT_EQ(c->cluster, "west");
+  EXPECT_EQ(c->trust_domain, "west.example");
+  EXPECT_EQ(c->domain, "cluster.local");
+  EXPECT_EQ(c->service_cidr, "198.19.0.0/20");
+  EXPECT_EQ(c->inbound_proxy_port, 4143);
+  EXPECT_EQ(c->state_dir, std::filesystem::path("/var/lib/strait"));
+  EXPECT_EQ(c->identity_listen, "0.0.0.0:8080");
+  EXPECT_EQ(c->destination_listen, "0.0.0.0:8086");
+  EXPECT_EQ(c->admin_listen, "0.0.0.0:9990");
+  EXPECT_EQ(c->cert_lifetime, 24h);
+  EXPECT_EQ(c->default_policy, policy::v1::ALL_AUTHENTICATED);
+  EXPECT_EQ(c->lease, 5s);
+  EXPECT_EQ(c->stream_queue, 1024u);
+  EXPECT_EQ(c->anchor_cert(), std::filesystem::path("/var/lib/strait/ca/anchor.crt"));
+  EXPECT_EQ(c->issuer_key(), std::filesystem::path("/var/lib/strait/ca/issuer.key"));
+  EXPECT_EQ(c->token_key(), std::filesystem::path("/var/lib/strait/ca/token-signing.key"));
+}
+
+TEST(ControllerConfigTest, EveryFieldIsRead) {
+  auto c = from_yaml(
+      "cluster:\n"
+      "  name: east\n"
+      "  domain: east.local\n"
+      "  trustDomain: east.example\n"
+      "  serviceCIDR: 10.96.0.0/16\n"
+      "  inboundProxyPort: 5143\n"
+      "stateDir: /tmp/east\n"
+      "listen:\n"
+      "  identity: 127.0.0.1:0\n"
+      "  destination: 127.0.0.1:1\n"
+      "  admin: 127.0.0.1:2\n"
+      "identity:\n"
+      "  certLifetime: 1h30m\n"
+      "policy:\n"
+      "  default: deny\n"
+      "registration:\n"
+      "  lease: 10s\n"
+      "streams:\n"
+      "  queueCapacity: 16\n");
+  ASSERT_TRUE(c.ok()) << c.error().to_string();
+  EXPECT_EQ(c->cluster, "east");
+  EXPECT_EQ(c->domain, "east.local");
+  EXPECT_EQ(c->trust_domain, "east.example");
+  EXPECT_EQ(c->service_cidr, "10.96.0.0/16");
+  EXPECT_EQ(c->inbound_proxy_port, 5143);
+  EXPECT_EQ(c->identity_listen, "127.0.0.1:0");
+  EXPECT_EQ(c->destination_listen, "127.0.0.1:1");
+  EXPECT_EQ(c->admin_listen, "127.0.0.1:2");
+  EXPECT_EQ(c->cert_lifetime, 90min);
+  EXPECT_EQ(c->default_policy, policy::v1::DENY);
+  EXPECT_EQ(c->lease, 10s);
+  EXPECT_EQ(c->stream_queue, 16u);
+}
+
+TEST(ControllerConfigTest, FlagsOverrideTheFile) {
+  auto c = config::Config::from_yaml(std::string(kMinimal));
+  ASSERT_TRUE(c.ok());
+  std::vector<std::string> flags = {"--policy.default=all-unauthenticated",
+                                    "--cluster.inboundProxyPort=4200"};
+  ASSERT_TRUE(c->apply_flags(flags).ok());
+  auto cfg = ControllerConfig::from(*c);
+  ASSERT_TRUE(cfg.ok()) << cfg.error().to_string();
+  EXPECT_EQ(cfg->default_policy, policy::v1::ALL_UNAUTHENTICATED);
+  EXPECT_EQ(cfg->inbound_proxy_port, 4200);
+}
+
+TEST(ControllerConfigTest, CertLifetimeOfTenSecondsIsTheMinimum) {
+  auto c = from_yaml(with("identity:\n  certLifetime: 10s\n"));
+  ASSERT_TRUE(c.ok()) << c.error().to_string();
+  EXPECT_EQ(c->cert_lifetime, 10s);
+}
+
+struct Invalid {
+  std::string yaml;
+  std::string path;  // the field the error must name
+};
+
+TEST(ControllerConfigTest, InvalidFieldsAreRefusedNamingTheirPath) {
+  const std::vector<Invalid> cases = {
+      {"cluster:\n  trustDomain: west.example\nstateDir: /x\n", "cluster.name"},
+      {"cluster:\n  name: west\nstateDir: /x\n", "cluster.trustDomain"},
+      {"cluster:\n  name: west\n  trustDomain: west.example\n", "stateDir"},
+      {"cluster:\n  name: west\n  trustDomain: \"Not A Domain!\"\nstateDir: /x\n",
+       "cluster.trustDomain"},
+      {"cluster:\n  name: west\n  trustDomain: spiffe://west.example\nstateDir: /x\n",
+       "cluster.trustDomain"},
+      {"cluster:\n  name: west\n  trustDomain: west.example\n  inboundProxyPort: 0\nstateDir: /x\n",
+       "cluster.inboundProxyPort"},
+      {"cluster:\n  name: west\n  trustDomain: west.example\n  inboundProxyPort: 70000\n"
+       "stateDir: /x\n",
+       "cluster.inboundProxyPort"},
+      {"cluster:\n  name: west\n  trustDomain: west.example\n  inboundProxyPort: -1\n"
+       "stateDir: /x\n",
+       "cluster.inboundProxyPort"},
+      {"cluster:\n  name: west\n  trustDomain: west.example\n  inboundProxyPort: http\n"
+       "stateDir: /x\n",
+       "cluster.inboundProxyPort"},
+      {with("identity:\n  certLifetime: 9s\n"), "identity.certLifetime"},
+      {with("identity:\n  certLifetime: 9999ms\n"), "identity.certLifetime"},
+      {with("identity:\n  certLifetime: 0\n"), "identity.certLifetime"},
+      {with("identity:\n  certLifetime: 3600\n"), "identity.certLifetime"},  // no unit
+      {with("policy:\n  default: bogus\n"), "policy.default"},
+      {with("policy:\n  default: DENY\n"), "policy.default"},
+      {with("registration:\n  lease: 500ms\n"), "registration.lease"},
+      {with("streams:\n  queueCapacity: 0\n"), "streams.queueCapacity"},
+  };
+  for (const auto& c : cases) {
+    auto r = from_yaml(c.yaml);
+    ASSERT_FALSE(r.ok()) << "accepted:\n" << c.yaml;
+    EXPECT_NE(r.error().message.find(c.path), std::string::npos)
+        << "error for " << c.path << " does not name it: " << r.error().to_string();
+  }
+}
+
+TEST(ControllerConfigTest, InvalidValuesUseTheInvalidFieldCode) {
+  for (std::string yaml :
+       {with("policy:\n  default: bogus\n"), with("identity:\n  certLifetime: 5s\n"),
+        std::string("cluster:\n  name: west\n  trustDomain: \"bad domain\"\nstateDir: /x\n"),
+        std::string("cluster:\n  name: west\n  trustDomain: west.example\n  inboundProxyPort: 0\n"
+                    "stateDir: /x\n")}) {
+    auto r = from_yaml(yaml);
+    ASSERT_FALSE(r.ok()) << yaml;
+    EXPECT_EQ(r.error().code, "invalid_field") << r.error().to_string();
+  }
+}
+
+TEST(ControllerConfigTest, DefaultPolicyNames) {
+  EXPECT_EQ(*parse_default_policy("all-authenticated"), policy::v1::ALL_AUTHENTICATED);
+  EXPECT_EQ(*parse_default_policy("all-unauthenticated"), policy::v1::ALL_UNAUTHENTICATED);
+  EXPECT_EQ(*parse_default_policy("deny"), policy::v1::DENY);
+  auto bad = parse_default_policy("allow");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().code, "invalid_field");
+}
+
+TEST(ControllerConfigTest, ControlPlaneIdentities) {
+  EXPECT_EQ(controller_identity("west.example"),
+            "spiffe://west.example/ns/strait-system/sa/strait-controller");
+  EXPECT_EQ(admin_identity("west.example"), "spiffe://west.example/ns/strait-system/sa/straitctl");
+}
+
+}  // namespace
+}  // namespace strait::controlplane
