@@ -206,6 +206,33 @@ TEST_F(StateFilesTest, GivenIssuerKeyMustMatch) {
   EXPECT_EQ(r.error().code, "io_error");
 }
 
+// The given anchor is what every peer trusts: an issuer it does not vouch for would sign
+// certificates nobody accepts, and a file that is no certificate only fails at the next start.
+TEST_F(StateFilesTest, GivenIssuerMustChainToTheGivenAnchor) {
+  // BUG: state_files.cc install_state() never parses the given anchor nor checks that it
+  // signed the issuer; see the report. Set STRAIT_RUN_BUG_TESTS=1 to run.
+  if (std::getenv("STRAIT_RUN_BUG_TESTS") == nullptr)
+  GTEST_SKIP() << "BUG: install_state accepts a given anchor that is not a certificate or did "
+                  "not sign the given issuer";
+  auto root = must(tls::CertificateAuthority::create_root("given root", 24h * 30));
+  auto stranger = must(tls::CertificateAuthority::create_root("stranger", 24h * 30));
+  auto issuer = must(stranger.create_intermediate("stranger issuer", 24h * 10));
+  fs::path in = dir_ / "in";
+  ASSERT_TRUE(write_file_atomic(in / "anchor.crt", root.cert().to_pem()).ok());
+  ASSERT_TRUE(write_file_atomic(in / "garbage.crt", "not a certificate\n").ok());
+  ASSERT_TRUE(write_file_atomic(in / "issuer.crt", issuer.cert().to_pem()).ok());
+  ASSERT_TRUE(write_file_atomic(in / "issuer.key", issuer.key().to_pem(), kSecret).ok());
+  for (const char* anchor_file : {"anchor.crt", "garbage.crt"}) {
+    fs::path state = dir_ / (std::string("state-") + anchor_file);
+    InstallOptions o = options(state);
+    o.anchor_cert = in / anchor_file;
+    o.issuer_cert = in / "issuer.crt";
+    o.issuer_key = in / "issuer.key";
+    EXPECT_FALSE(install_state(o).ok()) << anchor_file;
+    EXPECT_FALSE(fs::exists(state / "controller.yaml")) << anchor_file;
+  }
+}
+
 TEST_F(StateFilesTest, WriteFileAtomicReplacesContent) {
   fs::path f = dir_ / "sub" / "dir" / "file.txt";
   ASSERT_TRUE(write_file_atomic(f, "first version, rather long").ok());
