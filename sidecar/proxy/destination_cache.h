@@ -1,0 +1,118 @@
+// DestinationCache: one destination stream per target (ip:port or authority), shared by every
+// connection to it and closed after it idles. What a stream last said stays usable while the
+// controller is away. Lives on the proxy's single I/O thread.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <functional>
+#include <list>
+#include <map>
+#include <memory>
+#include <random>
+#include <string>
+
+#include "controlplane/client/watch_stream.h"
+#include "core/base/result.h"
+#include "strait/destination.grpc.pb.h"
+
+namespace strait::proxy {
+
+// A ready endpoint, as the balancer sees it.
+struct Endpoint {
+  std::string key;  // "ip:port"
+  destination::v1::WeightedAddr addr;
+};
+
+// What a target resolves to right now.
+struct Resolution {
+  bool meshed = false;  // the controller knows the target (a service or an endpoint)
+  std::map<std::string, std::string> labels;  // dst_* labels: namespace, service, cluster
+};
+
+class DestinationCache {
+ public:
+  using Stub = destination::v1::Destination::StubInterface;
+  // Returns a stub on the current channel (credentials rotate).
+  using StubFactory = std::function<std::shared_ptr<destination::v1::Destination::Stub>()>;
+  struct Settings {
+    std::chrono::milliseconds idle_timeout{60'000};
+    std::function<void(bool connected)> on_stream_state;  // metrics
+  };
+
+  DestinationCache(boost::asio::io_context& io, StubFactory stubs, Settings settings);
+  ~DestinationCache();
+
+  class Entry;
+  // A connection's hold on a target: keeps the stream open while held.
+  class Lease {
+   public:
+    Lease() = default;
+    explicit Lease(std::shared_ptr<Entry> e);
+    Lease(Lease&&) noexcept = default;
+    Lease& operator=(Lease&&) noexcept = default;
+    ~Lease();
+    Entry* operator->() const { return entry_.get(); }
+    explicit operator bool() const { return entry_ != nullptr; }
+
+   private:
+    std::shared_ptr<Entry> entry_;
+  };
+
+  // Waits until the target's first answer (or a cached one), up to `deadline`.
+  // Errors: destination_unavailable (no answer in time).
+  boost::asio::awaitable<Result<Lease>> resolve(std::string path,
+                                                std::chrono::steady_clock::time_point deadline);
+
+  std::size_t size() const { return entries_.size(); }
+
+  class Entry {
+   public:
+    bool answered() const { return answered_; }
+    bool exists() const { return exists_; }
+    bool has_endpoints() const { return !endpoints_.empty(); }
+    const std::map<std::string, std::string>& labels() const { return labels_; }
+    // Waits until there is a ready endpoint, up to deadline; false on timeout.
+    boost::asio::awaitable<bool> wait_for_endpoints(std::chrono::steady_clock::time_point deadline);
+    // Power of two choices over open connections; nullptr when there is none.
+    const Endpoint* pick(std::minstd_rand& rng) const;
+    // Open-connection accounting for the balancer.
+    void opened(const std::string& key) { ++active_[key]; }
+    void closed(const std::string& key) { --active_[key]; }
+
+   private:
+    friend class DestinationCache;
+    friend class Lease;
+    explicit Entry(boost::asio::io_context& io) : io_(io) {}
+    void apply(const destination::v1::Update& u);
+    void wake();
+    boost::asio::awaitable<bool> wait_change(std::chrono::steady_clock::time_point deadline);
+
+    boost::asio::io_context& io_;
+    std::string path_;
+    bool answered_ = false;
+    bool exists_ = false;
+    std::map<std::string, Endpoint> endpoints_;
+    std::vector<const Endpoint*> order_;  // for random picks
+    std::map<std::string, std::string> labels_;
+    std::map<std::string, int> active_;
+    std::list<boost::asio::steady_timer*> waiters_;
+    int holders_ = 0;
+    std::chrono::steady_clock::time_point last_used_;
+    std::shared_ptr<controlplane::WatchStream<destination::v1::GetDestination,
+                                              destination::v1::Update>> stream_;
+  };
+
+ private:
+  void sweep();
+
+  boost::asio::io_context& io_;
+  StubFactory stubs_;
+  Settings settings_;
+  std::map<std::string, std::shared_ptr<Entry>> entries_;
+  boost::asio::steady_timer sweeper_;
+};
+
+}  // namespace strait::proxy

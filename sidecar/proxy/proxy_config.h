@@ -1,0 +1,57 @@
+// ProxyConfig: what strait-proxy reads from its YAML file and --flags.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/base/result.h"
+#include "core/config/config.h"
+#include "core/discovery/model.h"
+
+namespace strait::proxy {
+
+struct ProxyConfig {
+  // Who this workload is, and how it proves it.
+  std::string trust_domain;        // identity.trustDomain
+  std::string ns;                  // identity.namespace
+  std::string service_account;     // identity.serviceAccount
+  std::string token_file;          // identity.tokenFile (else env STRAIT_JOIN_TOKEN)
+  std::string trust_anchors_file;  // identity.trustAnchors (PEM bundle)
+  std::string identity_address;    // controller.identity  host:port
+  std::string destination_address; // controller.destination host:port
+  std::string cluster_domain = "cluster.local";  // cluster.domain
+
+  // Listeners.
+  std::string outbound_listen = "127.0.0.1:4140";
+  std::string inbound_listen = "0.0.0.0:4143";
+  std::string admin_listen = "0.0.0.0:4191";
+
+  // The workload.
+  discovery::Labels labels;               // workload.labels (policy selection, endpoint labels)
+  std::vector<std::uint16_t> inbound_ports;  // workload.ports: policies fetched before /ready
+
+  // Registration (optional): register this workload's endpoint.
+  std::optional<std::string> register_service;  // register.service
+  std::uint16_t register_port = 0;              // register.port
+  std::string register_name;                    // register.name
+  std::string register_address;                 // register.address ("": the stream's source)
+  std::string zone;                             // workload.zone
+
+  // Limits and timeouts (brief, section 9).
+  std::chrono::milliseconds outbound_connect_timeout{1000};
+  std::chrono::milliseconds inbound_connect_timeout{300};
+  std::chrono::milliseconds handshake_timeout{10'000};
+  std::chrono::milliseconds fail_fast{3000};
+  std::chrono::milliseconds idle_timeout{3'600'000};
+  std::chrono::milliseconds destination_idle{60'000};
+  std::chrono::milliseconds drain_timeout{30'000};
+  std::size_t max_connections = 10'000;
+  std::size_t max_header_bytes = 1024;
+
+  static Result<ProxyConfig> from(const config::Config& c);
+};
+
+}  // namespace strait::proxy

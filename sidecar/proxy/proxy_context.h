@@ -1,0 +1,74 @@
+// ProxyContext: what every connection of one proxy shares — configuration, metrics, identity,
+// the destination and policy caches, the connection set. All of it lives on the proxy's one
+// I/O thread, so none of it needs a lock.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <memory>
+#include <random>
+
+#include "core/log/log.h"
+#include "sidecar/proxy/connection_set.h"
+#include "sidecar/proxy/destination_cache.h"
+#include "sidecar/proxy/identity_manager.h"
+#include "sidecar/proxy/net_util.h"
+#include "sidecar/proxy/policy_cache.h"
+#include "sidecar/proxy/proxy_config.h"
+#include "sidecar/proxy/proxy_metrics.h"
+#include "sidecar/proxy/relay.h"
+
+namespace strait::proxy {
+
+struct ProxyContext {
+  boost::asio::io_context& io;
+  const ProxyConfig& config;
+  ProxyMetrics& metrics;
+  IdentityManager& identity;
+  DestinationCache& destinations;
+  PolicyCache& policies;
+  ConnectionSet& connections;
+  std::minstd_rand rng{std::random_device{}()};
+
+  // Logs and counts a connection refused before it reached the application or a server.
+  void refuse(const char* direction, const std::string& reason, const std::string& detail) {
+    metrics.refused.with({direction, reason}).inc();
+    log::warn("connection refused", {{"direction", direction}, {"reason", reason}, {"detail", detail}});
+  }
+};
+
+// One proxied connection's metric handles: opened on construction, closed with an error label.
+class ConnectionMetrics {
+ public:
+  ConnectionMetrics(ProxyMetrics& m, ConnLabels labels) : m_(m), labels_(std::move(labels)) {
+    auto v = labels_.values();
+    m_.tcp_open_total.with(v).inc();
+    open_ = m_.tcp_open_connections.with(v);
+    open_.inc();
+  }
+  ConnectionMetrics(const ConnectionMetrics&) = delete;
+  ConnectionMetrics& operator=(const ConnectionMetrics&) = delete;
+  ~ConnectionMetrics() {
+    if (!closed_) closed("aborted");
+  }
+
+  RelayCounters counters() const {
+    auto v = labels_.values();
+    return {m_.tcp_read_bytes_total.with(v), m_.tcp_write_bytes_total.with(v)};
+  }
+  void closed(const std::string& error) {
+    if (closed_) return;
+    closed_ = true;
+    auto v = labels_.values();
+    v.push_back(error);
+    m_.tcp_close_total.with(v).inc();
+    open_.dec();
+  }
+
+ private:
+  ProxyMetrics& m_;
+  ConnLabels labels_;
+  metrics::Gauge open_;
+  bool closed_ = false;
+};
+
+}  // namespace strait::proxy

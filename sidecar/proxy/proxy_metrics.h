@@ -1,0 +1,63 @@
+// Every metric strait-proxy exports, declared once. Names and labels follow the reference
+// proxy's, so that existing dashboards carry over.
+#pragma once
+
+#include "core/metrics/metrics.h"
+
+namespace strait::proxy {
+
+// Labels of the tcp_* families: which connection, seen from which side.
+struct ConnLabels {
+  std::string direction;  // inbound | outbound
+  std::string tls;        // true | false | no_identity
+  std::string client_id;  // inbound: the verified client identity
+  std::string server_id;  // outbound: the identity the server proved
+  std::string dst_namespace, dst_service, dst_cluster;
+
+  metrics::LabelValues values() const {
+    return {direction, tls, client_id, server_id, dst_namespace, dst_service, dst_cluster};
+  }
+};
+
+struct ProxyMetrics {
+  explicit ProxyMetrics(metrics::Registry& r)
+      : tcp_open_total(r.counter("tcp_open_total", "TCP connections opened.", kConn)),
+        tcp_open_connections(r.gauge("tcp_open_connections", "TCP connections open now.", kConn)),
+        tcp_read_bytes_total(r.counter("tcp_read_bytes_total",
+                                       "Bytes read from the peer that opened the connection.", kConn)),
+        tcp_write_bytes_total(r.counter("tcp_write_bytes_total",
+                                        "Bytes written to the peer that opened the connection.", kConn)),
+        tcp_close_total(r.counter("tcp_close_total", "TCP connections closed, by error (empty: clean).",
+                                  {"direction", "tls", "client_id", "server_id", "dst_namespace",
+                                   "dst_service", "dst_cluster", "error"})),
+        authz_allow(r.counter("inbound_tcp_authz_allow_total", "Inbound connections authorized.",
+                              {"target_port", "server", "authz", "client_id"})),
+        authz_deny(r.counter("inbound_tcp_authz_deny_total", "Inbound connections refused by policy.",
+                             {"target_port", "server", "reason", "client_id"})),
+        refused(r.counter("proxy_refused_total",
+                          "Connections refused before reaching policy or a destination, by reason.",
+                          {"direction", "reason"})),
+        cert_expiry(r.gauge("identity_cert_expiration_timestamp_seconds",
+                            "When this proxy's certificate expires (unix seconds).", {})),
+        cert_renewals(r.counter("identity_cert_refresh_total", "Certificate renewals, by result.",
+                                {"result"})),
+        control_streams(r.gauge("control_plane_streams_connected",
+                                "Open streams to the controller, by API.", {"api"})) {}
+
+  static inline const std::vector<std::string> kConn = {"direction", "tls", "client_id", "server_id",
+                                                        "dst_namespace", "dst_service", "dst_cluster"};
+
+  metrics::CounterFamily& tcp_open_total;
+  metrics::GaugeFamily& tcp_open_connections;
+  metrics::CounterFamily& tcp_read_bytes_total;
+  metrics::CounterFamily& tcp_write_bytes_total;
+  metrics::CounterFamily& tcp_close_total;
+  metrics::CounterFamily& authz_allow;
+  metrics::CounterFamily& authz_deny;
+  metrics::CounterFamily& refused;
+  metrics::GaugeFamily& cert_expiry;
+  metrics::CounterFamily& cert_renewals;
+  metrics::GaugeFamily& control_streams;
+};
+
+}  // namespace strait::proxy
