@@ -395,7 +395,6 @@ Result<void> Harness::teardown() {
   for (const auto& p : processes_) (void)p.wait_exit(grace);
   for (const auto& p : processes_) {
     if (p.running()) p.kill();
-    else p.signal(SIGKILL);  // no-op once reaped
   }
   processes_.clear();
   resolv_files_.clear();

@@ -296,11 +296,7 @@ ExitStatus Process::stop(std::chrono::milliseconds grace) const {
   if (auto s = poll()) return *s;
   signal(SIGTERM);
   auto s = wait_exit(Clock::now() + grace);
-  if (s.ok()) {
-    signal(SIGKILL);  // children that ignored the TERM sent to the group
-    return *s;
-  }
-  return kill();
+  return s.ok() ? *s : kill();
 }
 
 Result<Process> spawn_in(const std::string& netns, const std::vector<std::string>& argv,

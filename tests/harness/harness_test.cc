@@ -251,14 +251,19 @@ TEST(Harness, SpawnAndExecOptions) {
                        to_log(log));
   ASSERT_TRUE(echo.ok());
   ASSERT_TRUE(h->wait_for_tcp("east/a", "127.0.0.1:9000", deadline_in(10s)).ok());
+  // The line is written just after listen(): wait for it rather than assume it is there.
+  auto first_line = [&] {
+    std::ifstream in(log);
+    std::string line;
+    std::getline(in, line);
+    return line;
+  };
+  EXPECT_TRUE(wait_until([&] { return first_line() == "listening 0.0.0.0:9000"; }, deadline_in(5s)).ok())
+      << first_line();
   echo->signal(SIGTERM);
   auto st = echo->wait_exit(deadline_in(5s));
   ASSERT_TRUE(st.ok());
   EXPECT_EQ(st->signal, SIGTERM);
-  std::ifstream in(log);
-  std::string first;
-  std::getline(in, first);
-  EXPECT_EQ(first, "listening 0.0.0.0:9000");
   std::filesystem::remove(log);
 }
 
