@@ -124,6 +124,13 @@ TEST(Harness, FlatPodsReachAcrossClustersAndGatewayCutsThemOff) {
   auto flat = h->exec("west/client", {kTestapp, "echo-client", "--connect", server_addr, "--message", "hi"}, 10s);
   ASSERT_TRUE(flat.ok());
   EXPECT_TRUE(flat->success()) << flat->status.to_string() << " " << flat->err;
+  // A long-lived connection, re-checked every second.
+  auto held = h->exec("west/client",
+                      {kTestapp, "echo-client", "--connect", server_addr, "--message", "still", "--hold-seconds", "2"},
+                      10s);
+  ASSERT_TRUE(held.ok());
+  EXPECT_TRUE(held->success()) << held->err;
+  EXPECT_EQ(held->out, "ok 3 echo(s) from " + server_addr + "\n");
 
   // Gateway: east's pods are out of reach, east's gateway on the wan is not.
   ASSERT_TRUE(h->set_topology(Topology::gateway).ok());
