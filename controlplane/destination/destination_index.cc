@@ -1,6 +1,8 @@
 // DestinationIndex: store events in, per-subscription diffs out.
 #include "controlplane/destination/destination_index.h"
 
+#include <google/protobuf/util/message_differencer.h>
+
 #include <vector>
 
 namespace strait::controlplane {
@@ -22,8 +24,9 @@ std::uint16_t target_port_of(const Service& svc, std::uint16_t port) {
   return port;
 }
 
+// Not by serialization: protobuf maps (metric labels) serialize in no fixed order.
 bool same_addr(const dst::WeightedAddr& a, const dst::WeightedAddr& b) {
-  return a.SerializeAsString() == b.SerializeAsString();
+  return google::protobuf::util::MessageDifferencer::Equals(a, b);
 }
 
 }  // namespace
@@ -118,15 +121,19 @@ void DestinationIndex::refresh_locked(std::uint64_t id, Subscription& sub) {
     for (const auto& [k, v] : now.labels) (*adds.mutable_add()->mutable_metric_labels())[k] = v;
   }
 
-  // A subscription that ends up empty is told so explicitly (the proxy fails fast on it).
-  bool emptied = now.addrs.empty() && (!sub.announced || !sub.sent.empty());
+  // A subscription that ends up empty is told so explicitly (the proxy fails fast on it), and
+  // told again when, still empty, the service appears or goes away.
+  const bool exists = now.service != nullptr;
+  bool emptied = now.addrs.empty() &&
+                 (!sub.announced || !sub.sent.empty() || sub.exists_sent != exists);
   if (sub.announced && removes.has_remove() && !emptied) out.push_back(std::move(removes));
   if (adds.has_add()) out.push_back(std::move(adds));
   if (emptied) {
     dst::Update none;
-    none.mutable_no_endpoints()->set_exists(now.service != nullptr);
+    none.mutable_no_endpoints()->set_exists(exists);
     out.push_back(std::move(none));
   }
+  sub.exists_sent = exists;
   sub.sent = std::move(now.addrs);
   sub.resolved = std::move(now.key);
   sub.announced = true;

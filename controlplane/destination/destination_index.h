@@ -52,6 +52,7 @@ class DestinationIndex {
     Sink sink;
     AddrMap sent;
     bool announced = false;  // the first update went out
+    bool exists_sent = false;  // what the last NoEndpoints (or add) said about existence
     NsName resolved;         // the service it resolved to last ("" for none or a lone endpoint)
   };
 

@@ -2,6 +2,8 @@
 #include "controlplane/server/state_files.h"
 
 #include <fcntl.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -105,6 +107,22 @@ std::string controller_yaml(const InstallOptions& o) {
 
 constexpr auto kSecret = fs::perms::owner_read | fs::perms::owner_write;
 
+// A given issuer must be signed by one of the given anchors: otherwise the controller would
+// issue certificates that no peer trusts, and say so only at its first handshake.
+Result<void> check_signed_by_anchor(const tls::Certificate& issuer, const std::string& anchor_pem) {
+  auto anchors = tls::Certificate::chain_from_pem(anchor_pem);
+  if (!anchors || anchors->empty()) {
+    return make_error("invalid_field", "--trust-anchor: no certificate in the file");
+  }
+  for (const auto& a : *anchors) {
+    if (X509_check_issued(a.get(), issuer.get()) == X509_V_OK &&
+        X509_verify(issuer.get(), X509_get0_pubkey(a.get())) == 1) {
+      return {};
+    }
+  }
+  return make_error("invalid_field", "--issuer-cert: not signed by any certificate of --trust-anchor");
+}
+
 }  // namespace
 
 Result<void> install_state(const InstallOptions& o) {
@@ -131,6 +149,7 @@ Result<void> install_state(const InstallOptions& o) {
     issuer_key_pem = *k;
     auto issuer = tls::CertificateAuthority::from_pem(issuer_pem, issuer_key_pem, "");
     if (!issuer) return issuer.error();
+    if (auto r = check_signed_by_anchor(issuer->cert(), anchor_pem); !r) return r;
   } else {
     auto root = tls::CertificateAuthority::create_root("strait trust anchor " + o.trust_domain,
                                                        o.anchor_lifetime);

@@ -550,12 +550,6 @@ TEST_F(DestinationIndexTest, SubscriptionCounts) {
 // Endpoints carry their labels as metric labels: a protobuf map. An unchanged endpoint must
 // not be withdrawn and re-sent because another endpoint of its service changed.
 TEST_F(DestinationIndexTest, UnchangedLabelledEndpointIsNotResent) {
-  // BUG: destination_index.cc same_addr() compares SerializeAsString() of WeightedAddr, which
-  // has a map field (metric_labels); see the report. Set STRAIT_RUN_BUG_TESTS=1 to run.
-  if (std::getenv("STRAIT_RUN_BUG_TESTS") == nullptr)
-  GTEST_SKIP() << "BUG: DestinationIndex same_addr compares SerializeAsString of messages with "
-                  "a map field (metric_labels); protobuf map order is seeded per instance, so "
-                  "identical addresses compare unequal and are removed + re-added";
   index_.apply(added(service("shop", "web")));
   auto labelled = [](std::string name, std::string ip) {
     auto e = endpoint("shop", std::move(name), "web", std::move(ip));
@@ -580,12 +574,6 @@ TEST_F(DestinationIndexTest, UnchangedLabelledEndpointIsNotResent) {
 // The proxy treats NoEndpoints{exists} differently (unknown service vs. no ready endpoint);
 // it must stay true to the store when the service appears or goes away.
 TEST_F(DestinationIndexTest, ExistenceChangesAreToldWhileEmpty) {
-  // BUG: destination_index.cc refresh_locked() sends NoEndpoints only when the address set
-  // becomes empty; see the report. Set STRAIT_RUN_BUG_TESTS=1 to run.
-  if (std::getenv("STRAIT_RUN_BUG_TESTS") == nullptr)
-  GTEST_SKIP() << "BUG: DestinationIndex::refresh_locked only sends NoEndpoints when the address "
-                  "set becomes empty, so a Service created or deleted while a subscription has no "
-                  "endpoints leaves the subscriber with a stale NoEndpoints.exists";
   Recorder r;
   subscribe(r, kWeb);
   ASSERT_TRUE(r.last().has_no_endpoints());
