@@ -33,13 +33,19 @@ std::string status_code_name(grpc::StatusCode code) {
 
 Result<WorkloadCredentials> certify(const std::string& identity_address,
                                     const std::string& anchor_pem, const identity::SpiffeId& id,
-                                    const std::string& token, std::chrono::milliseconds timeout) {
+                                    const std::string& token, std::chrono::milliseconds timeout,
+                                    const WorkloadCredentials* current) {
   auto key = tls::PrivateKey::generate_p256();
   if (!key) return key.error();
   auto csr = tls::make_csr(*key, id);
   if (!csr) return csr.error();
 
-  auto channel = make_channel(identity_address, {anchor_pem, "", ""});
+  ClientCredentials creds{anchor_pem, "", ""};
+  if (current != nullptr) {
+    creds.cert_chain_pem = current->cert_chain_pem();
+    creds.key_pem = current->key_pem;
+  }
+  auto channel = make_channel(identity_address, creds);
   auto stub = identity::v1::Identity::NewStub(channel);
   identity::v1::CertifyRequest req;
   req.set_identity(id.to_string());

@@ -23,9 +23,11 @@ struct WorkloadCredentials {
 };
 
 // Error codes: the gRPC status name in lowercase ("unauthenticated", "unavailable", ...),
-// with the server's reason in the message.
+// with the server's reason in the message. With `current` and an empty token, this is a
+// renewal: the call presents the current certificate instead of a token.
 Result<WorkloadCredentials> certify(const std::string& identity_address,
                                     const std::string& anchor_pem, const identity::SpiffeId& id,
-                                    const std::string& token, std::chrono::milliseconds timeout);
+                                    const std::string& token, std::chrono::milliseconds timeout,
+                                    const WorkloadCredentials* current = nullptr);
 
 }  // namespace strait::controlplane

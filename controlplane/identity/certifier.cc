@@ -7,11 +7,35 @@
 namespace strait::controlplane {
 
 Certifier::Certifier(tls::CertificateAuthority issuer, token::TokenVerifier verifier,
-                     Settings settings)
-    : issuer_(std::move(issuer)), verifier_(std::move(verifier)), settings_(std::move(settings)) {}
+                     Settings settings, TokenLedger* ledger)
+    : issuer_(std::move(issuer)),
+      verifier_(std::move(verifier)),
+      settings_(std::move(settings)),
+      ledger_(ledger) {}
+
+Result<void> Certifier::check_token(const identity::SpiffeId& id, std::string_view token) const {
+  auto claims = verifier_.verify(token, settings_.audience, token::kKindJoin);
+  bool link = false;
+  if (!claims && claims.error().code == "wrong_kind") {
+    claims = verifier_.verify(token, settings_.audience, token::kKindLink);
+    link = true;
+  }
+  if (!claims) return claims.error();
+  if (claims->ns != *id.ns() || claims->service_account != *id.service_account()) {
+    return make_error("identity_mismatch", "the token is for ns/" + claims->ns + "/sa/" +
+                                               claims->service_account + ", not " + id.to_string());
+  }
+  if (!link) return {};
+  if (claims->ns != kLinkNamespace || ledger_ == nullptr) {
+    return make_error("identity_mismatch", "link tokens are only for identities in namespace " +
+                                               std::string(kLinkNamespace));
+  }
+  return ledger_->spend(claims->id, claims->expires_at);
+}
 
 Result<Issued> Certifier::certify(std::string_view identity, std::string_view token,
-                                  std::string_view csr_pem) const {
+                                  std::string_view csr_pem,
+                                  const std::optional<identity::SpiffeId>& peer) const {
   auto id = identity::SpiffeId::parse(identity);
   if (!id) return make_error("invalid_identity", id.error().message);
   if (id->trust_domain() != settings_.trust_domain) {
@@ -24,14 +48,8 @@ Result<Issued> Certifier::certify(std::string_view identity, std::string_view to
                       "identity must be spiffe://<td>/ns/<namespace>/sa/<service-account>");
   }
 
-  auto claims = verifier_.verify(token, settings_.audience, token::kKindJoin);
-  if (!claims) return claims.error();
-  if (claims->ns != *id->ns() || claims->service_account != *id->service_account()) {
-    return make_error("identity_mismatch", "the token is for ns/" + claims->ns + "/sa/" +
-                                               claims->service_account + ", not " +
-                                               id->to_string());
-  }
-
+  // The CSR is checked before the token is spent: a malformed request must not burn a
+  // single-use link token.
   auto csr = tls::CertificateRequest::from_pem(csr_pem);
   if (!csr) return make_error("malformed_csr", csr.error().message);
   if (auto k = csr->key_check(); !k) return k.error();
@@ -40,6 +58,18 @@ Result<Issued> Certifier::certify(std::string_view identity, std::string_view to
     if (uri != id->to_string()) {
       return make_error("identity_mismatch", "the CSR names " + uri + ", not " + id->to_string());
     }
+  }
+  if (token.empty()) {
+    // Renewal: the caller proves the identity with the certificate it holds now.
+    if (!peer) {
+      return make_error("no_credentials", "give a token, or renew over TLS with the current certificate");
+    }
+    if (*peer != *id) {
+      return make_error("identity_mismatch", "the client certificate is for " + peer->to_string() +
+                                                 ", not " + id->to_string());
+    }
+  } else if (auto r = check_token(*id, token); !r) {
+    return r.error();
   }
   return issue(*id, *csr);
 }

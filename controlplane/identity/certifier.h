@@ -3,12 +3,15 @@
 #pragma once
 
 #include <chrono>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "core/base/result.h"
 #include "core/tls/authority.h"
+#include "controlplane/identity/token_ledger.h"
+#include "core/identity/spiffe_id.h"
 #include "core/token/token.h"
 
 namespace strait::controlplane {
@@ -26,14 +29,23 @@ class Certifier {
     std::chrono::seconds lifetime{24 * 3600};
     std::string audience = "strait-identity";
   };
+  // Link identities live in this namespace.
+  static constexpr const char* kLinkNamespace = "strait-multicluster";
 
-  Certifier(tls::CertificateAuthority issuer, token::TokenVerifier verifier, Settings settings);
+  // `ledger` (may be null: link tokens are then refused) remembers spent link tokens.
+  Certifier(tls::CertificateAuthority issuer, token::TokenVerifier verifier, Settings settings,
+            TokenLedger* ledger = nullptr);
 
+  // With a token: a join token (workloads) or a single-use link token (links, identities
+  // spiffe://<td>/ns/strait-multicluster/sa/link-<cluster>). Without one: a renewal, where the
+  // caller's verified certificate (`peer`) must already hold the identity it asks for.
   // Error codes (each is a metric label): invalid_identity, outside_trust_domain,
   // malformed_token, forged_token, expired_token, not_yet_valid, wrong_audience, wrong_kind,
-  // missing_claim, identity_mismatch, malformed_csr, wrong_key_type, wrong_key_size.
+  // missing_claim, identity_mismatch, reused_token, no_credentials, malformed_csr,
+  // wrong_key_type, wrong_key_size.
   Result<Issued> certify(std::string_view identity, std::string_view token,
-                         std::string_view csr_pem) const;
+                         std::string_view csr_pem,
+                         const std::optional<identity::SpiffeId>& peer = std::nullopt) const;
 
   // Signs a leaf without a token, for the controller's own serving certificate and the
   // admin client credentials that straitctl derives from the state directory.
@@ -44,9 +56,12 @@ class Certifier {
   const Settings& settings() const { return settings_; }
 
  private:
+  Result<void> check_token(const identity::SpiffeId& id, std::string_view token) const;
+
   tls::CertificateAuthority issuer_;
   token::TokenVerifier verifier_;
   Settings settings_;
+  TokenLedger* ledger_;
 };
 
 }  // namespace strait::controlplane

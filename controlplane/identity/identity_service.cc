@@ -3,6 +3,8 @@
 
 #include <chrono>
 
+#include "controlplane/server/peer.h"
+
 namespace strait::controlplane {
 
 IdentityService::IdentityService(const Certifier& certifier, Hooks hooks)
@@ -25,8 +27,9 @@ grpc::ServerUnaryReactor* IdentityService::Certify(grpc::CallbackServerContext* 
                                                    const identity::v1::CertifyRequest* request,
                                                    identity::v1::CertifyResponse* response) {
   auto* reactor = context->DefaultReactor();
+  // A renewal proves the identity with the client certificate the caller holds now.
   auto issued = certifier_.certify(request->identity(), request->token(),
-                                   request->certificate_signing_request());
+                                   request->certificate_signing_request(), peer_identity(*context));
   if (!issued) {
     const auto& e = issued.error();
     if (hooks_.refused) hooks_.refused(e.code, e.message);

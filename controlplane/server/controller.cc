@@ -59,9 +59,13 @@ class ControllerImpl final : public Controller {
     if (!store) return store.error();
     store_ = std::move(*store);
 
+    auto ledger = TokenLedger::open(config_.state_dir / "ca" / "spent-link-tokens.json");
+    if (!ledger) return ledger.error();
+    ledger_ = std::move(*ledger);
     certifier_ = std::make_unique<Certifier>(
         state_->issuer, std::move(state_->verifier),
-        Certifier::Settings{.trust_domain = config_.trust_domain, .lifetime = config_.cert_lifetime});
+        Certifier::Settings{.trust_domain = config_.trust_domain, .lifetime = config_.cert_lifetime},
+        ledger_.get());
     watch_ca_expiry();
 
     dest_index_ = std::make_unique<DestinationIndex>(DestinationIndex::Settings{
@@ -157,7 +161,9 @@ class ControllerImpl final : public Controller {
               metrics_.certs_refused.with({reason}).inc();
               log::warn("certificate refused", {{"reason", reason}, {"detail", message}});
             }});
-    grpc::SslServerCredentialsOptions server_tls(GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
+    // Client certificates are optional here: workloads certify with a token, and renew with
+    // the certificate they hold.
+    grpc::SslServerCredentialsOptions server_tls(GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY);
     server_tls.pem_root_certs = state_->anchor_pem;
     server_tls.pem_key_cert_pairs.push_back(pair);
     int port = 0;
@@ -284,6 +290,7 @@ class ControllerImpl final : public Controller {
   std::unique_ptr<StateFiles> state_;
   discovery::StorePtr store_;
   discovery::WatchPtr watch_;
+  std::unique_ptr<TokenLedger> ledger_;
   std::unique_ptr<Certifier> certifier_;
   std::unique_ptr<DestinationIndex> dest_index_;
   std::unique_ptr<PolicyIndex> policy_index_;

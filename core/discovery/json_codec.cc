@@ -299,6 +299,7 @@ void decode_spec(Fields& f, Link& l) {
   selector(f, "remoteDiscoverySelector", l.remote_discovery_selector);
   selector(f, "federatedServiceSelector", l.federated_selector);
   f.strings("excludedLabels", l.excluded_labels);
+  f.str("linkToken", l.link_token);
 }
 
 Object empty_object(Kind kind) {
@@ -393,6 +394,7 @@ json::object spec_json(const Link& l) {
   o["remoteDiscoverySelector"] = selector_json(l.remote_discovery_selector);
   o["federatedServiceSelector"] = selector_json(l.federated_selector);
   o["excludedLabels"] = strings_json(l.excluded_labels);
+  if (!l.link_token.empty()) o["linkToken"] = l.link_token;
   return o;
 }
 

@@ -119,6 +119,9 @@ struct Link {
   Labels remote_discovery_selector; // flat mode
   Labels federated_selector;        // federated members
   std::vector<std::string> excluded_labels;
+  // The single-use, expiring link token that strait-link exchanges at the target's identity
+  // service for a renewable client certificate (spent after the first use).
+  std::string link_token;
 
   bool operator==(const Link&) const = default;
 };

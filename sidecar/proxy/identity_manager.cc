@@ -25,14 +25,24 @@ void IdentityManager::stop() {
 }
 
 void IdentityManager::attempt() {
-  asio::post(blocking_, [this, alive = alive_] {
+  // A renewal presents the certificate we hold (join tokens expire long before certificates
+  // are renewed); if that fails, or there is none yet, the join token.
+  std::shared_ptr<const TlsState> held = current_;
+  if (held && held->credentials.expiry <= Clock::now()) held.reset();
+  asio::post(blocking_, [this, alive = alive_, held] {
     Result<controlplane::WorkloadCredentials> r = make_error("no_token", "");
-    auto token = settings_.read_token();
-    if (!token) {
-      r = token.error();
-    } else {
-      r = controlplane::certify(settings_.identity_address, settings_.anchors_pem, settings_.id,
-                                *token, std::chrono::seconds(10));
+    if (held) {
+      r = controlplane::certify(settings_.identity_address, settings_.anchors_pem, settings_.id, "",
+                                std::chrono::seconds(10), &held->credentials);
+    }
+    if (!r) {
+      auto token = settings_.read_token();
+      if (!token) {
+        r = token.error();
+      } else {
+        r = controlplane::certify(settings_.identity_address, settings_.anchors_pem, settings_.id,
+                                  *token, std::chrono::seconds(10));
+      }
     }
     asio::post(io_, [this, alive, r = std::move(r)]() mutable {
       if (*alive) completed(std::move(r));

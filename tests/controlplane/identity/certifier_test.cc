@@ -35,8 +35,9 @@ class CertifierTest : public ::testing::Test {
       : root_(must(tls::CertificateAuthority::create_root("west root", 24h * 365))),
         issuer_(must(root_.create_intermediate("west issuer", 24h * 30))),
         signer_(must(token::TokenSigner::from_pem(must(token::generate_signing_key_pem())))),
+        ledger_(must(TokenLedger::open(""))),
         certifier_(issuer_, must(token::TokenVerifier::from_public_pem(signer_.public_key_pem())),
-                   Certifier::Settings{kTd, 2h, "strait-identity"}) {}
+                   Certifier::Settings{kTd, 2h, "strait-identity"}, ledger_.get()) {}
 
   token::Claims claims(std::string ns = "shop", std::string sa = "web") const {
     token::Claims c;
@@ -65,6 +66,7 @@ class CertifierTest : public ::testing::Test {
   tls::CertificateAuthority root_;
   tls::CertificateAuthority issuer_;
   token::TokenSigner signer_;
+  std::unique_ptr<TokenLedger> ledger_;
   Certifier certifier_;
 };
 
@@ -116,7 +118,28 @@ TEST_F(CertifierTest, RefusesATokenSignedByAnotherKey) {
 
 TEST_F(CertifierTest, RefusesGarbageTokens) {
   expect_refused(certifier_.certify(kWebId, "not-a-token", csr()), "malformed_token");
-  expect_refused(certifier_.certify(kWebId, "", csr()), "malformed_token");
+  // No token and no client certificate: nothing proves the identity.
+  expect_refused(certifier_.certify(kWebId, "", csr()), "no_credentials");
+}
+
+TEST_F(CertifierTest, RenewsWithTheCurrentCertificateInsteadOfAToken) {
+  auto me = must(identity::SpiffeId::parse(kWebId));
+  auto other = must(identity::SpiffeId::parse("spiffe://west.example/ns/shop/sa/api"));
+  EXPECT_TRUE(certifier_.certify(kWebId, "", csr(), me).ok());
+  expect_refused(certifier_.certify(kWebId, "", csr(), other), "identity_mismatch");
+}
+
+TEST_F(CertifierTest, LinkTokensWorkOnceAndOnlyForLinkIdentities) {
+  constexpr const char* kLinkId = "spiffe://west.example/ns/strait-multicluster/sa/link-east";
+  auto c = claims("strait-multicluster", "link-east");
+  c.kind = std::string(token::kKindLink);
+  auto t = token(c);
+  ASSERT_TRUE(certifier_.certify(kLinkId, t, csr(kLinkId)).ok());
+  expect_refused(certifier_.certify(kLinkId, t, csr(kLinkId)), "reused_token");
+  // A refused request (bad CSR) does not spend a fresh token.
+  auto fresh = token(c);
+  expect_refused(certifier_.certify(kLinkId, fresh, "garbage"), "malformed_csr");
+  EXPECT_TRUE(certifier_.certify(kLinkId, fresh, csr(kLinkId)).ok());
 }
 
 TEST_F(CertifierTest, RefusesATokenForAnotherAudienceOrKind) {
@@ -125,7 +148,8 @@ TEST_F(CertifierTest, RefusesATokenForAnotherAudienceOrKind) {
   expect_refused(certifier_.certify(kWebId, token(c), csr()), "wrong_audience");
   c = claims();
   c.kind = std::string(token::kKindLink);
-  expect_refused(certifier_.certify(kWebId, token(c), csr()), "wrong_kind");
+  // A link token is good only for link identities (namespace strait-multicluster).
+  expect_refused(certifier_.certify(kWebId, token(c), csr()), "identity_mismatch");
 }
 
 TEST_F(CertifierTest, RefusesATokenForAnotherServiceAccountOrNamespace) {
