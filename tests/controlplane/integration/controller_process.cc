@@ -239,7 +239,7 @@ ControllerProcess::ControllerProcess(ControllerOptions options) : options_(std::
 
 ControllerProcess::~ControllerProcess() {
   stop(5s);
-  if (::testing::Test::HasFailure()) {
+  if (::testing::Test::HasFailure() || std::getenv("STRAIT_TEST_PRINT_LOG") != nullptr) {
     std::cerr << "----- strait-controller log (" << log_path_.string() << ") -----\n"
               << log() << "----- end of log -----\n";
   }

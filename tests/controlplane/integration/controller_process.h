@@ -74,7 +74,8 @@ class ControllerProcess {
   static std::string straitctl_binary();
 
   explicit ControllerProcess(ControllerOptions options = {});
-  ~ControllerProcess();  // stop(), print the log if the test failed, remove the state dir
+  // stop(), print the log if the test failed (or STRAIT_TEST_PRINT_LOG is set), remove the state dir
+  ~ControllerProcess();
   ControllerProcess(const ControllerProcess&) = delete;
   ControllerProcess& operator=(const ControllerProcess&) = delete;
 
