@@ -375,6 +375,57 @@ TEST_F(TlsStreamTest, PeerClosesDuringHandshake) {
   EXPECT_TRUE(server_ec);
 }
 
+TEST_F(TlsStreamTest, WriteToResetPeerFailsInsteadOfHanging) {
+  error_code write_ec;
+  run_all(io, {
+      [&]() -> asio::awaitable<void> {
+        auto ec = co_await server->handshake();
+        EXPECT_FALSE(ec) << ec.message();
+        server->socket().set_option(asio::socket_base::linger(true, 0));
+        server->close();  // RST
+      },
+      [&]() -> asio::awaitable<void> {
+        auto ec = co_await client->handshake();
+        EXPECT_FALSE(ec) << ec.message();
+        if (ec) co_return;
+        const std::string big = pattern(20 << 20, 8);  // more than the socket buffers hold
+        write_ec = co_await client->write_all(asio::buffer(big));
+      },
+  });
+  EXPECT_TRUE(write_ec);
+}
+
+TEST_F(TlsStreamTest, ZeroSizeReadIsNotAnError) {
+  // Asio's convention: a read into an empty buffer completes at once with no error.
+  // BUG: core/tls/tls_stream.cc TlsStream::read_some passes the 0 length to SSL_read, which
+  // reports SSL_ERROR_WANT_READ; read_some then waits in fill() for ciphertext that may never
+  // come (here: hangs until the test deadline although the connection is idle and healthy).
+  // PlainStream returns at once. Fix: at the top of read_some,
+  // `if (buffer.size() == 0) co_return std::tuple{error_code{}, std::size_t{0}};`.
+  GTEST_SKIP() << "BUG: TlsStream::read_some with an empty buffer blocks (tls_stream.cc read_some)";
+  error_code read_ec = asio::error::would_block;
+  std::size_t n = 99;
+  run_all(io, {
+      [&]() -> asio::awaitable<void> {
+        auto ec = co_await server->handshake();
+        EXPECT_FALSE(ec) << ec.message();
+        if (!ec) {
+          EXPECT_FALSE(co_await server->write_all(asio::buffer(std::string_view("x"))));
+        }
+      },
+      [&]() -> asio::awaitable<void> {
+        auto ec = co_await client->handshake();
+        EXPECT_FALSE(ec) << ec.message();
+        if (ec) co_return;
+        auto [got_ec, got] = co_await read_exactly(*client, 1);  // the connection works
+        EXPECT_EQ(got, "x");
+        std::tie(read_ec, n) = co_await client->read_some(asio::mutable_buffer());
+      },
+  });
+  EXPECT_EQ(n, 0u);
+  EXPECT_FALSE(read_ec) << read_ec.message();
+}
+
 // ---------------------------------------------------------------------------------------------
 // relay()
 
@@ -508,6 +559,62 @@ TEST(Relay, ResetEndsRelayWithErrorAndClosesBoth) {
   EXPECT_TRUE(client_end) << "the client side stayed open";
   EXPECT_FALSE(rig.a->socket().is_open());
   EXPECT_FALSE(rig.b->socket().is_open());
+}
+
+TEST(Relay, IdleTimeoutAfterOneDirectionEnded) {
+  asio::io_context io;
+  RelayRig rig(io);
+  Counters counters;
+  RelayResult result;
+  bool relay_done = false;
+  error_code server_end, client_end;
+  run_all(io, {
+      [&]() -> asio::awaitable<void> {
+        result = co_await relay(*rig.a, *rig.b, counters.relay, 200ms);
+        relay_done = true;
+      },
+      [&]() -> asio::awaitable<void> {
+        EXPECT_FALSE(co_await rig.c->shutdown_write());  // client done sending, upstream silent
+        std::tie(client_end, std::ignore) = co_await read_to_end(*rig.c);
+      },
+      [&]() -> asio::awaitable<void> {
+        auto [ec, sum] = co_await read_to_end(*rig.s);
+        EXPECT_EQ(ec, asio::error::eof);  // the half-close arrived
+        server_end = ec;
+      },
+  });
+  ASSERT_TRUE(relay_done);
+  EXPECT_EQ(result.error, "idle_timeout");
+  EXPECT_TRUE(client_end);
+}
+
+TEST(Relay, ClientResetEndsRelay) {
+  asio::io_context io;
+  RelayRig rig(io);
+  Counters counters;
+  RelayResult result;
+  error_code server_end;
+  bool relay_done = false;
+  run_all(io, {
+      [&]() -> asio::awaitable<void> {
+        result = co_await relay(*rig.a, *rig.b, counters.relay, 30s);
+        relay_done = true;
+      },
+      [&]() -> asio::awaitable<void> {
+        auto [ec, got] = co_await read_exactly(*rig.c, 3);
+        EXPECT_EQ(got, "abc");
+        rig.c->socket().set_option(asio::socket_base::linger(true, 0));
+        rig.c->close();
+      },
+      [&]() -> asio::awaitable<void> {
+        EXPECT_FALSE(co_await rig.s->write_all(asio::buffer(std::string_view("abc"))));
+        std::tie(server_end, std::ignore) = co_await read_to_end(*rig.s);
+      },
+  });
+  ASSERT_TRUE(relay_done);
+  EXPECT_EQ(result.error, "connection_reset");
+  EXPECT_EQ(result.server_to_client, 3u);
+  EXPECT_TRUE(server_end);
 }
 
 // relay() over AnyStream: plain app side, TLS upstream (the outbound shape), through a half-close.
