@@ -99,6 +99,7 @@ asio::awaitable<error_code> TlsStream::handshake() {
 
 asio::awaitable<std::tuple<error_code, std::size_t>> TlsStream::read_some(
     asio::mutable_buffer buffer) {
+  if (buffer.size() == 0) co_return std::tuple{error_code{}, std::size_t{0}};
   while (true) {
     ERR_clear_error();
     int ret = SSL_read(ssl_, buffer.data(), static_cast<int>(std::min(buffer.size(), kRecord * 4)));

@@ -51,8 +51,9 @@ asio::awaitable<Result<std::unique_ptr<AnyStream>>> connect_upstream(
     co_return make_error(why && why->code == "unexpected_identity" ? "identity_mismatch" : "tls_handshake_failed",
                          to_string(to) + ": " + (why ? why->message : hec.message()));
   }
-  std::string h = header.encode();
-  if (auto wec = co_await tls->write_all(asio::buffer(h)); wec) {
+  auto h = header.encode();
+  if (!h) co_return h.error();
+  if (auto wec = co_await tls->write_all(asio::buffer(*h)); wec) {
     co_return make_error("connect_error", to_string(to) + ": " + wec.message());
   }
   co_return std::make_unique<AnyStream>(std::move(tls));

@@ -1,6 +1,8 @@
 // ProxyConfig: reading and validating.
 #include "sidecar/proxy/proxy_config.h"
 
+#include <charconv>
+
 namespace strait::proxy {
 namespace {
 
@@ -52,15 +54,23 @@ Result<ProxyConfig> ProxyConfig::from(const config::Config& c) {
     if (!r) return r.error();
   }
   for (const auto& s : ports) {
-    int v = std::atoi(s.c_str());
-    if (v <= 0 || v > 65535) {
+    int v = 0;
+    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (ec != std::errc() || end != s.data() + s.size() || v <= 0 || v > 65535) {
       return make_error("invalid_field", "workload.ports: \"" + s + "\" is not a port");
     }
     p.inbound_ports.push_back(static_cast<std::uint16_t>(v));
   }
   auto labels = c.subtree("workload.labels");
   if (labels.IsMap()) {
-    for (const auto& kv : labels) p.labels[kv.first.as<std::string>()] = kv.second.as<std::string>();
+    for (const auto& kv : labels) {
+      if (!kv.first.IsScalar() || !kv.second.IsScalar()) {
+        return make_error("invalid_field", "workload.labels: keys and values must be strings");
+      }
+      p.labels[kv.first.as<std::string>()] = kv.second.as<std::string>();
+    }
+  } else if (labels.IsDefined() && !labels.IsNull()) {
+    return make_error("invalid_field", "workload.labels: expected a map of strings");
   }
   if (!register_service.empty()) {
     if (register_port <= 0 || register_port > 65535) {

@@ -25,7 +25,12 @@ Error bad(std::string what) { return make_error("bad_transport_header", std::mov
 
 }  // namespace
 
-std::string TransportHeader::encode() const {
+Result<std::string> TransportHeader::encode() const {
+  constexpr std::size_t kMax = 0xffff;
+  if (target_name.size() > kMax || client_identity.size() > kMax ||
+      target_name.size() + client_identity.size() + 3 * 3 + 2 > kMax) {
+    return bad("a transport header field is longer than 65535 bytes");
+  }
   std::string body;
   std::string port;
   put16(port, target_port);

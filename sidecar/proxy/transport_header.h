@@ -26,7 +26,8 @@ struct TransportHeader {
   std::string target_name;
   std::string client_identity;
 
-  std::string encode() const;
+  // Each field and the whole body must fit the 16-bit lengths: error bad_transport_header.
+  Result<std::string> encode() const;
   // From the 7-byte prefix: the body length that follows. Errors (code bad_transport_header):
   // wrong magic, unknown version, body larger than max_size allows.
   static Result<std::size_t> body_length(std::string_view prefix, std::size_t max_size);

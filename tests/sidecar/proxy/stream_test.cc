@@ -397,12 +397,6 @@ TEST_F(TlsStreamTest, WriteToResetPeerFailsInsteadOfHanging) {
 
 TEST_F(TlsStreamTest, ZeroSizeReadIsNotAnError) {
   // Asio's convention: a read into an empty buffer completes at once with no error.
-  // BUG: core/tls/tls_stream.cc TlsStream::read_some passes the 0 length to SSL_read, which
-  // reports SSL_ERROR_WANT_READ; read_some then waits in fill() for ciphertext that may never
-  // come (here: hangs until the test deadline although the connection is idle and healthy).
-  // PlainStream returns at once. Fix: at the top of read_some,
-  // `if (buffer.size() == 0) co_return std::tuple{error_code{}, std::size_t{0}};`.
-  GTEST_SKIP() << "BUG: TlsStream::read_some with an empty buffer blocks (tls_stream.cc read_some)";
   error_code read_ec = asio::error::would_block;
   std::size_t n = 99;
   run_all(io, {
