@@ -1,5 +1,6 @@
 // straitctl install: a new state directory (trust anchor, issuer, token key, controller.yaml).
 #include <iostream>
+#include <sstream>
 
 #include "cli/commands.h"
 #include "controlplane/server/state_files.h"
@@ -22,6 +23,15 @@ int cmd_install(const Args& args) {
   o.identity_listen = args.get_or("identity-listen", o.identity_listen);
   o.destination_listen = args.get_or("destination-listen", o.destination_listen);
   o.admin_listen = args.get_or("admin-listen", o.admin_listen);
+  o.export_listen = args.get_or("export-listen", o.export_listen);
+  o.export_address = args.get_or("export-address", "");
+  o.identity_address = args.get_or("identity-address", "");
+  if (auto g = args.get("gateway-addresses")) {
+    std::stringstream ss(*g);
+    for (std::string a; std::getline(ss, a, ',');) {
+      if (!a.empty()) o.gateway_addresses.push_back(a);
+    }
+  }
   if (auto a = args.get("trust-anchor")) o.anchor_cert = *a;
   if (auto c = args.get("issuer-cert")) o.issuer_cert = *c;
   if (auto k = args.get("issuer-key")) o.issuer_key = *k;

@@ -13,6 +13,7 @@ int cmd_get(const Args& args);
 int cmd_delete(const Args& args);
 int cmd_status(const Args& args);
 int cmd_register(const Args& args);
+int cmd_multicluster(const Args& args);
 
 // Prints "straitctl: <message>" and returns 1.
 int fail(const std::string& message);

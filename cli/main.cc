@@ -17,6 +17,8 @@ constexpr const char* kUsage = R"(straitctl: the Strait command line
   straitctl delete KIND NAME [-n NS]  |  straitctl delete -f FILE
   straitctl status [-o json]
   straitctl register --service S --port P --namespace NS --service-account SA --token T
+  straitctl multicluster link-gen --cluster-name THIS [--source-cluster OTHER] [--ttl 15m]
+  straitctl multicluster unlink --cluster-name LINKED
 
 Which controller: --state-dir DIR (or STRAIT_STATE_DIR), or --controller HOST:PORT
 with --ca FILE --cert FILE --key FILE.
@@ -32,7 +34,8 @@ int main(int argc, char** argv) {
       {"cluster-name", "trust-domain", "state-dir", "domain", "service-cidr", "trust-anchor",
        "issuer-cert", "issuer-key", "identity-listen", "destination-listen", "admin-listen",
        "namespace", "service-account", "ttl", "filename", "output", "controller", "ca", "cert",
-       "key", "identity-address", "service", "port", "token", "address", "name", "zone"},
+       "key", "identity-address", "service", "port", "token", "address", "name", "zone",
+       "export-listen", "export-address", "gateway-addresses", "source-cluster"},
       {"help"}, {{"n", "namespace"}, {"f", "filename"}, {"o", "output"}, {"h", "help"}});
   if (!args) return fail(args.error().message + "\n" + kUsage);
   if (args->has("help") || args->positional().empty()) {
@@ -47,5 +50,6 @@ int main(int argc, char** argv) {
   if (verb == "delete") return cmd_delete(*args);
   if (verb == "status") return cmd_status(*args);
   if (verb == "register") return cmd_register(*args);
+  if (verb == "multicluster") return cmd_multicluster(*args);
   return fail("unknown command \"" + verb + "\"\n" + kUsage);
 }

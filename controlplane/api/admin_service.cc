@@ -159,6 +159,59 @@ grpc::ServerUnaryReactor* AdminService::IssueToken(grpc::CallbackServerContext* 
   return reactor;
 }
 
+grpc::ServerUnaryReactor* AdminService::LinkGen(grpc::CallbackServerContext* ctx,
+                                                const av::LinkGenRequest* req,
+                                                av::LinkGenResponse* resp) {
+  auto* reactor = ctx->DefaultReactor();
+  if (!authorized(ctx, reactor)) return reactor;
+  const std::string& source = req->source_cluster();
+  if (!discovery::is_dns_label(source) || source.size() > 40) {
+    return refuse(reactor, StatusCode::INVALID_ARGUMENT,
+                  make_error("invalid_field", "source cluster must be a DNS label of at most 40 "
+                                              "characters, got \"" + source + "\""));
+  }
+  if (settings_.export_address.empty() || settings_.identity_address.empty()) {
+    return refuse(reactor, StatusCode::FAILED_PRECONDITION,
+                  make_error("not_configured", "set multicluster.exportAddress and "
+                                               "multicluster.identityAddress in controller.yaml: "
+                                               "other clusters must know where to reach this one"));
+  }
+  const auto ttl = std::chrono::seconds(req->ttl_seconds() > 0 ? req->ttl_seconds() : 15 * 60);
+  token::Claims claims;
+  claims.issuer = "strait-controller/" + settings_.cluster;
+  claims.audience = "strait-identity";
+  claims.ns = "strait-multicluster";
+  claims.service_account = "link-" + source;
+  claims.kind = std::string(token::kKindLink);
+  claims.issued_at = std::chrono::system_clock::now();
+  claims.expires_at = claims.issued_at + ttl;
+  auto signed_token = signer_.sign(claims);
+  if (!signed_token) return refuse(reactor, StatusCode::INVALID_ARGUMENT, signed_token.error());
+
+  discovery::Link link;
+  link.meta.ns = "strait-multicluster";
+  link.meta.name = settings_.cluster;
+  link.target_cluster = settings_.cluster;
+  link.target_domain = settings_.domain;
+  link.target_trust_domain = settings_.trust_domain;
+  link.trust_bundle_pem = settings_.anchor_pem;
+  link.export_address = settings_.export_address;
+  link.identity_address = settings_.identity_address;
+  link.gateway_addresses = settings_.gateway_addresses;
+  link.gateway_port = settings_.gateway_port;
+  link.gateway_identity = settings_.gateway_identity;
+  link.selector = {{"mirror.strait.dev/exported", "true"}};
+  link.remote_discovery_selector = {{"mirror.strait.dev/exported", "remote-discovery"}};
+  link.federated_selector = {{"mirror.strait.dev/federated", "member"}};
+  link.link_token = *signed_token;
+  resp->set_link_json(boost::json::serialize(discovery::object_to_json(discovery::Object(link))));
+  resp->set_token_expires_unix(
+      std::chrono::duration_cast<std::chrono::seconds>(claims.expires_at.time_since_epoch()).count());
+  log::info("link generated", {{"for_cluster", source}});
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
 grpc::ServerUnaryReactor* AdminService::Status(grpc::CallbackServerContext* ctx,
                                                const av::StatusRequest*, av::StatusResponse* resp) {
   auto* reactor = ctx->DefaultReactor();

@@ -5,6 +5,7 @@
 #include <functional>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "controlplane/server/vip_allocator.h"
 #include "core/discovery/store.h"
@@ -19,6 +20,14 @@ class AdminService final : public admin::v1::Admin::CallbackService {
     std::string cluster;
     std::string trust_domain;
     std::string admin_identity;
+    // What LinkGen tells other clusters about this one.
+    std::string domain;
+    std::string anchor_pem;
+    std::string export_address;
+    std::string identity_address;
+    std::vector<std::string> gateway_addresses;
+    std::uint16_t gateway_port = 4143;
+    std::string gateway_identity;
   };
   struct Hooks {
     std::function<void(const std::string& reason)> refused;
@@ -41,6 +50,9 @@ class AdminService final : public admin::v1::Admin::CallbackService {
   grpc::ServerUnaryReactor* Status(grpc::CallbackServerContext* ctx,
                                    const admin::v1::StatusRequest* req,
                                    admin::v1::StatusResponse* resp) override;
+  grpc::ServerUnaryReactor* LinkGen(grpc::CallbackServerContext* ctx,
+                                    const admin::v1::LinkGenRequest* req,
+                                    admin::v1::LinkGenResponse* resp) override;
 
  private:
   // Finishes the reactor with the refusal and returns false unless the caller is the admin.

@@ -11,6 +11,7 @@
 
 #include "controlplane/api/admin_service.h"
 #include "controlplane/destination/destination_service.h"
+#include "controlplane/export/export_service.h"
 #include "controlplane/identity/identity_service.h"
 #include "controlplane/policy/policy_service.h"
 #include "controlplane/registration/registration_service.h"
@@ -71,6 +72,7 @@ class ControllerImpl final : public Controller {
     dest_index_ = std::make_unique<DestinationIndex>(DestinationIndex::Settings{
         config_.cluster, config_.domain, config_.inbound_proxy_port});
     policy_index_ = std::make_unique<PolicyIndex>(config_.default_policy);
+    export_index_ = std::make_unique<ExportIndex>();
     if (auto r = feed_indexes(); !r) return r;
 
     if (auto r = start_grpc(); !r) return r;
@@ -94,6 +96,7 @@ class ControllerImpl final : public Controller {
     auto until = std::chrono::system_clock::now() + deadline;
     if (mesh_server_) mesh_server_->Shutdown(until);
     if (identity_server_) identity_server_->Shutdown(until);
+    if (export_server_) export_server_->Shutdown(until);
     watch_.reset();
     if (admin_) admin_->stop();
     io_.stop();
@@ -119,6 +122,7 @@ class ControllerImpl final : public Controller {
   void dispatch(const discovery::Event& e) {
     dest_index_->apply(e);
     policy_index_->apply(e);
+    export_index_->apply(e);
   }
 
   StreamHooks hooks_for(const std::string& api) {
@@ -190,8 +194,16 @@ class ControllerImpl final : public Controller {
     if (!vips) return vips.error();
     admin_api_ = std::make_unique<AdminService>(
         *store_, state_->signer, std::move(*vips),
-        AdminService::Settings{config_.cluster, config_.trust_domain,
-                               admin_identity(config_.trust_domain)},
+        AdminService::Settings{.cluster = config_.cluster,
+                               .trust_domain = config_.trust_domain,
+                               .admin_identity = admin_identity(config_.trust_domain),
+                               .domain = config_.domain,
+                               .anchor_pem = state_->anchor_pem,
+                               .export_address = config_.export_address,
+                               .identity_address = config_.identity_address,
+                               .gateway_addresses = config_.gateway_addresses,
+                               .gateway_port = config_.gateway_port,
+                               .gateway_identity = config_.gateway_identity},
         AdminService::Hooks{
             .refused = [this](const std::string& r) { metrics_.admin_refused.with({r}).inc(); },
             .status =
@@ -226,6 +238,22 @@ class ControllerImpl final : public Controller {
                         "cannot listen for destination on " + config_.destination_listen);
     }
     ports_.destination = static_cast<std::uint16_t>(port);
+
+    // The export API: link identities of this trust domain only.
+    export_service_ = std::make_unique<ExportService>(
+        *export_index_, config_.trust_domain, config_.stream_queue, hooks_for("export"),
+        [this](const std::string& reason) { metrics_.exports_refused.with({reason}).inc(); });
+    grpc::ServerBuilder eb;
+    port = 0;
+    eb.AddListeningPort(config_.export_listen, grpc::SslServerCredentials(mesh_tls), &port);
+    eb.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 10000);
+    eb.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 5000);
+    eb.RegisterService(export_service_.get());
+    export_server_ = eb.BuildAndStart();
+    if (!export_server_ || port == 0) {
+      return make_error("bind_failed", "cannot listen for exports on " + config_.export_listen);
+    }
+    ports_.exports = static_cast<std::uint16_t>(port);
     return {};
   }
 
@@ -280,6 +308,7 @@ class ControllerImpl final : public Controller {
     o["identity"] = host_of(config_.identity_listen) + ":" + std::to_string(ports_.identity);
     o["destination"] = host_of(config_.destination_listen) + ":" + std::to_string(ports_.destination);
     o["admin"] = host_of(config_.admin_listen) + ":" + std::to_string(ports_.admin);
+    o["export"] = host_of(config_.export_listen) + ":" + std::to_string(ports_.exports);
     o["pid"] = static_cast<std::int64_t>(::getpid());
     return write_file_atomic(config_.endpoints_file(), boost::json::serialize(o) + "\n");
   }
@@ -294,6 +323,9 @@ class ControllerImpl final : public Controller {
   std::unique_ptr<Certifier> certifier_;
   std::unique_ptr<DestinationIndex> dest_index_;
   std::unique_ptr<PolicyIndex> policy_index_;
+  std::unique_ptr<ExportIndex> export_index_;
+  std::unique_ptr<ExportService> export_service_;
+  std::unique_ptr<grpc::Server> export_server_;
   std::unique_ptr<IdentityService> identity_service_;
   std::unique_ptr<DestinationService> destination_service_;
   std::unique_ptr<PolicyService> policy_service_;

@@ -1,6 +1,7 @@
 // Controller: strait-controller assembled. Owns the store, the CA, the indexes that turn
 // store events into streams, the gRPC servers (identity on 8080 with server TLS; destination,
-// policy, registration and admin API on 8086 with mTLS) and the admin HTTP server (9990).
+// policy, registration and admin API on 8086 with mTLS; the export API for links on 8443) and
+// the admin HTTP server (9990).
 #pragma once
 
 #include <memory>
@@ -14,6 +15,7 @@ struct BoundPorts {
   std::uint16_t identity = 0;
   std::uint16_t destination = 0;
   std::uint16_t admin = 0;
+  std::uint16_t exports = 0;
 };
 
 class Controller {

@@ -35,7 +35,7 @@ Result<ControllerConfig> ControllerConfig::from(const config::Config& c) {
   std::string state_dir;
   std::string policy_text;
   std::chrono::milliseconds lifetime{}, lease{};
-  std::int64_t port = 0, queue = 0;
+  std::int64_t port = 0, queue = 0, gateway_port = 0;
   for (auto r : {read(c.require_string("cluster.name"), out.cluster),
                  read(c.get_string("cluster.domain", "cluster.local"), out.domain),
                  read(c.require_string("cluster.trustDomain"), out.trust_domain),
@@ -46,6 +46,12 @@ Result<ControllerConfig> ControllerConfig::from(const config::Config& c) {
                  read(c.get_string("listen.destination", out.destination_listen),
                       out.destination_listen),
                  read(c.get_string("listen.admin", out.admin_listen), out.admin_listen),
+                 read(c.get_string("listen.export", out.export_listen), out.export_listen),
+                 read(c.get_string("multicluster.exportAddress", ""), out.export_address),
+                 read(c.get_string("multicluster.identityAddress", ""), out.identity_address),
+                 read(c.get_string_list("multicluster.gatewayAddresses", {}), out.gateway_addresses),
+                 read(c.get_int("multicluster.gatewayPort", 4143), gateway_port),
+                 read(c.get_string("multicluster.gatewayIdentity", ""), out.gateway_identity),
                  read(c.get_duration("identity.certLifetime", std::chrono::hours(24)), lifetime),
                  read(c.get_string("policy.default", "all-authenticated"), policy_text),
                  read(c.get_duration("registration.lease", std::chrono::seconds(5)), lease),
@@ -58,6 +64,14 @@ Result<ControllerConfig> ControllerConfig::from(const config::Config& c) {
   }
   if (port <= 0 || port > 65535) {
     return make_error("invalid_field", "cluster.inboundProxyPort: must be 1..65535");
+  }
+  if (gateway_port <= 0 || gateway_port > 65535) {
+    return make_error("invalid_field", "multicluster.gatewayPort: must be 1..65535");
+  }
+  out.gateway_port = static_cast<std::uint16_t>(gateway_port);
+  if (out.gateway_identity.empty()) {
+    out.gateway_identity =
+        identity::SpiffeId::workload(out.trust_domain, "strait-multicluster", "strait-gateway").to_string();
   }
   if (lifetime < std::chrono::seconds(10)) {
     return make_error("invalid_field", "identity.certLifetime: must be at least 10s");

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "core/base/result.h"
 #include "core/config/config.h"
@@ -25,6 +26,14 @@ struct ControllerConfig {
   std::string identity_listen = "0.0.0.0:8080";
   std::string destination_listen = "0.0.0.0:8086";
   std::string admin_listen = "0.0.0.0:9990";
+  std::string export_listen = "0.0.0.0:8443";
+
+  // multicluster.*: what `straitctl multicluster link-gen` tells other clusters.
+  std::string export_address;                  // advertised host:port of the export API
+  std::string identity_address;                // advertised host:port of identity (link tokens)
+  std::vector<std::string> gateway_addresses;  // names or IPs of this cluster's gateways
+  std::uint16_t gateway_port = 4143;
+  std::string gateway_identity;                // default spiffe://<td>/ns/strait-multicluster/sa/strait-gateway
 
   std::chrono::seconds cert_lifetime{24 * 3600};  // identity.certLifetime
   policy::v1::DefaultPolicy default_policy = policy::v1::ALL_AUTHENTICATED;  // policy.default

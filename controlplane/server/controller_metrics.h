@@ -22,7 +22,9 @@ struct ControllerMetrics {
         registrations_refused(r.counter("registration_refused_total",
                                         "Registrations refused, by reason.", {"reason"})),
         admin_refused(r.counter("admin_api_refused_total", "Admin API calls refused, by reason.",
-                                {"reason"})) {}
+                                {"reason"})),
+        exports_refused(r.counter("export_api_refused_total",
+                                  "Export API watches refused, by reason.", {"reason"})) {}
 
   metrics::GaugeFamily& streams_open;
   metrics::CounterFamily& stream_overflows;
@@ -34,6 +36,7 @@ struct ControllerMetrics {
   metrics::GaugeFamily& leases;
   metrics::CounterFamily& registrations_refused;
   metrics::CounterFamily& admin_refused;
+  metrics::CounterFamily& exports_refused;
 };
 
 }  // namespace strait::controlplane

@@ -96,12 +96,21 @@ std::string controller_yaml(const InstallOptions& o) {
     << "  identity: \"" << o.identity_listen << "\"\n"
     << "  destination: \"" << o.destination_listen << "\"\n"
     << "  admin: \"" << o.admin_listen << "\"\n"
+    << "  export: \"" << o.export_listen << "\"\n"
     << "identity:\n"
     << "  certLifetime: 24h\n"
     << "policy:\n"
     << "  default: all-authenticated\n"
     << "registration:\n"
-    << "  lease: 5s\n";
+    << "  lease: 5s\n"
+    << "multicluster:\n"
+    << "  exportAddress: \"" << o.export_address << "\"\n"
+    << "  identityAddress: \"" << o.identity_address << "\"\n"
+    << "  gatewayAddresses: [";
+  for (std::size_t i = 0; i < o.gateway_addresses.size(); ++i) {
+    y << (i ? ", " : "") << "\"" << o.gateway_addresses[i] << "\"";
+  }
+  y << "]\n";
   return y.str();
 }
 

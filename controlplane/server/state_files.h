@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "controlplane/server/controller_config.h"
 #include "core/base/result.h"
@@ -38,6 +39,11 @@ struct InstallOptions {
   std::string identity_listen = "127.0.0.1:8080";
   std::string destination_listen = "127.0.0.1:8086";
   std::string admin_listen = "127.0.0.1:9990";
+  std::string export_listen = "127.0.0.1:8443";
+  // Multicluster: where other clusters reach this one (written to multicluster.* when given).
+  std::string export_address;
+  std::string identity_address;
+  std::vector<std::string> gateway_addresses;
 };
 
 // Creates the state directory (refuses to overwrite an existing install).

@@ -285,6 +285,7 @@ void decode_spec(Fields& f, Link& l) {
   f.str("targetTrustDomain", l.target_trust_domain);
   f.str("trustBundle", l.trust_bundle_pem);
   f.str("exportAddress", l.export_address);
+  f.str("identityAddress", l.identity_address);
   f.strings("gatewayAddresses", l.gateway_addresses);
   f.port("gatewayPort", l.gateway_port, true);
   f.str("gatewayIdentity", l.gateway_identity);
@@ -382,6 +383,7 @@ json::object spec_json(const Link& l) {
   o["targetTrustDomain"] = l.target_trust_domain;
   o["trustBundle"] = l.trust_bundle_pem;
   o["exportAddress"] = l.export_address;
+  o["identityAddress"] = l.identity_address;
   o["gatewayAddresses"] = strings_json(l.gateway_addresses);
   o["gatewayPort"] = l.gateway_port;
   o["gatewayIdentity"] = l.gateway_identity;

@@ -111,6 +111,7 @@ struct Link {
   std::string target_trust_domain;
   std::string trust_bundle_pem;     // the target's roots (separate trust domains)
   std::string export_address;       // host:port of the target's export API
+  std::string identity_address;     // host:port of the target's identity service (link token)
   std::vector<std::string> gateway_addresses;  // names or IPs
   std::uint16_t gateway_port = 4143;
   std::string gateway_identity;
