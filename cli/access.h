@@ -8,19 +8,13 @@
 #include <string>
 
 #include "cli/args.h"
-#include "controlplane/client/channel.h"
+#include "controlplane/client/controller_access.h"
 #include "core/base/result.h"
 #include "strait/admin.grpc.pb.h"
 
 namespace strait::cli {
 
-struct ControllerAccess {
-  std::string destination_address;  // admin API, destination, policy, registration
-  std::string identity_address;
-  controlplane::ClientCredentials credentials;
-
-  std::unique_ptr<admin::v1::Admin::Stub> admin() const;
-};
+using controlplane::ControllerAccess;
 
 Result<ControllerAccess> resolve_access(const Args& args);
 

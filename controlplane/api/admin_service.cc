@@ -81,7 +81,10 @@ grpc::ServerUnaryReactor* AdminService::Apply(grpc::CallbackServerContext* ctx,
     if (auto v = discovery::validate_object(*obj); !v) {
       return refuse(reactor, StatusCode::INVALID_ARGUMENT, v.error());
     }
-    discovery::meta_of(*obj).owner.clear();  // applied objects belong to users
+    // Applied objects belong to users, or to the strait-link that mirrored them ("link:<cluster>",
+    // so that unlink and garbage collection find them); leases are the registration's alone.
+    auto& owner = discovery::meta_of(*obj).owner;
+    if (owner.rfind("link:", 0) != 0) owner.clear();
     if (discovery::meta_of(*obj).cluster.empty()) discovery::meta_of(*obj).cluster = settings_.cluster;
     objects.push_back(std::move(*obj));
   }
