@@ -93,10 +93,13 @@ asio::awaitable<bool> DestinationCache::Entry::wait_change(Clock::time_point dea
 }
 
 asio::awaitable<bool> DestinationCache::Entry::wait_for_endpoints(Clock::time_point deadline) {
-  while (endpoints_.empty()) {
-    if (Clock::now() >= deadline || !co_await wait_change(deadline)) co_return !endpoints_.empty();
+  // No co_await inside || or &&: GCC 12 miscompiles a suspension in a short-circuit operand
+  // within a loop (the resumed coroutine hits a trap, SIGILL).
+  while (endpoints_.empty() && Clock::now() < deadline) {
+    const bool woken = co_await wait_change(deadline);
+    if (!woken) break;
   }
-  co_return true;
+  co_return !endpoints_.empty();
 }
 
 const Endpoint* DestinationCache::Entry::pick(std::minstd_rand& rng) const {
@@ -142,13 +145,12 @@ asio::awaitable<Result<DestinationCache::Lease>> DestinationCache::resolve(std::
   }
   std::shared_ptr<Entry> entry = slot;  // the map may drop it while we wait
   Lease lease(entry);
-  while (!entry->answered_) {
-    if (Clock::now() >= deadline || !co_await entry->wait_change(deadline)) {
-      if (!entry->answered_) {
-        co_return make_error("destination_unavailable",
-                             "no answer from the destination service for " + path);
-      }
-    }
+  while (!entry->answered_ && Clock::now() < deadline) {
+    const bool woken = co_await entry->wait_change(deadline);  // not inside ||: see above
+    if (!woken) break;
+  }
+  if (!entry->answered_) {
+    co_return make_error("destination_unavailable", "no answer from the destination service for " + path);
   }
   co_return std::move(lease);
 }
