@@ -386,7 +386,8 @@ spec: {service: sink, address: )" + server_ip + R"(, port: 9100, identity: "spif
   // The server's applications.
   for (auto [mode, listen] : {std::pair{"http", "0.0.0.0:8080"}, {"echo", "0.0.0.0:9000"},
                               {"sink", "0.0.0.0:9100"}}) {
-    std::vector<std::string> argv = {testapp(), mode, "--listen", listen};
+    // Connections may sit idle for a while in the tests (the testapp's default I/O timeout is 30 s).
+    std::vector<std::string> argv = {testapp(), mode, "--listen", listen, "--io-timeout-ms", "180000"};
     if (std::string(mode) == "http") argv.insert(argv.end(), {"--name", "server"});
     auto p = h_->spawn("east/server", argv, logged(std::string("app-") + mode));
     if (!p) return p.error();
