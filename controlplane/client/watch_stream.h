@@ -3,20 +3,46 @@
 // hands every message, and every connect/disconnect, to the caller's executor, so a
 // single-threaded data plane sees them in order on its own thread. Callers keep what the
 // stream told them while it is down: a cache that outlives the controller.
+//
+// Each stream reads on a thread of its own with gRPC's synchronous API: simple, and close()
+// can wait for it, so nothing touches the executor once close() has returned.
 #pragma once
 
 #include <grpcpp/grpcpp.h>
-#include <grpcpp/support/client_callback.h>
+#include <grpcpp/support/sync_stream.h>
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <chrono>
+#include <condition_variable>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <thread>
 
 namespace strait::controlplane {
+
+// A reader that also keeps alive what it was made from (the stub, hence the channel).
+template <typename Resp, typename Keep>
+class KeepingReader final : public grpc::ClientReaderInterface<Resp> {
+ public:
+  KeepingReader(Keep keep, std::unique_ptr<grpc::ClientReaderInterface<Resp>> reader)
+      : keep_(std::move(keep)), reader_(std::move(reader)) {}
+  bool Read(Resp* m) override { return reader_->Read(m); }
+  bool NextMessageSize(std::uint32_t* sz) override { return reader_->NextMessageSize(sz); }
+  void WaitForInitialMetadata() override { reader_->WaitForInitialMetadata(); }
+  grpc::Status Finish() override { return reader_->Finish(); }
+
+ private:
+  Keep keep_;  // destroyed after reader_
+  std::unique_ptr<grpc::ClientReaderInterface<Resp>> reader_;
+};
+
+template <typename Resp, typename Keep>
+std::unique_ptr<grpc::ClientReaderInterface<Resp>> keeping(
+    Keep keep, std::unique_ptr<grpc::ClientReaderInterface<Resp>> reader) {
+  return std::make_unique<KeepingReader<Resp, Keep>>(std::move(keep), std::move(reader));
+}
 
 template <typename Req, typename Resp>
 class WatchStream : public std::enable_shared_from_this<WatchStream<Req, Resp>> {
@@ -25,132 +51,107 @@ class WatchStream : public std::enable_shared_from_this<WatchStream<Req, Resp>> 
     std::function<void(Resp)> on_message;
     std::function<void(bool connected, const grpc::Status&)> on_state;  // optional
   };
-  // Starts the call on a reactor: e.g. stub->async()->Get(ctx, req, reactor).
-  using Starter = std::function<void(grpc::ClientContext*, const Req*, grpc::ClientReadReactor<Resp>*)>;
-  // Returns the channel-bound starter to use now (credentials may have rotated).
-  using StarterFactory = std::function<Starter()>;
+  // Starts the call: e.g. stub->Get(ctx, req). Called for every attempt, so it may pick up a
+  // channel with rotated credentials.
+  using Starter =
+      std::function<std::unique_ptr<grpc::ClientReaderInterface<Resp>>(grpc::ClientContext*, const Req&)>;
 
   static std::shared_ptr<WatchStream> open(boost::asio::any_io_executor executor, Req request,
-                                           StarterFactory factory, Callbacks callbacks) {
+                                           Starter starter, Callbacks callbacks) {
     auto w = std::shared_ptr<WatchStream>(
-        new WatchStream(executor, std::move(request), std::move(factory), std::move(callbacks)));
-    w->attempt();
+        new WatchStream(executor, std::move(request), std::move(starter), std::move(callbacks)));
+    w->thread_ = std::thread([raw = w.get()] { raw->loop(); });
     return w;
   }
 
-  // Stops for good; callbacks may still be queued but none is called after close() returns on
-  // the executor's thread.
+  ~WatchStream() { close(); }
+
+  // Stops for good and waits for the reading thread: nothing is posted to the executor after
+  // close() returns (so the executor may be destroyed), and no callback runs after it on the
+  // executor's thread. Call it from the executor's thread.
   void close() {
-    closed_ = true;
-    retry_.cancel();
-    if (ctl_) ctl_->cancel();
+    {
+      std::lock_guard lock(mu_);
+      if (closed_) return;
+      closed_ = true;
+      if (context_ != nullptr) context_->TryCancel();
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
   }
 
   bool connected() const { return connected_; }
 
  private:
-  // Shared between this object and a reactor that may outlive it.
-  struct Control {
-    std::mutex mu;
-    grpc::ClientContext* context = nullptr;
-    void cancel() {
-      std::lock_guard lock(mu);
-      if (context) context->TryCancel();
-    }
-  };
+  WatchStream(boost::asio::any_io_executor ex, Req req, Starter starter, Callbacks cb)
+      : executor_(ex), request_(std::move(req)), starter_(std::move(starter)), callbacks_(std::move(cb)) {}
 
-  class Reactor final : public grpc::ClientReadReactor<Resp> {
-   public:
-    Reactor(std::weak_ptr<WatchStream> owner, boost::asio::any_io_executor ex,
-            std::shared_ptr<Control> ctl)
-        : owner_(std::move(owner)), ex_(std::move(ex)), ctl_(std::move(ctl)) {
-      context_.set_wait_for_ready(false);
-      std::lock_guard lock(ctl_->mu);
-      ctl_->context = &context_;
-    }
-    void go(const Starter& start, const Req& req) {
-      request_ = req;
-      start(&context_, &request_, this);
-      this->StartRead(&msg_);
-      this->StartCall();
-    }
-    void OnReadDone(bool ok) override {
-      if (!ok) return;  // OnDone follows
-      if (first_) {
-        first_ = false;
-        post([](WatchStream& w) { w.set_connected(true, grpc::Status::OK); });
-      }
-      post([m = std::move(msg_)](WatchStream& w) mutable {
-        if (!w.closed_ && w.callbacks_.on_message) w.callbacks_.on_message(std::move(m));
-      });
-      msg_ = Resp();
-      this->StartRead(&msg_);
-    }
-    void OnDone(const grpc::Status& status) override {
-      {
-        std::lock_guard lock(ctl_->mu);
-        ctl_->context = nullptr;
-      }
-      post([status](WatchStream& w) { w.ended(status); });
-      delete this;
-    }
-
-   private:
-    template <typename F>
-    void post(F f) {
-      boost::asio::post(ex_, [owner = owner_, f = std::move(f)]() mutable {
-        if (auto w = owner.lock()) f(*w);
-      });
-    }
-    std::weak_ptr<WatchStream> owner_;
-    boost::asio::any_io_executor ex_;
-    std::shared_ptr<Control> ctl_;
-    grpc::ClientContext context_;
-    Req request_;
-    Resp msg_;
-    bool first_ = true;
-  };
-
-  WatchStream(boost::asio::any_io_executor ex, Req req, StarterFactory factory, Callbacks cb)
-      : executor_(ex), request_(std::move(req)), factory_(std::move(factory)),
-        callbacks_(std::move(cb)), retry_(ex) {}
-
-  void attempt() {
+  template <typename F>
+  void post(F f) {
+    std::lock_guard lock(mu_);
     if (closed_) return;
-    ctl_ = std::make_shared<Control>();
-    auto* r = new Reactor(this->weak_from_this(), executor_, ctl_);
-    r->go(factory_(), request_);
+    boost::asio::post(executor_, [weak = this->weak_from_this(), f = std::move(f)]() mutable {
+      auto w = weak.lock();
+      if (w && !w->closed_flag()) f(*w);
+    });
+  }
+
+  bool closed_flag() {
+    std::lock_guard lock(mu_);
+    return closed_;
+  }
+
+  void loop() {
+    auto backoff = kMinBackoff;
+    while (true) {
+      grpc::ClientContext ctx;
+      {
+        std::lock_guard lock(mu_);
+        if (closed_) return;
+        context_ = &ctx;
+      }
+      auto reader = starter_(&ctx, request_);
+      Resp msg;
+      bool first = true;
+      while (reader->Read(&msg)) {
+        if (first) {
+          first = false;
+          backoff = kMinBackoff;
+          post([](WatchStream& w) { w.set_connected(true, grpc::Status::OK); });
+        }
+        post([m = std::move(msg)](WatchStream& w) mutable {
+          if (w.callbacks_.on_message) w.callbacks_.on_message(std::move(m));
+        });
+        msg = Resp();
+      }
+      grpc::Status status = reader->Finish();
+      post([status](WatchStream& w) { w.set_connected(false, status); });
+      std::unique_lock lock(mu_);
+      context_ = nullptr;
+      if (cv_.wait_for(lock, backoff, [this] { return closed_; })) return;
+      backoff = std::min(backoff * 2, kMaxBackoff);
+    }
   }
 
   void set_connected(bool c, const grpc::Status& s) {
     if (c == connected_) return;
     connected_ = c;
-    if (c) backoff_ = kMinBackoff;
-    if (!closed_ && callbacks_.on_state) callbacks_.on_state(c, s);
-  }
-
-  void ended(const grpc::Status& status) {
-    set_connected(false, status);
-    if (closed_) return;
-    retry_.expires_after(backoff_);
-    backoff_ = std::min(backoff_ * 2, kMaxBackoff);
-    retry_.async_wait([self = this->shared_from_this()](boost::system::error_code ec) {
-      if (!ec) self->attempt();
-    });
+    if (callbacks_.on_state) callbacks_.on_state(c, s);
   }
 
   static constexpr std::chrono::milliseconds kMinBackoff{100};
   static constexpr std::chrono::milliseconds kMaxBackoff{3000};
 
   boost::asio::any_io_executor executor_;
-  Req request_;
-  StarterFactory factory_;
+  const Req request_;
+  Starter starter_;
   Callbacks callbacks_;
-  boost::asio::steady_timer retry_;
-  std::shared_ptr<Control> ctl_;
-  std::chrono::milliseconds backoff_ = kMinBackoff;
-  bool connected_ = false;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  grpc::ClientContext* context_ = nullptr;
   bool closed_ = false;
+  bool connected_ = false;  // executor thread only
+  std::thread thread_;
 };
 
 }  // namespace strait::controlplane

@@ -128,12 +128,11 @@ asio::awaitable<Result<DestinationCache::Lease>> DestinationCache::resolve(std::
     std::weak_ptr<Entry> weak = slot;
     slot->stream_ = controlplane::WatchStream<dst::GetDestination, dst::Update>::open(
         io_.get_executor(), req,
-        [this] {
-          auto stub = stubs_();
-          return [stub](grpc::ClientContext* ctx, const dst::GetDestination* r,
-                        grpc::ClientReadReactor<dst::Update>* reactor) {
-            stub->async()->Get(ctx, r, reactor);
-          };
+        // Runs on the stream's thread: stubs_ must be thread-safe.
+        [stubs = stubs_](grpc::ClientContext* ctx, const dst::GetDestination& r) {
+          auto stub = stubs();
+          return controlplane::keeping(stub, std::unique_ptr<grpc::ClientReaderInterface<dst::Update>>(
+                                                 stub->Get(ctx, r)));
         },
         {.on_message =
              [weak](dst::Update u) {

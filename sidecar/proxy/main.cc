@@ -2,6 +2,8 @@
 #include <csignal>
 #include <iostream>
 
+#include <grpc/grpc.h>
+
 #include "core/config/config.h"
 #include "core/log/log.h"
 #include "sidecar/proxy/proxy.h"
@@ -9,6 +11,7 @@
 int main(int argc, char** argv) {
   using namespace strait;
   std::signal(SIGPIPE, SIG_IGN);
+  grpc_init();  // paired with grpc_shutdown_blocking() below: a clean, complete shutdown
   log::set_component("proxy");
   auto cfg = config::Config::from_argv(argc, argv);
   if (!cfg) {
@@ -30,5 +33,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   (*p)->run();
+  p->reset();
+  grpc_shutdown_blocking();  // gRPC's threads end before static destruction
   return 0;
 }

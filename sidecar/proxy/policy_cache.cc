@@ -27,12 +27,11 @@ void PolicyCache::watch(std::uint16_t port) {
   req.mutable_workload_labels()->insert(labels_.begin(), labels_.end());
   p->stream = controlplane::WatchStream<pv::InboundPolicyRequest, pv::InboundPolicy>::open(
       io_.get_executor(), req,
-      [this] {
-        auto stub = stubs_();
-        return [stub](grpc::ClientContext* ctx, const pv::InboundPolicyRequest* r,
-                      grpc::ClientReadReactor<pv::InboundPolicy>* reactor) {
-          stub->async()->Watch(ctx, r, reactor);
-        };
+      // Runs on the stream's thread: stubs_ must be thread-safe.
+      [stubs = stubs_](grpc::ClientContext* ctx, const pv::InboundPolicyRequest& r) {
+        auto stub = stubs();
+        return controlplane::keeping(
+            stub, std::unique_ptr<grpc::ClientReaderInterface<pv::InboundPolicy>>(stub->Watch(ctx, r)));
       },
       {.on_message =
            [p](pv::InboundPolicy policy) {

@@ -1,0 +1,218 @@
+// Runtime: identity, caches, listeners, admin and the drain, for the proxy and the gateway.
+#include "sidecar/proxy/runtime.h"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <fstream>
+#include <sstream>
+
+namespace strait::proxy {
+namespace asio = boost::asio;
+using asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+Result<std::string> slurp(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return make_error("io_error", "cannot read " + path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+}  // namespace
+
+Result<tcp::endpoint> parse_listen(const std::string& s) {
+  auto colon = s.rfind(':');
+  boost::system::error_code ec;
+  if (colon == std::string::npos) return make_error("invalid_field", "expected host:port, got " + s);
+  std::string host = s.substr(0, colon);
+  if (host.size() > 1 && host.front() == '[') host = host.substr(1, host.size() - 2);
+  auto addr = asio::ip::make_address(host, ec);
+  int port = std::atoi(s.c_str() + colon + 1);
+  if (ec || port < 0 || port > 65535) return make_error("invalid_field", "bad listen address " + s);
+  return tcp::endpoint(addr, static_cast<std::uint16_t>(port));
+}
+
+Runtime::Runtime(ProxyConfig config) : config_(std::move(config)), metrics_(registry_), signals_(io_) {}
+
+Runtime::~Runtime() = default;
+
+Result<std::unique_ptr<Runtime>> Runtime::create(ProxyConfig config) {
+  std::unique_ptr<Runtime> r(new Runtime(std::move(config)));
+  if (auto i = r->init(); !i) return i.error();
+  return r;
+}
+
+Result<void> Runtime::init() {
+  auto anchors = slurp(config_.trust_anchors_file);
+  if (!anchors) return anchors.error();
+  anchors_pem_ = *anchors;
+  auto bundle = tls::TrustBundle::from_pem(*anchors);
+  if (!bundle) return bundle.error();
+  auto id = identity::SpiffeId::parse("spiffe://" + config_.trust_domain + "/ns/" + config_.ns +
+                                      "/sa/" + config_.service_account);
+  if (!id) return id.error();
+  std::string token_file = config_.token_file;
+  identity_ = std::make_unique<IdentityManager>(
+      io_,
+      IdentityManager::Settings{
+          *id, config_.identity_address, anchors_pem_,
+          [token_file]() -> Result<std::string> {
+            if (token_file.empty()) {
+              if (const char* t = std::getenv("STRAIT_JOIN_TOKEN")) return std::string(t);
+              return make_error("no_token", "set identity.tokenFile or STRAIT_JOIN_TOKEN");
+            }
+            auto t = slurp(token_file);
+            if (!t) return t.error();
+            while (!t->empty() && std::isspace(static_cast<unsigned char>(t->back()))) t->pop_back();
+            return *t;
+          }},
+      std::move(*bundle), [this](std::shared_ptr<const TlsState> s) { identity_changed(std::move(s)); });
+
+  destinations_ = std::make_unique<DestinationCache>(
+      io_, [this] { return destination::v1::Destination::NewStub(channel()); },
+      DestinationCache::Settings{.idle_timeout = config_.destination_idle,
+                                 .on_stream_state = stream_gauge("destination")});
+  policies_ = std::make_unique<PolicyCache>(
+      io_, [this] { return policy::v1::InboundPolicies::NewStub(channel()); }, config_.labels,
+      stream_gauge("policy"));
+  ctx_ = std::make_unique<ProxyContext>(
+      ProxyContext{io_, config_, metrics_, *identity_, *destinations_, *policies_, connections_});
+
+  if (config_.admin_listen.empty()) return {};
+  auto ep = parse_listen(config_.admin_listen);
+  if (!ep) return ep.error();
+  admin::AdminOptions o;
+  o.address = ep->address().to_string();
+  o.port = ep->port();
+  admin_ = std::make_unique<admin::AdminServer>(io_, registry_, o);
+  admin_->set_readiness([this] { return readiness(); });
+  admin_->add_handler(boost::beast::http::verb::post, "/shutdown",
+                      [this](const admin::Request&) {
+                        drain();
+                        return admin::Response(202, "draining\n");
+                      },
+                      /*loopback_only=*/true);
+  return admin_->start();
+}
+
+std::uint16_t Runtime::admin_port() const { return admin_ ? admin_->port() : 0; }
+
+Result<void> Runtime::readiness() const {
+  if (!identity_->current()) return make_error("not_ready", "no certificate yet");
+  if (!policies_->all_known()) return make_error("not_ready", "waiting for inbound policies");
+  if (draining_) return make_error("not_ready", "draining");
+  return {};
+}
+
+std::function<void(bool)> Runtime::stream_gauge(const std::string& api) {
+  auto g = metrics_.control_streams.with({api});
+  return [g](bool connected) { connected ? g.inc() : g.dec(); };
+}
+
+// A new certificate: new streams to the controller use a channel with it; existing
+// connections keep theirs.
+void Runtime::identity_changed(std::shared_ptr<const TlsState> s) {
+  if (!s) {
+    metrics_.cert_renewals.with({"failure"}).inc();
+    return;
+  }
+  metrics_.cert_renewals.with({"success"}).inc();
+  metrics_.cert_expiry.with({}).set(static_cast<double>(
+      std::chrono::duration_cast<std::chrono::seconds>(s->credentials.expiry.time_since_epoch()).count()));
+  auto channel = controlplane::make_channel(
+      config_.destination_address, {anchors_pem_, s->credentials.cert_chain_pem(), s->credentials.key_pem});
+  {
+    std::lock_guard lock(channel_mu_);
+    channel_ = std::move(channel);
+  }
+  if (first_identity_) {
+    first_identity_ = false;
+    for (auto port : config_.inbound_ports) policies_->watch(port);
+    for (auto& f : first_identity_hooks_) f();
+  }
+}
+
+Result<std::uint16_t> Runtime::listen(const std::string& where, std::string direction, Accept accept) {
+  auto ep = parse_listen(where);
+  if (!ep) return ep.error();
+  auto l = std::make_unique<Listener>(Listener{tcp::acceptor(io_), std::move(direction), std::move(accept)});
+  boost::system::error_code ec;
+  l->acceptor.open(ep->protocol(), ec);
+  if (!ec) l->acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) l->acceptor.bind(*ep, ec);
+  if (!ec) l->acceptor.listen(1024, ec);
+  if (ec) return make_error("bind_failed", "cannot listen on " + where + ": " + ec.message());
+  std::uint16_t port = l->acceptor.local_endpoint().port();
+  listeners_.push_back(std::move(l));
+  return port;
+}
+
+void Runtime::run() {
+  signals_.add(SIGTERM);
+  signals_.add(SIGINT);
+  signals_.async_wait([this](boost::system::error_code ec, int) {
+    if (!ec) drain();
+  });
+  identity_->start();
+  for (auto& l : listeners_) {
+    asio::co_spawn(io_, accept_loop(l->acceptor, l->direction, l->accept), asio::detached);
+  }
+  io_.run();
+}
+
+void Runtime::drain() {
+  asio::post(io_, [this] {
+    if (draining_) return;
+    draining_ = true;
+    asio::co_spawn(io_, drain_steps(), asio::detached);
+  });
+}
+
+asio::awaitable<void> Runtime::accept_loop(tcp::acceptor& acceptor, std::string direction, Accept accept) {
+  while (acceptor.is_open()) {
+    auto [ec, sock] = co_await acceptor.async_accept(kTuple);
+    if (ec == asio::error::operation_aborted || !acceptor.is_open()) break;
+    if (ec) {
+      ctx_->refuse(direction.c_str(), "accept_error", ec.message());
+      co_await sleep_for(std::chrono::milliseconds(10));  // e.g. out of file descriptors
+      continue;
+    }
+    if (connections_.size() >= config_.max_connections) {
+      ctx_->refuse(direction.c_str(), "max_connections",
+                   "limit of " + std::to_string(config_.max_connections) + " open connections");
+      continue;  // sock closes here
+    }
+    accept(std::move(sock));
+  }
+}
+
+asio::awaitable<void> Runtime::drain_steps() {
+  log::info("draining", {{"open_connections", static_cast<std::int64_t>(connections_.size())},
+                         {"deadline_ms", static_cast<std::int64_t>(config_.drain_timeout.count())}});
+  boost::system::error_code ec;
+  for (auto& l : listeners_) l->acceptor.close(ec);
+  auto deadline = Clock::now() + config_.drain_timeout;
+  while (connections_.size() > 0 && Clock::now() < deadline) {
+    co_await sleep_for(std::chrono::milliseconds(50));
+  }
+  if (connections_.size() > 0) {
+    log::warn("drain deadline passed; cutting connections",
+              {{"open_connections", static_cast<std::int64_t>(connections_.size())}});
+    connections_.cut_all();
+    while (connections_.size() > 0) co_await sleep_for(std::chrono::milliseconds(10));
+  }
+  for (auto& f : stop_hooks_) f();
+  identity_->stop();
+  destinations_.reset();
+  policies_.reset();
+  if (admin_) admin_->stop();
+  signals_.cancel();
+  log::info("drained");
+  io_.stop();
+}
+
+}  // namespace strait::proxy

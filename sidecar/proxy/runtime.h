@@ -1,0 +1,98 @@
+// Runtime: what every data-plane process of a cluster runs on — one I/O thread, the identity
+// (certify, renew), the channel to the controller, the destination and policy caches, the
+// connection set with its cap and drain, metrics and the admin server. strait-proxy adds its
+// outbound and inbound listeners to it; strait-gateway adds its gateway listener.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "core/admin/admin_server.h"
+#include "core/base/result.h"
+#include "sidecar/proxy/proxy_context.h"
+
+namespace strait::proxy {
+
+class Runtime {
+ public:
+  // Called for each accepted connection, already counted against the connection cap.
+  using Accept = std::function<void(boost::asio::ip::tcp::socket)>;
+
+  static Result<std::unique_ptr<Runtime>> create(ProxyConfig config);
+  ~Runtime();
+
+  boost::asio::io_context& io() { return io_; }
+  ProxyContext& context() { return *ctx_; }
+  const ProxyConfig& config() const { return config_; }
+  metrics::Registry& registry() { return registry_; }
+  ProxyMetrics& metrics() { return metrics_; }
+  // The admin server (absent when listen.admin is empty).
+  admin::AdminServer* admin() { return admin_.get(); }
+  // Thread-safe: controller streams read it from their own threads.
+  std::shared_ptr<grpc::Channel> channel() const {
+    std::lock_guard lock(channel_mu_);
+    return channel_;
+  }
+  const std::string& anchors_pem() const { return anchors_pem_; }
+
+  // Binds a listener now; serves once run() starts. Returns the bound port.
+  Result<std::uint16_t> listen(const std::string& where, std::string direction, Accept accept);
+  // Runs once, on the I/O thread, when the first certificate is installed.
+  void on_first_identity(std::function<void()> f) { first_identity_hooks_.push_back(std::move(f)); }
+  // Runs on the I/O thread before the runtime stops (after connections drained).
+  void on_stop(std::function<void()> f) { stop_hooks_.push_back(std::move(f)); }
+
+  // Ready: a certificate, the first policy of every workload port, and not draining.
+  Result<void> readiness() const;
+  std::uint16_t admin_port() const;
+
+  // Serves until drained (SIGTERM, SIGINT, or drain()).
+  void run();
+  // Thread-safe: stop accepting, let connections finish up to the drain timeout, then cut them.
+  void drain();
+
+ private:
+  explicit Runtime(ProxyConfig config);
+  Result<void> init();
+  void identity_changed(std::shared_ptr<const TlsState> s);
+  std::function<void(bool)> stream_gauge(const std::string& api);
+  boost::asio::awaitable<void> accept_loop(boost::asio::ip::tcp::acceptor& acceptor, std::string direction,
+                                           Accept accept);
+  boost::asio::awaitable<void> drain_steps();
+
+  ProxyConfig config_;
+  boost::asio::io_context io_{1};
+  metrics::Registry registry_;
+  ProxyMetrics metrics_;
+  std::string anchors_pem_;
+  mutable std::mutex channel_mu_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<IdentityManager> identity_;
+  std::unique_ptr<DestinationCache> destinations_;
+  std::unique_ptr<PolicyCache> policies_;
+  ConnectionSet connections_;
+  std::unique_ptr<ProxyContext> ctx_;
+  struct Listener {
+    boost::asio::ip::tcp::acceptor acceptor;
+    std::string direction;
+    Accept accept;
+  };
+  std::vector<std::unique_ptr<Listener>> listeners_;
+  std::unique_ptr<admin::AdminServer> admin_;
+  std::vector<std::function<void()>> first_identity_hooks_;
+  std::vector<std::function<void()>> stop_hooks_;
+  boost::asio::signal_set signals_;
+  bool draining_ = false;
+  bool first_identity_ = true;
+};
+
+// "host:port" (IPv6 in brackets) to an endpoint.
+Result<boost::asio::ip::tcp::endpoint> parse_listen(const std::string& s);
+
+}  // namespace strait::proxy
