@@ -190,7 +190,11 @@ TEST_P(StoreTest, SlowWatcherDoesNotBlockWritesOrReads) {
   ASSERT_TRUE(w.ok());
   for (int i = 0; i < 200; ++i) ASSERT_TRUE(store->put(service("shop", "s" + std::to_string(i))).ok());
   EXPECT_EQ(store->list(Kind::kService).size(), 200u);  // reads too
-  EXPECT_EQ(calls.load(), 1);  // stuck in its first callback all along
+  // The watcher's worker may not have started its first callback yet: wait for it, then it
+  // must still be the only one (stuck all along, while 200 writes went through).
+  auto started = std::chrono::steady_clock::now() + 10s;
+  while (calls.load() == 0 && std::chrono::steady_clock::now() < started) std::this_thread::yield();
+  EXPECT_EQ(calls.load(), 1);
   {
     std::lock_guard<std::mutex> lock(mu);
     release = true;
