@@ -30,6 +30,7 @@ Result<ProxyConfig> ProxyConfig::from(const config::Config& c) {
                  read(c.require_string("controller.identity"), p.identity_address),
                  read(c.require_string("controller.destination"), p.destination_address),
                  read(c.get_string("cluster.domain", p.cluster_domain), p.cluster_domain),
+                 read(c.get_string("cluster.name", ""), p.cluster_name),
                  read(c.get_string("listen.outbound", p.outbound_listen), p.outbound_listen),
                  read(c.get_string("listen.inbound", p.inbound_listen), p.inbound_listen),
                  read(c.get_string("listen.admin", p.admin_listen), p.admin_listen),

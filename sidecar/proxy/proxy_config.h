@@ -23,6 +23,7 @@ struct ProxyConfig {
   std::string identity_address;    // controller.identity  host:port
   std::string destination_address; // controller.destination host:port
   std::string cluster_domain = "cluster.local";  // cluster.domain
+  std::string cluster_name;                      // cluster.name (gateways: loop detection)
 
   // Listeners.
   std::string outbound_listen = "127.0.0.1:4140";

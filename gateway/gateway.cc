@@ -1,0 +1,156 @@
+// strait-gateway: target name checks, loop detection, routing to local endpoints.
+#include "gateway/gateway.h"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+
+#include "gateway/probe_server.h"
+#include "sidecar/proxy/inbound.h"
+#include "sidecar/proxy/outbound.h"
+#include "sidecar/proxy/runtime.h"
+
+namespace strait::gateway {
+namespace asio = boost::asio;
+using asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+
+Result<std::string> local_authority(const std::string& name, const std::string& domain) {
+  if (name.empty()) return make_error("no_target_name", "the transport header names no target");
+  auto colon = name.rfind(':');
+  const std::string host = name.substr(0, colon);
+  const std::string suffix = ".svc." + domain;
+  const bool under = host.size() > suffix.size() &&
+                     host.compare(host.size() - suffix.size(), suffix.size(), suffix) == 0;
+  if (colon == std::string::npos || colon + 1 == name.size() || !under) {
+    return make_error("outside_domain",
+                      "\"" + name + "\" is not <svc>.<ns>.svc." + domain + ":<port> of this cluster");
+  }
+  return name;
+}
+
+asio::awaitable<void> serve_gateway(proxy::ProxyContext& ctx, tcp::socket peer) {
+  auto member = ctx.connections.join();
+  member.hold(peer.native_handle());
+  auto accepted = co_await proxy::accept_connection(ctx, std::move(peer), /*require_tls=*/true);
+  if (!accepted) {
+    ctx.refuse("gateway", accepted.error().code, accepted.error().message);
+    co_return;
+  }
+  // Gateway policy: any authenticated identity of a trusted domain (the handshake checked the
+  // chain and the roots' scopes).
+  if (!accepted->client) {
+    ctx.refuse("gateway", "unauthenticated", "the gateway admits only clients with a mesh identity");
+    co_return;
+  }
+  const std::string client_id = accepted->client->to_string();
+  auto authority = local_authority(accepted->header.target_name, ctx.config.cluster_domain);
+  if (!authority) {
+    ctx.refuse("gateway", authority.error().code, authority.error().message + " (client " + client_id + ")");
+    co_return;
+  }
+  const auto deadline = Clock::now() + ctx.config.fail_fast;
+  auto lease = co_await ctx.destinations.resolve(*authority, deadline);
+  if (!lease) {
+    ctx.refuse("gateway", lease.error().code, lease.error().message);
+    co_return;
+  }
+  if (!(*lease)->exists()) {
+    ctx.refuse("gateway", "unknown_service", *authority + " is not a service of this cluster");
+    co_return;
+  }
+  if (!co_await (*lease)->wait_for_endpoints(deadline)) {
+    ctx.refuse("gateway", "no_ready_endpoints", *authority + " has no ready endpoint");
+    co_return;
+  }
+  const proxy::Endpoint* ep = (*lease)->pick(ctx.rng);
+  // Loop detection: a gateway routes only to this cluster's own workloads, never to a mirror
+  // (which would send the connection to another gateway, possibly back here).
+  const std::string& here = ctx.config.cluster_name;
+  if (!ep->addr.authority_override().empty() ||
+      (!here.empty() && !ep->addr.cluster().empty() && ep->addr.cluster() != here)) {
+    ctx.refuse("gateway", "loop", *authority + " resolves to a mirror, not a local workload");
+    co_return;
+  }
+
+  proxy::ConnLabels labels;
+  labels.direction = "gateway";
+  labels.tls = "true";
+  labels.client_id = client_id;
+  labels.server_id = ep->addr.tls_identity();
+  for (const auto& [k, v] : (*lease)->labels()) {
+    if (k == "namespace") labels.dst_namespace = v;
+    if (k == "service") labels.dst_service = v;
+    if (k == "cluster") labels.dst_cluster = v;
+  }
+  proxy::ConnectionMetrics conn(ctx.metrics, labels);
+  (*lease)->opened(ep->key);
+  struct Closed {
+    proxy::DestinationCache::Lease& lease;
+    std::string key;
+    ~Closed() { lease->closed(key); }
+  } closed{*lease, ep->key};
+
+  proxy::TransportHeader header;
+  header.target_port = static_cast<std::uint16_t>(ep->addr.addr().port());
+  auto upstream = co_await proxy::connect_upstream(ctx, ep->addr, header);
+  if (!upstream) {
+    log::warn("gateway connect failed", {{"target", *authority}, {"reason", upstream.error().code},
+                                         {"detail", upstream.error().message}});
+    conn.closed(upstream.error().code);
+    co_return;
+  }
+  member.hold((*upstream)->socket().native_handle());
+  auto r = co_await proxy::relay(*accepted->stream, **upstream, conn.counters(), ctx.config.idle_timeout);
+  conn.closed(r.error);
+}
+
+namespace {
+
+class GatewayImpl final : public Gateway {
+ public:
+  GatewayImpl(std::unique_ptr<proxy::Runtime> rt, std::string admin_listen)
+      : rt_(std::move(rt)), admin_listen_(std::move(admin_listen)) {}
+
+  Result<void> init() {
+    auto& ctx = rt_->context();
+    auto gw = rt_->listen(rt_->config().inbound_listen, "gateway", [this, &ctx](tcp::socket s) {
+      asio::co_spawn(rt_->io(), serve_gateway(ctx, std::move(s)), asio::detached);
+    });
+    if (!gw) return gw.error();
+    probe_ = std::make_unique<ProbeServer>(*rt_);
+    auto admin = rt_->listen(admin_listen_, "admin", [this](tcp::socket s) { probe_->serve(std::move(s)); });
+    if (!admin) return admin.error();
+    ports_ = {*gw, *admin};
+    return {};
+  }
+
+  GatewayPorts ports() const override { return ports_; }
+  void run() override {
+    log::info("gateway serving", {{"gateway_port", static_cast<std::int64_t>(ports_.gateway)},
+                                  {"admin_port", static_cast<std::int64_t>(ports_.admin)}});
+    rt_->run();
+  }
+  void drain() override { rt_->drain(); }
+
+ private:
+  std::unique_ptr<proxy::Runtime> rt_;
+  std::string admin_listen_;
+  std::unique_ptr<ProbeServer> probe_;
+  GatewayPorts ports_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Gateway>> Gateway::create(proxy::ProxyConfig config) {
+  // The admin port speaks TLS (probes from other clusters come over mTLS): the runtime's plain
+  // admin server is not started; ProbeServer serves /live, /ready and /metrics instead.
+  std::string admin_listen = config.admin_listen;
+  config.admin_listen.clear();
+  auto rt = proxy::Runtime::create(std::move(config));
+  if (!rt) return rt.error();
+  auto g = std::make_unique<GatewayImpl>(std::move(*rt), std::move(admin_listen));
+  if (auto r = g->init(); !r) return r.error();
+  return std::unique_ptr<Gateway>(std::move(g));
+}
+
+}  // namespace strait::gateway
