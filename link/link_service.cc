@@ -1,0 +1,135 @@
+// LinkService: the Link poller and the watchers' lifecycle.
+#include "link/link_service.h"
+
+#include <boost/json.hpp>
+#include <set>
+
+#include "core/log/log.h"
+#include "topologies/mirror.h"
+
+namespace strait::link {
+using discovery::Kind;
+
+namespace {
+const log::Logger kLog("link");
+}
+
+LinkService::LinkService(boost::asio::any_io_executor executor, LocalStore& store, std::string local_cluster,
+                         ServiceOptions options, metrics::Registry& registry)
+    : executor_(executor),
+      store_(store),
+      local_cluster_(std::move(local_cluster)),
+      options_(std::move(options)),
+      metrics_(registry),
+      federated_(store, local_cluster_),
+      timer_(executor) {}
+
+LinkService::~LinkService() {
+  *alive_ = false;
+  stop();
+}
+
+void LinkService::start() { poll(); }
+
+void LinkService::stop() {
+  timer_.cancel();
+  for (auto& [t, w] : watchers_) w->stop();
+  for (auto& w : removing_) w->stop();
+}
+
+void LinkService::schedule() {
+  timer_.expires_after(options_.poll);
+  timer_.async_wait([this, alive = alive_](boost::system::error_code ec) {
+    if (ec || !*alive) return;
+    poll();
+  });
+}
+
+void LinkService::poll() {
+  std::erase_if(removing_, [](const auto& w) { return w->remove_done(); });
+  auto links = store_.list(Kind::kLink, "");
+  if (!links) {
+    kLog.warn("cannot list Links", {{"error", links.error().to_string()}});
+    schedule();
+    return;
+  }
+  std::map<std::string, discovery::Link> wanted;
+  for (auto& o : *links) {
+    auto& l = std::get<discovery::Link>(o);
+    if (l.target_cluster.empty() || l.target_cluster == local_cluster_) continue;
+    if (wanted.contains(l.target_cluster)) {
+      kLog.warn("two Links to one cluster: the second is ignored",
+                {{"target_cluster", l.target_cluster}, {"link", l.meta.ns + "/" + l.meta.name}});
+      continue;
+    }
+    wanted.emplace(l.target_cluster, std::move(l));
+  }
+  for (auto it = watchers_.begin(); it != watchers_.end();) {
+    if (wanted.contains(it->first)) {
+      ++it;
+      continue;
+    }
+    auto w = std::move(it->second);
+    it = watchers_.erase(it);
+    std::error_code ec;
+    std::filesystem::remove_all(options_.state_dir / "links" / w->mirrors().link().meta.name, ec);
+    w->remove();
+    if (!w->remove_done()) removing_.push_back(std::move(w));
+  }
+  for (auto& [target, link] : wanted) {
+    auto it = watchers_.find(target);
+    if (it != watchers_.end()) {
+      it->second->update(link);
+      continue;
+    }
+    auto w = std::make_unique<LinkWatcher>(executor_, link, local_cluster_,
+                                           options_.state_dir / "links" / link.meta.name, store_,
+                                           &federated_, metrics_, options_.watcher);
+    w->start();
+    watchers_.emplace(target, std::move(w));
+  }
+  if (!orphans_checked_) {
+    std::set<std::string> targets;
+    for (const auto& [t, l] : wanted) targets.insert(t);
+    remove_orphan_owners(targets);
+  }
+  if (!watchers_.empty()) {
+    if (auto r = federated_.refresh_local(); !r) {
+      kLog.warn("cannot read the local federated members", {{"error", r.error().to_string()}});
+    }
+  }
+  polled_ = true;
+  schedule();
+}
+
+// Mirrors of Links deleted while strait-link was down: nobody else would remove them.
+void LinkService::remove_orphan_owners(const std::set<std::string>& targets) {
+  std::vector<discovery::ObjectKey> orphans;
+  for (auto kind : {Kind::kEndpoint, Kind::kService}) {
+    auto objects = store_.list(kind, "");
+    if (!objects) return;
+    for (const auto& o : *objects) {
+      const auto& owner = discovery::meta_of(o).owner;
+      if (owner.rfind("link:", 0) != 0) continue;
+      const std::string cluster = owner.substr(5);
+      if (cluster == local_cluster_ || targets.contains(cluster)) continue;
+      orphans.push_back(discovery::key_of(o));
+    }
+  }
+  for (const auto& k : orphans) {
+    if (auto r = store_.remove(k); !r) return;
+  }
+  if (!orphans.empty()) kLog.info("removed mirrors of links that no longer exist", {{"objects", orphans.size()}});
+  orphans_checked_ = true;
+}
+
+boost::json::value LinkService::status() const {
+  boost::json::object o;
+  o["cluster"] = local_cluster_;
+  boost::json::array links;
+  for (const auto& [t, w] : watchers_) links.push_back(w->status());
+  o["links"] = std::move(links);
+  return o;
+}
+
+}  // namespace strait::link

@@ -1,0 +1,370 @@
+// LinkWatcher: credentials, the export stream, repair and probe timers around LinkMirrors.
+#include "link/link_watcher.h"
+
+#include <boost/json.hpp>
+
+#include "core/discovery/json_codec.h"
+#include "core/log/log.h"
+#include "core/tls/trust_bundle.h"
+#include "link/resolver.h"
+
+namespace strait::link {
+namespace asio = boost::asio;
+namespace ev = exports::v1;
+using Stream = controlplane::WatchStream<ev::WatchExports, ev::ExportEvent>;
+
+namespace {
+
+const log::Logger kLog("link");
+
+std::int64_t unix_seconds(std::chrono::system_clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
+}
+
+template <typename T>
+Result<T> decode(const std::string& json) {
+  boost::system::error_code ec;
+  auto v = boost::json::parse(json, ec);
+  if (ec) return make_error("bad_export", "not JSON: " + ec.message());
+  auto o = discovery::object_from_json(v);
+  if (!o) return make_error("bad_export", o.error().message);
+  if (!std::holds_alternative<T>(*o)) return make_error("bad_export", "unexpected kind");
+  return std::get<T>(std::move(*o));
+}
+
+google::protobuf::Map<std::string, std::string> to_map(const discovery::Labels& labels) {
+  google::protobuf::Map<std::string, std::string> m;
+  for (const auto& [k, v] : labels) m[k] = v;
+  return m;
+}
+
+}  // namespace
+
+LinkWatcher::LinkWatcher(asio::any_io_executor executor, discovery::Link link, std::string local_cluster,
+                         std::filesystem::path credentials_dir, LocalStore& store,
+                         FederatedSet* federated, LinkMetrics& metrics, WatcherOptions options)
+    : executor_(executor),
+      local_cluster_(local_cluster),
+      store_(store),
+      metrics_(metrics),
+      options_(options),
+      mirrors_(std::move(link), local_cluster, store, federated),
+      credentials_(std::move(credentials_dir), local_cluster),
+      retry_(executor, options.retry,
+             [this](const std::string& key, const Error& error, bool gave_up) {
+               const auto& target = mirrors_.link().target_cluster;
+               metrics_.retries.with({target, gave_up ? "gave_up" : "retrying"}).inc();
+               last_error_ = error.to_string();
+               kLog.warn(gave_up ? "link work failed, not retryable" : "link work failed, will retry",
+                         {{"target_cluster", target}, {"work", key}, {"error", error.to_string()}});
+             }),
+      probe_(executor,
+             {.on_transition =
+                  [this](bool alive) {
+                    const auto& target = mirrors_.link().target_cluster;
+                    metrics_.gateway_alive.with({target}).set(alive ? 1 : 0);
+                    if (alive) {
+                      kLog.info("gateway alive again", {{"target_cluster", target}});
+                    } else {
+                      kLog.warn("gateway not alive: probes failed past the threshold",
+                                {{"target_cluster", target},
+                                 {"failure_threshold", mirrors_.link().probe.failure_threshold}});
+                    }
+                    dispatch(GatewayHealthChanged{alive});
+                  },
+              .on_probe =
+                  [this](const std::string& result, double latency_ms) {
+                    const auto& target = mirrors_.link().target_cluster;
+                    metrics_.probes.with({target, result}).inc();
+                    if (result == "success") metrics_.probe_latency.with({target}).observe(latency_ms);
+                  }}),
+      credentials_timer_(executor),
+      repair_timer_(executor) {}
+
+LinkWatcher::~LinkWatcher() {
+  *alive_ = false;
+  stop();
+}
+
+void LinkWatcher::start() {
+  const auto& link = mirrors_.link();
+  kLog.info("link watcher starting", {{"target_cluster", link.target_cluster},
+                                      {"export_address", link.export_address}});
+  metrics_.gateway_alive.with({link.target_cluster}).set(1);
+  metrics_.stream_connected.with({link.target_cluster}).set(0);
+  metrics_.mirrors.with({link.target_cluster}).set(0);
+  mirrors_.set_gateway_addresses(resolve_gateways(link.gateway_addresses, options_.resolve_timeout));
+  obtain_credentials();
+  schedule_repair();
+}
+
+void LinkWatcher::stop() {
+  stopped_ = true;
+  if (stream_) {
+    stream_->close();
+    stream_.reset();
+  }
+  probe_.stop();
+  credentials_timer_.cancel();
+  repair_timer_.cancel();
+  if (!removed_) retry_.clear();
+}
+
+void LinkWatcher::remove() {
+  kLog.info("link removed", {{"target_cluster", mirrors_.link().target_cluster}});
+  stop();
+  removed_ = true;
+  dispatch(LinkRemoved{});
+}
+
+void LinkWatcher::dispatch(const LinkEvent& event) {
+  const auto& target = mirrors_.link().target_cluster;
+  metrics_.events.with({target, std::string(event_name(event))}).inc();
+  auto r = mirrors_.on(event);
+  if (!r) {
+    last_error_ = r.error().to_string();
+    if (retryable(r.error())) {
+      retry_.add(mirrors_.retry_for(event));
+    } else {
+      kLog.warn("link event failed", {{"target_cluster", target},
+                                      {"event", event_name(event)},
+                                      {"error", r.error().to_string()}});
+    }
+  }
+  metrics_.mirrors.with({target}).set(static_cast<double>(mirrors_.mirror_count()));
+}
+
+void LinkWatcher::update(const discovery::Link& link) {
+  const discovery::Link old = mirrors_.link();
+  if (old == link) return;
+  const bool trust_changed = old.trust_bundle_pem != link.trust_bundle_pem ||
+                             old.identity_address != link.identity_address ||
+                             old.target_trust_domain != link.target_trust_domain ||
+                             old.link_token != link.link_token;
+  const bool stream_changed = old.export_address != link.export_address ||
+                              old.selector != link.selector ||
+                              old.remote_discovery_selector != link.remote_discovery_selector ||
+                              old.federated_selector != link.federated_selector;
+  kLog.info("link updated", {{"target_cluster", link.target_cluster}});
+  auto r = mirrors_.update_link(link);
+  if (!r && retryable(r.error())) retry_.add(mirrors_.retry_for(RepairEndpoints{}));
+  if (credentials_.valid()) refresh_endpoint();
+  if (trust_changed && !credentials_.valid()) {
+    credentials_backoff_ = std::chrono::milliseconds(500);
+    obtain_credentials();
+  } else if (stream_changed && stream_) {
+    stream_->close();
+    stream_.reset();
+    open_stream();
+  }
+  configure_probe();
+}
+
+void LinkWatcher::obtain_credentials() {
+  if (stopped_) return;
+  const auto& link = mirrors_.link();
+  auto r = credentials_.valid() ? credentials_.renew(link, options_.certify_timeout)
+                                : credentials_.obtain(link, options_.certify_timeout);
+  if (!r) {
+    credentials_error_ = r.error().to_string();
+    metrics_.credentials.with({link.target_cluster, r.error().code}).inc();
+    kLog.warn("link credentials not obtained", {{"target_cluster", link.target_cluster},
+                                                {"error", credentials_error_}});
+    schedule_credentials(credentials_backoff_);
+    credentials_backoff_ = std::min(credentials_backoff_ * 2, std::chrono::milliseconds(30'000));
+    return;
+  }
+  credentials_error_.clear();
+  credentials_backoff_ = std::chrono::milliseconds(500);
+  metrics_.credentials.with({link.target_cluster, "success"}).inc();
+  kLog.info("link credentials ready",
+            {{"target_cluster", link.target_cluster},
+             {"expires_unix", unix_seconds(credentials_.current().expiry)}});
+  credentials_ready();
+}
+
+void LinkWatcher::schedule_credentials(std::chrono::milliseconds after) {
+  credentials_timer_.expires_after(after);
+  credentials_timer_.async_wait([this, alive = alive_](boost::system::error_code ec) {
+    if (ec || !*alive) return;
+    obtain_credentials();
+  });
+}
+
+std::shared_ptr<const LinkWatcher::StreamEndpoint> LinkWatcher::stream_endpoint() const {
+  std::lock_guard lock(endpoint_mu_);
+  return endpoint_;
+}
+
+void LinkWatcher::refresh_endpoint() {
+  const auto& l = mirrors_.link();
+  const auto& c = credentials_.current();
+  auto e = std::make_shared<StreamEndpoint>(
+      StreamEndpoint{l.export_address, {l.trust_bundle_pem, c.cert_chain_pem(), c.key_pem}});
+  std::lock_guard lock(endpoint_mu_);
+  endpoint_ = std::move(e);
+}
+
+void LinkWatcher::credentials_ready() {
+  refresh_endpoint();
+  metrics_.credential_expiry.with({mirrors_.link().target_cluster})
+      .set(static_cast<double>(unix_seconds(credentials_.current().expiry)));
+  configure_probe();
+  probe_.start();
+  if (!stream_) open_stream();
+  auto until = credentials_.renew_at() - std::chrono::system_clock::now();
+  schedule_credentials(std::max(std::chrono::duration_cast<std::chrono::milliseconds>(until),
+                                std::chrono::milliseconds(1000)));
+}
+
+void LinkWatcher::configure_probe() {
+  if (!credentials_.valid()) return;
+  const auto& link = mirrors_.link();
+  const auto& c = credentials_.current();
+  auto leaf = tls::Certificate::from_pem(c.cert_pem);
+  auto key = tls::PrivateKey::from_pem(c.key_pem);
+  auto chain = tls::Certificate::chain_from_pem(c.cert_chain_pem());
+  tls::TrustBundle bundle;
+  auto added = bundle.add_pem(link.trust_bundle_pem, link.target_trust_domain);
+  if (!leaf || !key || !chain || !added) {
+    kLog.warn("cannot build the probe's TLS context", {{"target_cluster", link.target_cluster}});
+    return;
+  }
+  tls::Credentials creds{*leaf, std::vector<tls::Certificate>(chain->begin() + 1, chain->end()), *key};
+  auto ctx = tls::make_client_context(&creds, bundle);
+  if (!ctx) {
+    kLog.warn("cannot build the probe's TLS context",
+              {{"target_cluster", link.target_cluster}, {"error", ctx.error().to_string()}});
+    return;
+  }
+  probe_.configure(mirrors_.gateway().addresses, link.probe, link.gateway_identity, *ctx);
+}
+
+void LinkWatcher::open_stream() {
+  if (stopped_) return;
+  const auto& link = mirrors_.link();
+  ev::WatchExports req;
+  *req.mutable_selector() = to_map(link.selector);
+  *req.mutable_remote_discovery_selector() = to_map(link.remote_discovery_selector);
+  *req.mutable_federated_selector() = to_map(link.federated_selector);
+  stream_ = Stream::open(
+      executor_, req,
+      [this](grpc::ClientContext* ctx, const ev::WatchExports& r)
+          -> std::unique_ptr<grpc::ClientReaderInterface<ev::ExportEvent>> {
+        // Runs on the stream's own thread, once per attempt: credentials may have been renewed
+        // since the last one.
+        auto endpoint = stream_endpoint();
+        auto channel = controlplane::make_channel(endpoint->address, endpoint->credentials);
+        std::shared_ptr<ev::Export::Stub> stub = ev::Export::NewStub(channel);
+        auto reader = stub->Watch(ctx, r);
+        return controlplane::keeping<ev::ExportEvent>(
+            stub, std::unique_ptr<grpc::ClientReaderInterface<ev::ExportEvent>>(std::move(reader)));
+      },
+      {.on_message = [this](ev::ExportEvent e) { on_export(std::move(e)); },
+       .on_state =
+           [this](bool connected, const grpc::Status& status) {
+             const auto& target = mirrors_.link().target_cluster;
+             connected_ = connected;
+             metrics_.stream_connected.with({target}).set(connected ? 1 : 0);
+             if (connected) {
+               seen_since_connect_.clear();
+               kLog.info("export stream open", {{"target_cluster", target}});
+             } else {
+               last_error_ = "export stream: " + status.error_message();
+               kLog.warn("export stream closed",
+                         {{"target_cluster", target}, {"status", status.error_message()}});
+             }
+           }});
+}
+
+void LinkWatcher::on_export(ev::ExportEvent e) {
+  const auto& target = mirrors_.link().target_cluster;
+  if (e.has_exported()) {
+    auto svc = decode<discovery::Service>(e.exported().service_json());
+    if (!svc) {
+      kLog.warn("bad export from target", {{"target_cluster", target}, {"error", svc.error().message}});
+      return;
+    }
+    ServiceExported ex;
+    ex.remote.service = std::move(*svc);
+    for (const auto& j : e.exported().endpoints_json()) {
+      auto ep = decode<discovery::Endpoint>(j);
+      if (!ep) {
+        kLog.warn("bad export from target", {{"target_cluster", target}, {"error", ep.error().message}});
+        continue;
+      }
+      ex.remote.endpoints.push_back(std::move(*ep));
+    }
+    seen_since_connect_.insert({ex.remote.service.meta.ns, ex.remote.service.meta.name});
+    dispatch(ex);
+  } else if (e.has_unexported()) {
+    seen_since_connect_.erase({e.unexported().namespace_(), e.unexported().name()});
+    dispatch(ServiceUnexported{e.unexported().namespace_(), e.unexported().name()});
+  } else if (e.has_synced()) {
+    // After a reconnect the snapshot is the truth: what it lacks was unexported meanwhile.
+    for (const auto& k : mirrors_.exported()) {
+      if (!seen_since_connect_.contains(k)) dispatch(ServiceUnexported{k.first, k.second});
+    }
+    dispatch(Synced{});
+  }
+}
+
+void LinkWatcher::schedule_repair() {
+  repair_timer_.expires_after(options_.repair_period);
+  repair_timer_.async_wait([this, alive = alive_](boost::system::error_code ec) {
+    if (ec || !*alive || stopped_) return;
+    repair();
+  });
+}
+
+void LinkWatcher::repair() {
+  std::vector<Error> errors;
+  auto addresses = resolve_gateways(mirrors_.link().gateway_addresses, options_.resolve_timeout, &errors);
+  for (const auto& e : errors) {
+    kLog.warn("gateway name not resolved", {{"target_cluster", mirrors_.link().target_cluster},
+                                            {"error", e.to_string()}});
+  }
+  dispatch(RepairEndpoints{std::move(addresses)});
+  configure_probe();
+  schedule_repair();
+}
+
+boost::json::object LinkWatcher::status() const {
+  const auto& link = mirrors_.link();
+  boost::json::object o;
+  o["name"] = link.meta.name;
+  o["namespace"] = link.meta.ns;
+  o["target_cluster"] = link.target_cluster;
+  o["export_address"] = link.export_address;
+  o["stream_connected"] = connected_;
+  o["synced"] = mirrors_.synced();
+  boost::json::object creds;
+  creds["valid"] = credentials_.valid();
+  if (credentials_.valid()) creds["expires_unix"] = unix_seconds(credentials_.current().expiry);
+  creds["error"] = credentials_error_;
+  o["credentials"] = std::move(creds);
+  boost::json::object gw;
+  boost::json::array addrs;
+  for (const auto& a : mirrors_.gateway().addresses) addrs.emplace_back(a);
+  gw["addresses"] = std::move(addrs);
+  gw["alive"] = mirrors_.gateway().alive;
+  o["gateway"] = std::move(gw);
+  boost::json::array mirrors;
+  for (const auto& m : mirrors_.status()) {
+    boost::json::object j;
+    j["namespace"] = m.ns;
+    j["name"] = m.name;
+    j["service"] = m.service;
+    j["mode"] = m.mode;
+    j["condition"] = m.condition;
+    j["endpoints"] = m.endpoints;
+    j["ready_endpoints"] = m.ready_endpoints;
+    mirrors.push_back(std::move(j));
+  }
+  o["mirrors"] = std::move(mirrors);
+  o["retries_pending"] = retry_.size();
+  o["last_error"] = last_error_;
+  return o;
+}
+
+}  // namespace strait::link

@@ -1,0 +1,99 @@
+// LinkWatcher: everything strait-link runs for one Link. It obtains and renews the link
+// credential, keeps the export stream open, turns its messages (and the repair timer, the probe
+// worker, the Link's removal) into typed events for LinkMirrors, and retries the retryable
+// failures through a RetryQueue. Single-threaded: every call and callback on one executor.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/json/object.hpp>
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+
+#include "controlplane/client/watch_stream.h"
+#include "link/gateway_probe.h"
+#include "link/link_credentials.h"
+#include "link/link_metrics.h"
+#include "link/link_mirrors.h"
+#include "link/retry_queue.h"
+#include "strait/export.grpc.pb.h"
+
+namespace strait::link {
+
+struct WatcherOptions {
+  std::chrono::milliseconds repair_period{60'000};
+  std::chrono::milliseconds certify_timeout{5'000};
+  std::chrono::milliseconds resolve_timeout{2'000};
+  RetryQueue::Options retry;
+};
+
+class LinkWatcher {
+ public:
+  LinkWatcher(boost::asio::any_io_executor executor, discovery::Link link, std::string local_cluster,
+              std::filesystem::path credentials_dir, LocalStore& store, FederatedSet* federated,
+              LinkMetrics& metrics, WatcherOptions options);
+  ~LinkWatcher();
+  LinkWatcher(const LinkWatcher&) = delete;
+  LinkWatcher& operator=(const LinkWatcher&) = delete;
+
+  void start();
+  // The Link changed in the store (selectors, gateways, a new token...).
+  void update(const discovery::Link& link);
+  // The Link was deleted: LinkRemoved (every owned object goes), then stop. A failure to
+  // delete is retried until it succeeds or remove_done() holds.
+  void remove();
+  bool remove_done() const { return removed_ && retry_.size() == 0; }
+  void stop();
+
+  // Feeds one event through its handler (public for the stream adapter and for tests).
+  void dispatch(const LinkEvent& event);
+
+  const LinkMirrors& mirrors() const { return mirrors_; }
+  boost::json::object status() const;
+
+ private:
+  void obtain_credentials();
+  void schedule_credentials(std::chrono::milliseconds after);
+  void credentials_ready();
+  void open_stream();
+  void on_export(exports::v1::ExportEvent event);
+  void repair();
+  void schedule_repair();
+  void configure_probe();
+  // What the stream's thread connects with; replaced whole on renewal.
+  struct StreamEndpoint {
+    std::string address;
+    controlplane::ClientCredentials credentials;
+  };
+  std::shared_ptr<const StreamEndpoint> stream_endpoint() const;
+  void refresh_endpoint();
+
+  boost::asio::any_io_executor executor_;
+  std::string local_cluster_;
+  LocalStore& store_;
+  LinkMetrics& metrics_;
+  WatcherOptions options_;
+  LinkMirrors mirrors_;
+  LinkCredentials credentials_;
+  RetryQueue retry_;
+  GatewayProbe probe_;
+  std::shared_ptr<controlplane::WatchStream<exports::v1::WatchExports, exports::v1::ExportEvent>> stream_;
+  boost::asio::steady_timer credentials_timer_;
+  boost::asio::steady_timer repair_timer_;
+  std::chrono::milliseconds credentials_backoff_{500};
+  mutable std::mutex endpoint_mu_;
+  std::shared_ptr<const StreamEndpoint> endpoint_;
+  std::set<LinkMirrors::NsName> seen_since_connect_;
+  std::string credentials_error_;
+  std::string last_error_;
+  bool connected_ = false;
+  bool removed_ = false;
+  bool stopped_ = false;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+}  // namespace strait::link
