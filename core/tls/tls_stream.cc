@@ -14,7 +14,7 @@ namespace asio = boost::asio;
 using boost::system::error_code;
 namespace {
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
-constexpr std::size_t kRecord = 16 * 1024;
+constexpr std::size_t kRecord = std::size_t{16} * 1024;
 }  // namespace
 
 TlsStream::TlsStream(asio::ip::tcp::socket socket, ContextPtr context, Role role)

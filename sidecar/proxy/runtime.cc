@@ -115,7 +115,7 @@ std::function<void(bool)> Runtime::stream_gauge(const std::string& api) {
 
 // A new certificate: new streams to the controller use a channel with it; existing
 // connections keep theirs.
-void Runtime::identity_changed(std::shared_ptr<const TlsState> s) {
+void Runtime::identity_changed(const std::shared_ptr<const TlsState>& s) {
   if (!s) {
     metrics_.cert_renewals.with({"failure"}).inc();
     return;

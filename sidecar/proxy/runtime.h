@@ -60,7 +60,7 @@ class Runtime {
  private:
   explicit Runtime(ProxyConfig config);
   Result<void> init();
-  void identity_changed(std::shared_ptr<const TlsState> s);
+  void identity_changed(const std::shared_ptr<const TlsState>& s);
   std::function<void(bool)> stream_gauge(const std::string& api);
   boost::asio::awaitable<void> accept_loop(boost::asio::ip::tcp::acceptor& acceptor, std::string direction,
                                            Accept accept);
