@@ -70,7 +70,7 @@ Result<void> Runtime::init() {
             while (!t->empty() && std::isspace(static_cast<unsigned char>(t->back()))) t->pop_back();
             return *t;
           }},
-      std::move(*bundle), [this](std::shared_ptr<const TlsState> s) { identity_changed(std::move(s)); });
+      std::move(*bundle), [this](std::shared_ptr<const TlsState> s) { identity_changed(s); });
 
   destinations_ = std::make_unique<DestinationCache>(
       io_, [this] { return destination::v1::Destination::NewStub(channel()); },
