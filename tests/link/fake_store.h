@@ -1,0 +1,83 @@
+// FakeStore: an in-memory LocalStore for unit tests, with failures to inject and a log of
+// writes, so tests can check what the handlers wrote and how often.
+#pragma once
+
+#include <deque>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "link/local_store.h"
+
+namespace strait::link::testing {
+
+class FakeStore final : public LocalStore {
+ public:
+  Result<void> apply(const std::vector<discovery::Object>& objects) override {
+    if (auto e = take_failure()) return *e;
+    for (const auto& o : objects) {
+      objects_[discovery::key_of(o)] = o;
+      ++applies;
+    }
+    return {};
+  }
+  Result<void> remove(const discovery::ObjectKey& key) override {
+    if (auto e = take_failure()) return *e;
+    if (objects_.erase(key)) ++removes;
+    return {};
+  }
+  Result<std::vector<discovery::Object>> list(discovery::Kind kind, const std::string& ns) override {
+    if (auto e = take_failure()) return *e;
+    std::vector<discovery::Object> out;
+    for (const auto& [k, o] : objects_) {
+      if (k.kind == kind && (ns.empty() || k.ns == ns)) out.push_back(o);
+    }
+    return out;
+  }
+
+  // The next `n` calls fail with `error`.
+  void fail_next(int n, Error error) {
+    for (int i = 0; i < n; ++i) failures_.push_back(error);
+  }
+  void put(discovery::Object o) { objects_[discovery::key_of(o)] = std::move(o); }
+  const discovery::Object* find(discovery::Kind kind, const std::string& ns, const std::string& name) const {
+    auto it = objects_.find({kind, ns, name});
+    return it == objects_.end() ? nullptr : &it->second;
+  }
+  const discovery::Service* service(const std::string& ns, const std::string& name) const {
+    auto* o = find(discovery::Kind::kService, ns, name);
+    return o ? &std::get<discovery::Service>(*o) : nullptr;
+  }
+  // Endpoints backing `service`, by name.
+  std::map<std::string, discovery::Endpoint> endpoints_of(const std::string& ns, const std::string& service) const {
+    std::map<std::string, discovery::Endpoint> out;
+    for (const auto& [k, o] : objects_) {
+      if (k.kind != discovery::Kind::kEndpoint || k.ns != ns) continue;
+      const auto& e = std::get<discovery::Endpoint>(o);
+      if (e.service == service) out[k.name] = e;
+    }
+    return out;
+  }
+  std::size_t count_owned_by(const std::string& owner) const {
+    std::size_t n = 0;
+    for (const auto& [k, o] : objects_) n += discovery::meta_of(o).owner == owner ? 1 : 0;
+    return n;
+  }
+  std::size_t size() const { return objects_.size(); }
+
+  int applies = 0;
+  int removes = 0;
+
+ private:
+  std::optional<Error> take_failure() {
+    if (failures_.empty()) return std::nullopt;
+    Error e = failures_.front();
+    failures_.pop_front();
+    return e;
+  }
+  std::map<discovery::ObjectKey, discovery::Object> objects_;
+  std::deque<Error> failures_;
+};
+
+}  // namespace strait::link::testing
