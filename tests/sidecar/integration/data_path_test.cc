@@ -87,6 +87,17 @@ TEST_F(DataPathTest, WireBetweenPodsCarriesOnlyTls13) {
                   .ok())
       << slurp(log);
 
+  // "Capturing on" comes before dumpcap really captures: warm up until a request shows in the file.
+  std::error_code ec;
+  const auto empty_size = fs::file_size(pcap, ec);
+  ASSERT_TRUE(harness::wait_until(
+                  [&] {
+                    (void)m.curl("client", std::string("http://") + kWebVip + "/");
+                    return fs::file_size(pcap, ec) > empty_size + 1000 && !ec;
+                  },
+                  deadline_in(20s), 200ms)
+                  .ok());
+
   const std::string marker = "STRAIT-SECRET-MARKER-7f3a9c";
   std::string message;
   for (int i = 0; i < 20; ++i) message += marker + "-" + std::to_string(i) + " ";
@@ -105,7 +116,6 @@ TEST_F(DataPathTest, WireBetweenPodsCarriesOnlyTls13) {
 
   // Stop the capture once it has written the whole transfer (dumpcap lags behind the wire, and
   // what it has not read when SIGINT arrives is lost), then read it back.
-  std::error_code ec;
   EXPECT_TRUE(harness::wait_until([&] { return fs::file_size(pcap, ec) > 1024 * 1024 + 8 * 1024 && !ec; },
                                   deadline_in(20s))
                   .ok())
