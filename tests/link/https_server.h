@@ -39,7 +39,11 @@ class TestHttpsServer {
     if (!ec) acceptor_->set_option(asio::socket_base::reuse_address(true), ec);
     if (!ec) acceptor_->bind(ep, ec);
     if (!ec) acceptor_->listen(64, ec);
-    if (ec) return make_error("bind_failed", ec.message());
+    if (ec) {
+      acceptor_.reset();
+      io_.reset();
+      return make_error("bind_failed", "127.0.0.1:" + std::to_string(port) + ": " + ec.message());
+    }
     port_ = acceptor_->local_endpoint().port();
     asio::co_spawn(*io_, accept_loop(*ctx), asio::detached);
     thread_ = std::thread([io = io_.get()] { io->run(); });
@@ -47,7 +51,7 @@ class TestHttpsServer {
   }
 
   void stop() {
-    if (!io_) return;
+    if (!io_ || !thread_.joinable()) return;
     boost::asio::post(*io_, [this] {
       boost::system::error_code ec;
       acceptor_->close(ec);
