@@ -97,6 +97,9 @@ void LinkService::poll() {
     if (auto r = federated_.refresh_local(); !r) {
       kLog.warn("cannot read the local federated members", {{"error", r.error().to_string()}});
     }
+    bool all_synced = true;
+    for (const auto& [t, w] : watchers_) all_synced &= w->mirrors().synced();
+    if (all_synced && !federated_gc_done_) collect_federated_garbage();
   }
   polled_ = true;
   schedule();
@@ -112,7 +115,8 @@ void LinkService::remove_orphan_owners(const std::set<std::string>& targets) {
       const auto& owner = discovery::meta_of(o).owner;
       if (owner.rfind("link:", 0) != 0) continue;
       const std::string cluster = owner.substr(5);
-      if (cluster == local_cluster_ || targets.contains(cluster)) continue;
+      // link:<this cluster> owns the federated services, which need at least one Link.
+      if (targets.contains(cluster) || (cluster == local_cluster_ && !targets.empty())) continue;
       orphans.push_back(discovery::key_of(o));
     }
   }
@@ -121,6 +125,27 @@ void LinkService::remove_orphan_owners(const std::set<std::string>& targets) {
   }
   if (!orphans.empty()) kLog.info("removed mirrors of links that no longer exist", {{"objects", orphans.size()}});
   orphans_checked_ = true;
+}
+
+// Federated objects of an earlier run that no member accounts for any more. Only once every
+// link has told its initial state, so that no member is missing yet.
+void LinkService::collect_federated_garbage() {
+  const std::string owner = topologies::owner_of(local_cluster_);
+  const auto keep = federated_.keys_owned_by(owner);
+  std::vector<discovery::ObjectKey> orphans;
+  for (auto kind : {Kind::kEndpoint, Kind::kService}) {
+    auto objects = store_.list(kind, "");
+    if (!objects) return;
+    for (const auto& o : *objects) {
+      if (discovery::meta_of(o).owner == owner && !keep.contains(discovery::key_of(o))) {
+        orphans.push_back(discovery::key_of(o));
+      }
+    }
+  }
+  for (const auto& k : orphans) {
+    if (auto r = store_.remove(k); !r) return;
+  }
+  federated_gc_done_ = true;
 }
 
 boost::json::value LinkService::status() const {

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 
 #include "core/metrics/metrics.h"
@@ -46,6 +47,7 @@ class LinkService {
   void poll();
   void schedule();
   void remove_orphan_owners(const std::set<std::string>& targets);
+  void collect_federated_garbage();
 
   boost::asio::any_io_executor executor_;
   LocalStore& store_;
@@ -58,6 +60,7 @@ class LinkService {
   std::vector<std::unique_ptr<LinkWatcher>> removing_;              // until their cleanup is done
   bool polled_ = false;
   bool orphans_checked_ = false;
+  bool federated_gc_done_ = false;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 

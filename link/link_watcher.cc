@@ -115,6 +115,11 @@ void LinkWatcher::remove() {
   stop();
   removed_ = true;
   dispatch(LinkRemoved{});
+  const std::string& target = mirrors_.link().target_cluster;
+  metrics_.gateway_alive.remove({target});
+  metrics_.mirrors.remove({target});
+  metrics_.stream_connected.remove({target});
+  metrics_.credential_expiry.remove({target});
 }
 
 void LinkWatcher::dispatch(const LinkEvent& event) {
@@ -249,7 +254,7 @@ void LinkWatcher::open_stream() {
   *req.mutable_federated_selector() = to_map(link.federated_selector);
   stream_ = Stream::open(
       executor_, req,
-      [this](grpc::ClientContext* ctx, const ev::WatchExports& r)
+      [this](grpc::ClientContext* ctx, const ev::WatchExports& r, bool /*retry: a new channel anyway*/)
           -> std::unique_ptr<grpc::ClientReaderInterface<ev::ExportEvent>> {
         // Runs on the stream's own thread, once per attempt: credentials may have been renewed
         // since the last one.

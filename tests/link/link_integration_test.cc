@@ -369,3 +369,33 @@ TEST_F(LinkIntegrationTest, LinkTokensAreSingleUseAndExpire) {
 
 }  // namespace
 }  // namespace strait::link
+
+namespace strait::link {
+namespace {
+
+TEST_F(LinkIntegrationTest, FederatedServiceIsTheUnionOfBothClusters) {
+  const discovery::Labels member = {{"mirror.strait.dev/federated", "member"}};
+  ASSERT_TRUE(east_->apply({service("api", member), endpoint("api", "10.1.0.5")}));
+  discovery::Endpoint local = endpoint("api", "10.2.0.5");
+  local.identity = "spiffe://west.strait/ns/shop/sa/api";
+  ASSERT_TRUE(west_->apply({service("api", member), local}));
+  ASSERT_TRUE(west_->apply({link_gen()}));
+  start_link();
+  auto members = [&] {
+    std::set<std::string> out;
+    for (const auto& e : endpoints_of("api-federated")) out.insert(e.address + "@" + e.meta.cluster);
+    return out;
+  };
+  const std::set<std::string> both = {"10.1.0.5@east", "10.2.0.5@west"};
+  ASSERT_TRUE(wait_until([&] { return members() == both; }, 20s)) << link_->log();
+  EXPECT_TRUE(has_service("api-federated"));
+  // East leaves: its endpoint goes, and with no linked member left, the federated service.
+  ASSERT_TRUE(east_->apply({service("api", {})}));
+  ASSERT_TRUE(wait_until([&] { return !has_service("api-federated") && members().empty(); }, 10s))
+      << link_->log();
+  EXPECT_TRUE(has_service("api"));
+  EXPECT_EQ(endpoints_of("api").size(), 1u);
+}
+
+}  // namespace
+}  // namespace strait::link
