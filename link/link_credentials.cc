@@ -31,77 +31,90 @@ std::chrono::system_clock::time_point LinkCredentials::renew_at() const {
   return not_before_ + (current_->expiry - not_before_) * 7 / 10;
 }
 
-Result<void> LinkCredentials::load(const discovery::Link& link) {
-  auto key = controlplane::read_file(dir_ / "key.pem");
+Result<LinkCredentials::Fetched> LinkCredentials::load(const fs::path& dir, const discovery::Link& link,
+                                                       const std::string& local_cluster) {
+  auto key = controlplane::read_file(dir / "key.pem");
   if (!key) return key.error();
-  auto chain_pem = controlplane::read_file(dir_ / "cert.pem");
+  auto chain_pem = controlplane::read_file(dir / "cert.pem");
   if (!chain_pem) return chain_pem.error();
   auto parsed_key = tls::PrivateKey::from_pem(*key);
   if (!parsed_key) return parsed_key.error();
   auto chain = tls::Certificate::chain_from_pem(*chain_pem);
   if (!chain) return chain.error();
   if (chain->empty()) return make_error("malformed_certificate", "no certificate in cert.pem");
-  auto id = identity_for(link, local_cluster_);
+  auto id = identity_for(link, local_cluster);
   if (!id) return id.error();
-  // Still signed by the Link's roots (a re-generated Link may carry new ones) and ours.
+  // Still signed by the Link's roots (a re-generated Link may carry new ones), and ours.
   auto bundle = tls::TrustBundle::from_pem(link.trust_bundle_pem);
   if (!bundle) return bundle.error();
   std::vector<tls::Certificate> intermediates(chain->begin() + 1, chain->end());
   auto verified = bundle->verify(chain->front(), intermediates);
   if (!verified) return verified.error();
-  if (!(*verified == *id)) return make_error("identity_mismatch", "persisted certificate is for " + verified->to_string());
-  controlplane::WorkloadCredentials c;
-  c.identity = id->to_string();
-  c.key_pem = *key;
-  c.cert_pem = chain->front().to_pem();
-  for (const auto& i : intermediates) c.chain_pem.push_back(i.to_pem());
-  c.expiry = chain->front().not_after();
-  not_before_ = chain->front().not_before();
-  current_ = std::move(c);
-  return {};
+  if (!(*verified == *id)) {
+    return make_error("identity_mismatch", "persisted certificate is for " + verified->to_string());
+  }
+  Fetched f;
+  f.credentials.identity = id->to_string();
+  f.credentials.key_pem = *key;
+  f.credentials.cert_pem = chain->front().to_pem();
+  for (const auto& i : intermediates) f.credentials.chain_pem.push_back(i.to_pem());
+  f.credentials.expiry = chain->front().not_after();
+  f.not_before = chain->front().not_before();
+  return f;
 }
 
-Result<void> LinkCredentials::store(const controlplane::WorkloadCredentials& creds) {
+Result<void> LinkCredentials::store(const fs::path& dir, const controlplane::WorkloadCredentials& creds) {
   std::error_code ec;
-  fs::create_directories(dir_, ec);
-  if (ec) return make_error("write_failed", "cannot create " + dir_.string() + ": " + ec.message());
-  fs::permissions(dir_, fs::perms::owner_all, ec);
-  if (auto r = controlplane::write_file_atomic(dir_ / "key.pem", creds.key_pem, kPrivate); !r) return r;
-  return controlplane::write_file_atomic(dir_ / "cert.pem", creds.cert_chain_pem(), kPrivate);
+  fs::create_directories(dir, ec);
+  if (ec) return make_error("write_failed", "cannot create " + dir.string() + ": " + ec.message());
+  fs::permissions(dir, fs::perms::owner_all, ec);
+  if (auto r = controlplane::write_file_atomic(dir / "key.pem", creds.key_pem, kPrivate); !r) return r;
+  return controlplane::write_file_atomic(dir / "cert.pem", creds.cert_chain_pem(), kPrivate);
+}
+
+Result<LinkCredentials::Fetched> LinkCredentials::fetch(
+    const fs::path& dir, const discovery::Link& link, const std::string& local_cluster,
+    const std::optional<controlplane::WorkloadCredentials>& current, std::chrono::milliseconds timeout) {
+  auto id = identity_for(link, local_cluster);
+  if (!id) return make_error("invalid_link", id.error().message);
+  if (!current) {
+    if (fs::exists(dir / "cert.pem")) {
+      // Unusable (expired, other roots): fall back to the token.
+      if (auto loaded = load(dir, link, local_cluster);
+          loaded && loaded->credentials.expiry > std::chrono::system_clock::now()) {
+        return loaded;
+      }
+    }
+    if (link.link_token.empty()) {
+      return make_error("no_token", "no valid link credentials in " + dir.string() +
+                                        " and the Link carries no token: generate a new Link");
+    }
+  }
+  auto creds = current ? controlplane::certify(link.identity_address, link.trust_bundle_pem, *id, "",
+                                               timeout, &*current)
+                       : controlplane::certify(link.identity_address, link.trust_bundle_pem, *id,
+                                               link.link_token, timeout);
+  if (!creds) return creds.error();
+  if (auto r = store(dir, *creds); !r) return r.error();
+  Fetched f{std::move(*creds), std::chrono::system_clock::now()};
+  if (auto leaf = tls::Certificate::from_pem(f.credentials.cert_pem); leaf) f.not_before = leaf->not_before();
+  return f;
+}
+
+void LinkCredentials::adopt(Fetched fetched) {
+  current_ = std::move(fetched.credentials);
+  not_before_ = fetched.not_before;
 }
 
 Result<void> LinkCredentials::obtain(const discovery::Link& link, std::chrono::milliseconds timeout) {
-  if (!current_ && fs::exists(dir_ / "cert.pem")) {
-    if (auto r = load(link); !r) current_.reset();  // unusable: fall back to the token
-  }
-  if (valid()) return {};
-  if (link.link_token.empty()) {
-    return make_error("no_token", "no valid link credentials in " + dir_.string() +
-                                      " and the Link carries no token: generate a new Link");
-  }
-  auto id = identity_for(link, local_cluster_);
-  if (!id) return make_error("invalid_link", id.error().message);
-  auto creds = controlplane::certify(link.identity_address, link.trust_bundle_pem, *id,
-                                     link.link_token, timeout);
-  if (!creds) return creds.error();
-  if (auto r = store(*creds); !r) return r;
-  current_ = std::move(*creds);
-  not_before_ = std::chrono::system_clock::now();
-  if (auto leaf = tls::Certificate::from_pem(current_->cert_pem); leaf) not_before_ = leaf->not_before();
+  auto f = fetch(dir_, link, local_cluster_, current_if_valid(), timeout);
+  if (!f) return f.error();
+  adopt(std::move(*f));
   return {};
 }
 
 Result<void> LinkCredentials::renew(const discovery::Link& link, std::chrono::milliseconds timeout) {
-  if (!valid()) return obtain(link, timeout);
-  auto id = identity_for(link, local_cluster_);
-  if (!id) return make_error("invalid_link", id.error().message);
-  auto creds = controlplane::certify(link.identity_address, link.trust_bundle_pem, *id, "", timeout,
-                                     &*current_);
-  if (!creds) return creds.error();
-  if (auto r = store(*creds); !r) return r;
-  current_ = std::move(*creds);
-  if (auto leaf = tls::Certificate::from_pem(current_->cert_pem); leaf) not_before_ = leaf->not_before();
-  return {};
+  return obtain(link, timeout);
 }
 
 }  // namespace strait::link

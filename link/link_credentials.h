@@ -20,6 +20,22 @@ class LinkCredentials {
  public:
   LinkCredentials(std::filesystem::path dir, std::string local_cluster);
 
+  // What fetch() brings back, for adopt() on the owner's thread.
+  struct Fetched {
+    controlplane::WorkloadCredentials credentials;
+    std::chrono::system_clock::time_point not_before;
+  };
+  // Blocking (network, files in `dir` only): for a worker thread. Without `current`: the
+  // persisted credentials if still valid for `link`, else the token exchanged; with it, a renewal.
+  static Result<Fetched> fetch(const std::filesystem::path& dir, const discovery::Link& link,
+                               const std::string& local_cluster,
+                               const std::optional<controlplane::WorkloadCredentials>& current,
+                               std::chrono::milliseconds timeout);
+  void adopt(Fetched fetched);
+  std::optional<controlplane::WorkloadCredentials> current_if_valid() const {
+    return valid() ? current_ : std::nullopt;
+  }
+
   // The persisted credentials when they are still valid for `link`; otherwise the link token is
   // exchanged. Errors: the identity service's (unauthenticated with reused_token or
   // expired_token in the message, unavailable, ...), no_token, invalid_link.
@@ -36,8 +52,9 @@ class LinkCredentials {
   static Result<identity::SpiffeId> identity_for(const discovery::Link& link, const std::string& local_cluster);
 
  private:
-  Result<void> load(const discovery::Link& link);
-  Result<void> store(const controlplane::WorkloadCredentials& creds);
+  static Result<Fetched> load(const std::filesystem::path& dir, const discovery::Link& link,
+                              const std::string& local_cluster);
+  static Result<void> store(const std::filesystem::path& dir, const controlplane::WorkloadCredentials& creds);
 
   std::filesystem::path dir_;
   std::string local_cluster_;

@@ -82,7 +82,7 @@ void LinkService::poll() {
       it->second->update(link);
       continue;
     }
-    auto w = std::make_unique<LinkWatcher>(executor_, link, local_cluster_,
+    auto w = std::make_unique<LinkWatcher>(executor_, blocking_.get_executor(), link, local_cluster_,
                                            options_.state_dir / "links" / link.meta.name, store_,
                                            &federated_, metrics_, options_.watcher);
     w->start();

@@ -5,6 +5,7 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/json/value.hpp>
 #include <chrono>
 #include <filesystem>
@@ -55,6 +56,8 @@ class LinkService {
   ServiceOptions options_;
   LinkMetrics metrics_;
   FederatedSet federated_;
+  // Blocking work of the watchers (certify, name resolution); joined after they are gone.
+  boost::asio::thread_pool blocking_{2};
   boost::asio::steady_timer timer_;
   std::map<std::string, std::unique_ptr<LinkWatcher>> watchers_;  // by target cluster
   std::vector<std::unique_ptr<LinkWatcher>> removing_;              // until their cleanup is done

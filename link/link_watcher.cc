@@ -1,6 +1,7 @@
 // LinkWatcher: credentials, the export stream, repair and probe timers around LinkMirrors.
 #include "link/link_watcher.h"
 
+#include <boost/asio/post.hpp>
 #include <boost/json.hpp>
 
 #include "core/discovery/json_codec.h"
@@ -40,10 +41,12 @@ google::protobuf::Map<std::string, std::string> to_map(const discovery::Labels& 
 
 }  // namespace
 
-LinkWatcher::LinkWatcher(asio::any_io_executor executor, discovery::Link link, std::string local_cluster,
+LinkWatcher::LinkWatcher(asio::any_io_executor executor, asio::any_io_executor blocking,
+                         discovery::Link link, std::string local_cluster,
                          std::filesystem::path credentials_dir, LocalStore& store,
                          FederatedSet* federated, LinkMetrics& metrics, WatcherOptions options)
     : executor_(executor),
+      blocking_(blocking),
       local_cluster_(local_cluster),
       store_(store),
       metrics_(metrics),
@@ -93,9 +96,8 @@ void LinkWatcher::start() {
   metrics_.gateway_alive.with({link.target_cluster}).set(1);
   metrics_.stream_connected.with({link.target_cluster}).set(0);
   metrics_.mirrors.with({link.target_cluster}).set(0);
-  mirrors_.set_gateway_addresses(resolve_gateways(link.gateway_addresses, options_.resolve_timeout));
   obtain_credentials();
-  schedule_repair();
+  repair();  // resolves the gateway names now, then every repair period
 }
 
 void LinkWatcher::stop() {
@@ -166,19 +168,35 @@ void LinkWatcher::update(const discovery::Link& link) {
 }
 
 void LinkWatcher::obtain_credentials() {
+  if (stopped_ || fetching_) return;
+  fetching_ = true;
+  asio::post(blocking_, [this, alive = alive_, ex = executor_, dir = credentials_.dir(),
+                         link = mirrors_.link(), local = local_cluster_,
+                         current = credentials_.current_if_valid(),
+                         timeout = options_.certify_timeout]() mutable {
+    // A worker thread: only copies here; `this` is used back on the executor, if still alive.
+    auto fetched = LinkCredentials::fetch(dir, link, local, current, timeout);
+    asio::post(ex, [this, alive, fetched = std::move(fetched)]() mutable {
+      if (!*alive) return;
+      fetching_ = false;
+      credentials_fetched(std::move(fetched));
+    });
+  });
+}
+
+void LinkWatcher::credentials_fetched(Result<LinkCredentials::Fetched> fetched) {
   if (stopped_) return;
   const auto& link = mirrors_.link();
-  auto r = credentials_.valid() ? credentials_.renew(link, options_.certify_timeout)
-                                : credentials_.obtain(link, options_.certify_timeout);
-  if (!r) {
-    credentials_error_ = r.error().to_string();
-    metrics_.credentials.with({link.target_cluster, r.error().code}).inc();
+  if (!fetched) {
+    credentials_error_ = fetched.error().to_string();
+    metrics_.credentials.with({link.target_cluster, fetched.error().code}).inc();
     kLog.warn("link credentials not obtained", {{"target_cluster", link.target_cluster},
                                                 {"error", credentials_error_}});
     schedule_credentials(credentials_backoff_);
     credentials_backoff_ = std::min(credentials_backoff_ * 2, std::chrono::milliseconds(30'000));
     return;
   }
+  credentials_.adopt(std::move(*fetched));
   credentials_error_.clear();
   credentials_backoff_ = std::chrono::milliseconds(500);
   metrics_.credentials.with({link.target_cluster, "success"}).inc();
@@ -323,14 +341,20 @@ void LinkWatcher::schedule_repair() {
 }
 
 void LinkWatcher::repair() {
-  std::vector<Error> errors;
-  auto addresses = resolve_gateways(mirrors_.link().gateway_addresses, options_.resolve_timeout, &errors);
-  for (const auto& e : errors) {
-    kLog.warn("gateway name not resolved", {{"target_cluster", mirrors_.link().target_cluster},
-                                            {"error", e.to_string()}});
-  }
-  dispatch(RepairEndpoints{std::move(addresses)});
-  configure_probe();
+  asio::post(blocking_, [this, alive = alive_, ex = executor_, names = mirrors_.link().gateway_addresses,
+                         timeout = options_.resolve_timeout]() {
+    auto errors = std::make_shared<std::vector<Error>>();
+    auto addresses = resolve_gateways(names, timeout, errors.get());
+    asio::post(ex, [this, alive, errors, addresses = std::move(addresses)]() mutable {
+      if (!*alive || stopped_) return;
+      for (const auto& e : *errors) {
+        kLog.warn("gateway name not resolved", {{"target_cluster", mirrors_.link().target_cluster},
+                                                {"error", e.to_string()}});
+      }
+      dispatch(RepairEndpoints{std::move(addresses)});
+      configure_probe();
+    });
+  });
   schedule_repair();
 }
 

@@ -33,7 +33,9 @@ struct WatcherOptions {
 
 class LinkWatcher {
  public:
-  LinkWatcher(boost::asio::any_io_executor executor, discovery::Link link, std::string local_cluster,
+  // `blocking` runs what may block (certify, name resolution); results come back on `executor`.
+  LinkWatcher(boost::asio::any_io_executor executor, boost::asio::any_io_executor blocking,
+              discovery::Link link, std::string local_cluster,
               std::filesystem::path credentials_dir, LocalStore& store, FederatedSet* federated,
               LinkMetrics& metrics, WatcherOptions options);
   ~LinkWatcher();
@@ -57,6 +59,7 @@ class LinkWatcher {
 
  private:
   void obtain_credentials();
+  void credentials_fetched(Result<LinkCredentials::Fetched> fetched);
   void schedule_credentials(std::chrono::milliseconds after);
   void credentials_ready();
   void open_stream();
@@ -73,6 +76,7 @@ class LinkWatcher {
   void refresh_endpoint();
 
   boost::asio::any_io_executor executor_;
+  boost::asio::any_io_executor blocking_;
   std::string local_cluster_;
   LocalStore& store_;
   LinkMetrics& metrics_;
@@ -91,6 +95,7 @@ class LinkWatcher {
   std::string credentials_error_;
   std::string last_error_;
   bool connected_ = false;
+  bool fetching_ = false;
   bool removed_ = false;
   bool stopped_ = false;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
