@@ -131,7 +131,7 @@ int cmd_register(const Args& args) {
   sigaddset(&set, SIGINT);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   controlplane::RegistrationLease lease(
-      channel, w, [](controlplane::RegistrationLease::State s, const std::string& detail) {
+      [channel](bool) { return channel; }, w, [](controlplane::RegistrationLease::State s, const std::string& detail) {
         if (s == controlplane::RegistrationLease::State::kRegistered) {
           std::cout << "registered endpoint " << detail << " (holding the lease; Ctrl-C releases it)\n"
                     << std::flush;

@@ -22,6 +22,9 @@ std::shared_ptr<grpc::Channel> make_channel(const std::string& address,
   // The minimum time a connection attempt may take (default 20 s): an attempt that hangs (say,
   // into a controller that is shutting down) would otherwise delay the reconnection that long.
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 1000);
+  // Each channel connects on its own: a channel made to replace a broken one must not inherit
+  // the broken one's subchannel (and its backoff) from the process-wide pool.
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   return grpc::CreateCustomChannel(address, grpc::SslCredentials(tls), args);
 }
 

@@ -7,9 +7,8 @@ namespace strait::controlplane {
 namespace rv = registration::v1;
 using namespace std::chrono_literals;
 
-RegistrationLease::RegistrationLease(std::shared_ptr<grpc::Channel> channel, rv::Workload workload,
-                                     OnState on_state)
-    : channel_(std::move(channel)), workload_(std::move(workload)), on_state_(std::move(on_state)) {
+RegistrationLease::RegistrationLease(ChannelFactory channels, rv::Workload workload, OnState on_state)
+    : channels_(std::move(channels)), workload_(std::move(workload)), on_state_(std::move(on_state)) {
   thread_ = std::thread([this] { run(); });
 }
 
@@ -50,7 +49,8 @@ void RegistrationLease::run() {
 }
 
 std::string RegistrationLease::run_once() {
-  auto stub = rv::Registration::NewStub(channel_);
+  auto stub = rv::Registration::NewStub(channels_(retry_));
+  retry_ = true;
   grpc::ClientContext ctx;
   {
     std::lock_guard lock(mu_);

@@ -21,8 +21,10 @@ class RegistrationLease {
   enum class State { kConnecting, kRegistered, kBroken };
   using OnState = std::function<void(State, const std::string& detail)>;
 
-  // The channel must carry the workload's client certificate.
-  RegistrationLease(std::shared_ptr<grpc::Channel> channel, registration::v1::Workload workload,
+  // Channels must carry the workload's client certificate; `fresh` is true after a broken
+  // stream (a new channel reconnects at once).
+  using ChannelFactory = std::function<std::shared_ptr<grpc::Channel>(bool fresh)>;
+  RegistrationLease(ChannelFactory channels, registration::v1::Workload workload,
                     OnState on_state = {});
   ~RegistrationLease();  // stop()
 
@@ -34,7 +36,8 @@ class RegistrationLease {
   std::string run_once();
   bool wait_for(std::chrono::milliseconds d);  // false when stopping
 
-  std::shared_ptr<grpc::Channel> channel_;
+  ChannelFactory channels_;
+  bool retry_ = false;
   registration::v1::Workload workload_;
   OnState on_state_;
   std::mutex mu_;

@@ -52,9 +52,10 @@ class WatchStream : public std::enable_shared_from_this<WatchStream<Req, Resp>> 
     std::function<void(bool connected, const grpc::Status&)> on_state;  // optional
   };
   // Starts the call: e.g. stub->Get(ctx, req). Called for every attempt, so it may pick up a
-  // channel with rotated credentials.
-  using Starter =
-      std::function<std::unique_ptr<grpc::ClientReaderInterface<Resp>>(grpc::ClientContext*, const Req&)>;
+  // channel with rotated credentials; `retry` is true after a broken stream (a fresh channel
+  // then reconnects at once instead of waiting out the old one's backoff).
+  using Starter = std::function<std::unique_ptr<grpc::ClientReaderInterface<Resp>>(
+      grpc::ClientContext*, const Req&, bool retry)>;
 
   static std::shared_ptr<WatchStream> open(boost::asio::any_io_executor executor, Req request,
                                            Starter starter, Callbacks callbacks) {
@@ -103,6 +104,7 @@ class WatchStream : public std::enable_shared_from_this<WatchStream<Req, Resp>> 
 
   void loop() {
     auto backoff = kMinBackoff;
+    bool retry = false;
     while (true) {
       grpc::ClientContext ctx;
       {
@@ -110,7 +112,8 @@ class WatchStream : public std::enable_shared_from_this<WatchStream<Req, Resp>> 
         if (closed_) return;
         context_ = &ctx;
       }
-      auto reader = starter_(&ctx, request_);
+      auto reader = starter_(&ctx, request_, retry);
+      retry = true;
       Resp msg;
       bool first = true;
       while (reader->Read(&msg)) {

@@ -75,8 +75,9 @@ Result<Issued> Certifier::certify(std::string_view identity, std::string_view to
 }
 
 Result<Issued> Certifier::issue(const identity::SpiffeId& id, const tls::CertificateRequest& csr,
-                                std::vector<std::string> dns_sans) const {
-  auto leaf = issuer_.issue_leaf(csr, id, settings_.lifetime, std::move(dns_sans));
+                                std::vector<std::string> dns_sans, std::chrono::seconds lifetime) const {
+  auto leaf = issuer_.issue_leaf(csr, id, lifetime.count() > 0 ? lifetime : settings_.lifetime,
+                                 std::move(dns_sans));
   if (!leaf) return leaf.error();
   Issued out;
   out.leaf_pem = leaf->to_pem();

@@ -49,8 +49,10 @@ class Certifier {
 
   // Signs a leaf without a token, for the controller's own serving certificate and the
   // admin client credentials that straitctl derives from the state directory.
+  // `lifetime` 0: the configured workload lifetime.
   Result<Issued> issue(const identity::SpiffeId& id, const tls::CertificateRequest& csr,
-                       std::vector<std::string> dns_sans = {}) const;
+                       std::vector<std::string> dns_sans = {},
+                       std::chrono::seconds lifetime = std::chrono::seconds(0)) const;
 
   const tls::CertificateAuthority& issuer() const { return issuer_; }
   const Settings& settings() const { return settings_; }

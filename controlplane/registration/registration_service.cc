@@ -123,6 +123,7 @@ class RegistrationService::Lease final
 
   void release() {
     if (!registered_) return;
+    if (owner_.shutting_down_) return;  // the controller goes, not the workload
     // Only remove what is still ours: a re-registration may have replaced it already.
     if (auto cur = owner_.store_.get(key_);
         cur && discovery::meta_of(*cur).owner == owner_tag_) {
@@ -180,6 +181,7 @@ void RegistrationService::untrack(Lease* lease) {
 }
 
 void RegistrationService::close_all() {
+  shutting_down_ = true;
   std::lock_guard lock(mu_);
   for (auto& [lease, deadline] : deadlines_) {
     lease->end(grpc::Status(grpc::StatusCode::UNAVAILABLE, "controller shutting down"));

@@ -3,6 +3,7 @@
 // endpoint is removed when the stream ends, or when heartbeats stop for the lease time.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -34,7 +35,9 @@ class RegistrationService final : public registration::v1::Registration::Callbac
   grpc::ServerBidiReactor<registration::v1::RegisterRequest, registration::v1::RegisterResponse>*
   Register(grpc::CallbackServerContext* context) override;
 
-  // Ends every lease's stream (shutdown); their endpoints go with them.
+  // Ends every lease's stream at shutdown. Their endpoints are NOT removed: proxies would
+  // otherwise be told that the workloads went away while only the controller did. Leased
+  // endpoints are not persisted; after a restart the proxies register again.
   void close_all();
 
   class Lease;  // the reactor; defined in the .cc
@@ -52,6 +55,7 @@ class RegistrationService final : public registration::v1::Registration::Callbac
   std::condition_variable cv_;
   std::map<Lease*, std::chrono::steady_clock::time_point> deadlines_;
   bool stopping_ = false;
+  std::atomic<bool> shutting_down_{false};
   std::thread reaper_;
 };
 

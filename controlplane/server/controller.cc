@@ -144,11 +144,15 @@ class ControllerImpl final : public Controller {
     if (!csr_pem) return csr_pem.error();
     auto csr = tls::CertificateRequest::from_pem(*csr_pem);
     if (!csr) return csr.error();
+    // It lives as long as the issuer (issue_leaf clamps to it), not as a workload certificate:
+    // gRPC cannot swap a server's credentials in place, and a controller with an expired
+    // certificate would cut every proxy off.
     auto own = certifier_->issue(*id, *csr,
                                  {kControllerServerName,
                                   std::string(kControllerServerName) + ".strait-system.svc." +
                                       config_.domain,
-                                  "localhost"});
+                                  "localhost"},
+                                 std::chrono::hours(24 * 366 * 10));
     if (!own) return own.error();
     std::string chain = own->leaf_pem;
     for (const auto& c : own->intermediates_pem) chain += c;

@@ -129,8 +129,8 @@ asio::awaitable<Result<DestinationCache::Lease>> DestinationCache::resolve(std::
     slot->stream_ = controlplane::WatchStream<dst::GetDestination, dst::Update>::open(
         io_.get_executor(), req,
         // Runs on the stream's thread: stubs_ must be thread-safe.
-        [stubs = stubs_](grpc::ClientContext* ctx, const dst::GetDestination& r) {
-          auto stub = stubs();
+        [stubs = stubs_](grpc::ClientContext* ctx, const dst::GetDestination& r, bool retry) {
+          auto stub = stubs(retry);
           return controlplane::keeping(stub, std::unique_ptr<grpc::ClientReaderInterface<dst::Update>>(
                                                  stub->Get(ctx, r)));
         },

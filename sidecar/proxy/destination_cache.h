@@ -35,8 +35,8 @@ struct Resolution {
 class DestinationCache {
  public:
   using Stub = destination::v1::Destination::StubInterface;
-  // Returns a stub on the current channel (credentials rotate).
-  using StubFactory = std::function<std::shared_ptr<destination::v1::Destination::Stub>()>;
+  // Returns a stub on the current channel (credentials rotate); `fresh`: after a broken stream.
+  using StubFactory = std::function<std::shared_ptr<destination::v1::Destination::Stub>(bool fresh)>;
   struct Settings {
     std::chrono::milliseconds idle_timeout{60'000};
     std::function<void(bool connected)> on_stream_state;  // metrics

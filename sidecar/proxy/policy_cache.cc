@@ -28,8 +28,8 @@ void PolicyCache::watch(std::uint16_t port) {
   p->stream = controlplane::WatchStream<pv::InboundPolicyRequest, pv::InboundPolicy>::open(
       io_.get_executor(), req,
       // Runs on the stream's thread: stubs_ must be thread-safe.
-      [stubs = stubs_](grpc::ClientContext* ctx, const pv::InboundPolicyRequest& r) {
-        auto stub = stubs();
+      [stubs = stubs_](grpc::ClientContext* ctx, const pv::InboundPolicyRequest& r, bool retry) {
+        auto stub = stubs(retry);
         return controlplane::keeping(
             stub, std::unique_ptr<grpc::ClientReaderInterface<pv::InboundPolicy>>(stub->Watch(ctx, r)));
       },

@@ -21,7 +21,8 @@ namespace strait::proxy {
 
 class PolicyCache {
  public:
-  using StubFactory = std::function<std::shared_ptr<policy::v1::InboundPolicies::Stub>()>;
+  // A stub on the current channel; `fresh`: after a broken stream.
+  using StubFactory = std::function<std::shared_ptr<policy::v1::InboundPolicies::Stub>(bool fresh)>;
 
   PolicyCache(boost::asio::io_context& io, StubFactory stubs, discovery::Labels workload_labels,
               std::function<void(bool connected)> on_stream_state);

@@ -73,11 +73,12 @@ Result<void> Runtime::init() {
       std::move(*bundle), [this](std::shared_ptr<const TlsState> s) { identity_changed(s); });
 
   destinations_ = std::make_unique<DestinationCache>(
-      io_, [this] { return destination::v1::Destination::NewStub(channel()); },
+      io_, [this](bool fresh) { return destination::v1::Destination::NewStub(channel(fresh)); },
       DestinationCache::Settings{.idle_timeout = config_.destination_idle,
                                  .on_stream_state = stream_gauge("destination")});
   policies_ = std::make_unique<PolicyCache>(
-      io_, [this] { return policy::v1::InboundPolicies::NewStub(channel()); }, config_.labels,
+      io_, [this](bool fresh) { return policy::v1::InboundPolicies::NewStub(channel(fresh)); },
+      config_.labels,
       stream_gauge("policy"));
   ctx_ = std::make_unique<ProxyContext>(
       ProxyContext{io_, config_, metrics_, *identity_, *destinations_, *policies_, connections_});
@@ -123,17 +124,28 @@ void Runtime::identity_changed(const std::shared_ptr<const TlsState>& s) {
   metrics_.cert_renewals.with({"success"}).inc();
   metrics_.cert_expiry.with({}).set(static_cast<double>(
       std::chrono::duration_cast<std::chrono::seconds>(s->credentials.expiry.time_since_epoch()).count()));
-  auto channel = controlplane::make_channel(
-      config_.destination_address, {anchors_pem_, s->credentials.cert_chain_pem(), s->credentials.key_pem});
+  controlplane::ClientCredentials creds{anchors_pem_, s->credentials.cert_chain_pem(), s->credentials.key_pem};
+  auto channel = controlplane::make_channel(config_.destination_address, creds);
   {
     std::lock_guard lock(channel_mu_);
     channel_ = std::move(channel);
+    channel_credentials_ = std::move(creds);
+    channel_made_ = Clock::now();
   }
   if (first_identity_) {
     first_identity_ = false;
     for (auto port : config_.inbound_ports) policies_->watch(port);
     for (auto& f : first_identity_hooks_) f();
   }
+}
+
+std::shared_ptr<grpc::Channel> Runtime::channel(bool fresh) {
+  std::lock_guard lock(channel_mu_);
+  if (fresh && channel_ && Clock::now() - channel_made_ > std::chrono::seconds(1)) {
+    channel_ = controlplane::make_channel(config_.destination_address, channel_credentials_);
+    channel_made_ = Clock::now();
+  }
+  return channel_;
 }
 
 Result<std::uint16_t> Runtime::listen(const std::string& where, std::string direction, Accept accept) {

@@ -34,11 +34,10 @@ class Runtime {
   ProxyMetrics& metrics() { return metrics_; }
   // The admin server (absent when listen.admin is empty).
   admin::AdminServer* admin() { return admin_.get(); }
-  // Thread-safe: controller streams read it from their own threads.
-  std::shared_ptr<grpc::Channel> channel() const {
-    std::lock_guard lock(channel_mu_);
-    return channel_;
-  }
+  // The channel to the controller. Thread-safe: controller streams call it from their own
+  // threads. `fresh` (after a broken stream) replaces it, at most once a second, so that a
+  // restarted controller is reached at once.
+  std::shared_ptr<grpc::Channel> channel(bool fresh = false);
   const std::string& anchors_pem() const { return anchors_pem_; }
 
   // Binds a listener now; serves once run() starts. Returns the bound port.
@@ -71,8 +70,10 @@ class Runtime {
   metrics::Registry registry_;
   ProxyMetrics metrics_;
   std::string anchors_pem_;
-  mutable std::mutex channel_mu_;
+  std::mutex channel_mu_;
   std::shared_ptr<grpc::Channel> channel_;
+  controlplane::ClientCredentials channel_credentials_;
+  std::chrono::steady_clock::time_point channel_made_;
   std::unique_ptr<IdentityManager> identity_;
   std::unique_ptr<DestinationCache> destinations_;
   std::unique_ptr<PolicyCache> policies_;

@@ -55,7 +55,7 @@ TEST_F(RegistrationIntegration, EndpointLivesAsLongAsTheLeaseStream) {
 
   std::atomic<int> registered{0};
   auto lease = std::make_unique<RegistrationLease>(
-      workload_channel_, workload("web", 8080, "10.1.1.1", "web-0"),
+      [this](bool) { return workload_channel_; }, workload("web", 8080, "10.1.1.1", "web-0"),
       [&](RegistrationLease::State s, const std::string&) {
         if (s == RegistrationLease::State::kRegistered) ++registered;
       });
@@ -99,7 +99,7 @@ TEST_F(RegistrationIntegration, EndpointGoesWhenHeartbeatsStopButTheStreamStaysO
   ASSERT_TRUE(w.wait_until([](const DestinationWatch& d) { return d.announced(); }, 10s));
 
   // A well-behaved lease, heartbeating, that must outlive the silent one.
-  RegistrationLease good(workload_channel_, workload("web", 8080, "10.1.1.2", "web-good"));
+  RegistrationLease good([this](bool) { return workload_channel_; }, workload("web", 8080, "10.1.1.2", "web-good"));
 
   // A raw stream that registers and then never sends a heartbeat, without closing.
   auto stub = rv::Registration::NewStub(workload_channel_);
