@@ -9,7 +9,7 @@ keep=0
 [ "${1:-}" = "--keep" ] && keep=1
 
 "$root/scripts/install-deps.sh"
-"$root/scripts/build.sh" Release
+"$root/scripts/build.sh" Release straitctl strait-controller strait-proxy strait-gateway
 bin="$root/build/release"
 ctl="$bin/cli/straitctl"
 
@@ -26,7 +26,8 @@ step() { printf '\n== %s\n' "$*"; }
 
 step "straitctl install: trust anchor, issuer and controller config in $state"
 "$ctl" install --cluster-name east --trust-domain east.strait --state-dir "$state" \
-  --identity-listen 127.0.0.1:0 --destination-listen 127.0.0.1:0 --admin-listen 127.0.0.1:0
+  --identity-listen 127.0.0.1:0 --destination-listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 \
+  --export-listen 127.0.0.1:0
 
 step "strait-controller: start"
 "$bin/controlplane/strait-controller" --config "$state/controller.yaml" 2>"$state/controller.log" &
