@@ -165,10 +165,7 @@ asio::awaitable<void> run_probe(std::shared_ptr<GatewayProbe::State> s, std::uin
           s->callbacks.on_probe(r ? "success" : r.error().code,
                                 r ? std::chrono::duration<double, std::milli>(*r).count() : 0.0);
         }
-        if (r) {
-          ok = true;
-          break;
-        }
+        ok |= r.ok();
       }
     }
     if (s->context && !s->addresses.empty()) {

@@ -373,6 +373,26 @@ TEST_F(LinkIntegrationTest, LinkTokensAreSingleUseAndExpire) {
 namespace strait::link {
 namespace {
 
+TEST_F(LinkIntegrationTest, LocalControllerOutageIsRetried) {
+  ASSERT_TRUE(east_->apply({service("web", {{"mirror.strait.dev/exported", "true"}}),
+                            endpoint("web", "10.1.0.1")}));
+  ASSERT_TRUE(west_->apply({link_gen()}));
+  start_link();
+  ASSERT_TRUE(wait_until([&] { return has_service("web-east"); }, 20s)) << link_->log();
+  // West's controller goes away; east exports more meanwhile; west comes back on new ports
+  // (port 0): the failed writes are retried against the controller found again.
+  west_->stop();
+  ASSERT_TRUE(east_->apply({service("cart", {{"mirror.strait.dev/exported", "remote-discovery"}}),
+                            endpoint("cart", "10.1.0.7")}));
+  ASSERT_TRUE(wait_until([&] { return link_->log().find("will retry") != std::string::npos; }, 10s))
+      << link_->log();
+  ASSERT_TRUE(west_->start());
+  ASSERT_TRUE(wait_until([&] { return endpoints_of("cart-east").size() == 1; }, 30s)) << link_->log();
+  EXPECT_TRUE(has_service("web-east"));
+  EXPECT_NE(link_->get("/metrics").body.find("link_retries_total{target_cluster=\"east\",outcome=\"retrying\"}"),
+            std::string::npos);
+}
+
 TEST_F(LinkIntegrationTest, FederatedServiceIsTheUnionOfBothClusters) {
   const discovery::Labels member = {{"mirror.strait.dev/federated", "member"}};
   ASSERT_TRUE(east_->apply({service("api", member), endpoint("api", "10.1.0.5")}));
