@@ -28,7 +28,7 @@ bool LinkCredentials::valid(std::chrono::system_clock::time_point now) const {
 
 std::chrono::system_clock::time_point LinkCredentials::renew_at() const {
   if (!current_) return std::chrono::system_clock::now();
-  return not_before_ + (current_->expiry - not_before_) * 7 / 10;
+  return received_ + (current_->expiry - received_) * 7 / 10;
 }
 
 Result<LinkCredentials::Fetched> LinkCredentials::load(const fs::path& dir, const discovery::Link& link,
@@ -59,7 +59,7 @@ Result<LinkCredentials::Fetched> LinkCredentials::load(const fs::path& dir, cons
   f.credentials.cert_pem = chain->front().to_pem();
   for (const auto& i : intermediates) f.credentials.chain_pem.push_back(i.to_pem());
   f.credentials.expiry = chain->front().not_after();
-  f.not_before = chain->front().not_before();
+  f.received = std::chrono::system_clock::now();
   return f;
 }
 
@@ -96,14 +96,12 @@ Result<LinkCredentials::Fetched> LinkCredentials::fetch(
                                                link.link_token, timeout);
   if (!creds) return creds.error();
   if (auto r = store(dir, *creds); !r) return r.error();
-  Fetched f{std::move(*creds), std::chrono::system_clock::now()};
-  if (auto leaf = tls::Certificate::from_pem(f.credentials.cert_pem); leaf) f.not_before = leaf->not_before();
-  return f;
+  return Fetched{std::move(*creds), std::chrono::system_clock::now()};
 }
 
 void LinkCredentials::adopt(Fetched fetched) {
   current_ = std::move(fetched.credentials);
-  not_before_ = fetched.not_before;
+  received_ = fetched.received;
 }
 
 Result<void> LinkCredentials::obtain(const discovery::Link& link, std::chrono::milliseconds timeout) {

@@ -23,7 +23,7 @@ class LinkCredentials {
   // What fetch() brings back, for adopt() on the owner's thread.
   struct Fetched {
     controlplane::WorkloadCredentials credentials;
-    std::chrono::system_clock::time_point not_before;
+    std::chrono::system_clock::time_point received;  // renewal counts from here
   };
   // Blocking (network, files in `dir` only): for a worker thread. Without `current`: the
   // persisted credentials if still valid for `link`, else the token exchanged; with it, a renewal.
@@ -45,7 +45,8 @@ class LinkCredentials {
 
   bool valid(std::chrono::system_clock::time_point now = std::chrono::system_clock::now()) const;
   const controlplane::WorkloadCredentials& current() const { return *current_; }
-  // 70 % into the certificate's lifetime.
+  // 70 % into the lifetime it had left when we got it (a fresh certificate: its lifetime;
+  // not_before is backdated for clock skew, so it is not the start).
   std::chrono::system_clock::time_point renew_at() const;
   const std::filesystem::path& dir() const { return dir_; }
 
@@ -59,7 +60,7 @@ class LinkCredentials {
   std::filesystem::path dir_;
   std::string local_cluster_;
   std::optional<controlplane::WorkloadCredentials> current_;
-  std::chrono::system_clock::time_point not_before_{};
+  std::chrono::system_clock::time_point received_{};
 };
 
 }  // namespace strait::link

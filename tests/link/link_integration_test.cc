@@ -97,7 +97,9 @@ class LinkIntegrationTest : public ::testing::Test {
   void SetUp() override {
     export_port_ = free_port();
     identity_port_ = free_port();
-    east_ = std::make_unique<ControllerProcess>(east_options(export_port_, identity_port_));
+    auto eo = east_options(export_port_, identity_port_);
+    eo.flags.insert(eo.flags.end(), extra_east_flags_.begin(), extra_east_flags_.end());
+    east_ = std::make_unique<ControllerProcess>(eo);
     west_ = std::make_unique<ControllerProcess>(west_options());
     ASSERT_TRUE(east_->install());
     ASSERT_TRUE(west_->install());
@@ -189,6 +191,7 @@ class LinkIntegrationTest : public ::testing::Test {
     return ec ? boost::json::value(nullptr) : v;
   }
 
+  std::vector<std::string> extra_east_flags_;
   TempDir dir_;
   std::uint16_t export_port_ = 0, identity_port_ = 0;
   std::unique_ptr<ControllerProcess> east_, west_;
@@ -391,6 +394,35 @@ TEST_F(LinkIntegrationTest, LocalControllerOutageIsRetried) {
   EXPECT_TRUE(has_service("web-east"));
   EXPECT_NE(link_->get("/metrics").body.find("link_retries_total{target_cluster=\"east\",outcome=\"retrying\"}"),
             std::string::npos);
+}
+
+class ShortLivedLinkCertificates : public LinkIntegrationTest {
+ protected:
+  ShortLivedLinkCertificates() { extra_east_flags_ = {"--identity.certLifetime=10s"}; }
+};
+
+TEST_F(ShortLivedLinkCertificates, RenewedAt70PercentWithTheCurrentCertificate) {
+  ASSERT_TRUE(east_->apply({service("web", {{"mirror.strait.dev/exported", "true"}}),
+                            endpoint("web", "10.1.0.1")}));
+  ASSERT_TRUE(west_->apply({link_gen()}));
+  start_link();
+  auto expires = [&]() -> std::int64_t {
+    auto s = links_status();
+    if (!s.is_object() || s.at("links").as_array().empty()) return 0;
+    const auto& c = s.at("links").as_array()[0].at("credentials").as_object();
+    return c.contains("expires_unix") ? c.at("expires_unix").to_number<std::int64_t>() : 0;
+  };
+  ASSERT_TRUE(wait_until([&] { return expires() > 0; }, 20s)) << link_->log();
+  const auto first = expires();
+  const auto got = std::chrono::steady_clock::now();
+  // 70 % of 10 s, plus a margin; the spent token cannot have been used again.
+  ASSERT_TRUE(wait_until([&] { return expires() > first; }, 12s)) << link_->log();
+  EXPECT_GT(std::chrono::steady_clock::now() - got, 5s);
+  EXPECT_EQ(east_->log().find("reused_token"), std::string::npos);
+  // And the renewed certificate keeps working: a new export arrives.
+  ASSERT_TRUE(east_->apply({service("cart", {{"mirror.strait.dev/exported", "true"}}),
+                            endpoint("cart", "10.1.0.8")}));
+  ASSERT_TRUE(wait_until([&] { return has_service("cart-east"); }, 10s)) << link_->log();
 }
 
 TEST_F(LinkIntegrationTest, FederatedServiceIsTheUnionOfBothClusters) {
