@@ -284,20 +284,20 @@ void LinkWatcher::open_stream() {
             stub, std::unique_ptr<grpc::ClientReaderInterface<ev::ExportEvent>>(std::move(reader)));
       },
       {.on_message = [this](ev::ExportEvent e) { on_export(std::move(e)); },
-       .on_state =
-           [this](bool connected, const grpc::Status& status) {
-             const auto& target = mirrors_.link().target_cluster;
-             connected_ = connected;
-             metrics_.stream_connected.with({target}).set(connected ? 1 : 0);
-             if (connected) {
-               seen_since_connect_.clear();
-               kLog.info("export stream open", {{"target_cluster", target}});
-             } else {
-               last_error_ = "export stream: " + status.error_message();
-               kLog.warn("export stream closed",
-                         {{"target_cluster", target}, {"status", status.error_message()}});
-             }
-           }});
+       .on_state = [this](bool connected, const grpc::Status& status) { on_stream_state(connected, status); }});
+}
+
+void LinkWatcher::on_stream_state(bool connected, const grpc::Status& status) {
+  const auto& target = mirrors_.link().target_cluster;
+  connected_ = connected;
+  metrics_.stream_connected.with({target}).set(connected ? 1 : 0);
+  if (connected) {
+    seen_since_connect_.clear();
+    kLog.info("export stream open", {{"target_cluster", target}});
+  } else {
+    last_error_ = "export stream: " + status.error_message();
+    kLog.warn("export stream closed", {{"target_cluster", target}, {"status", status.error_message()}});
+  }
 }
 
 void LinkWatcher::on_export(ev::ExportEvent e) {

@@ -51,8 +51,11 @@ class LinkWatcher {
   bool remove_done() const { return removed_ && retry_.size() == 0; }
   void stop();
 
-  // Feeds one event through its handler (public for the stream adapter and for tests).
+  // Feeds one event through its handler.
   void dispatch(const LinkEvent& event);
+  // The stream adapter: export messages and stream state to typed events (public for tests).
+  void on_export(exports::v1::ExportEvent event);
+  void on_stream_state(bool connected, const grpc::Status& status);
 
   const LinkMirrors& mirrors() const { return mirrors_; }
   boost::json::object status() const;
@@ -63,7 +66,6 @@ class LinkWatcher {
   void schedule_credentials(std::chrono::milliseconds after);
   void credentials_ready();
   void open_stream();
-  void on_export(exports::v1::ExportEvent event);
   void repair();
   void schedule_repair();
   void configure_probe();

@@ -1,0 +1,117 @@
+// The stream adapter of LinkWatcher: export messages become typed events; after a reconnect,
+// the new snapshot's Synced unexports what it no longer contains; bad JSON is skipped.
+#include <gtest/gtest.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/json.hpp>
+
+#include "core/discovery/json_codec.h"
+#include "link/link_watcher.h"
+#include "tests/controlplane/integration/controller_process.h"
+#include "tests/link/fake_store.h"
+
+namespace strait::link {
+namespace {
+namespace ev = exports::v1;
+
+discovery::Link link() {
+  discovery::Link l;
+  l.meta.ns = "strait-multicluster";
+  l.meta.name = "east";
+  l.target_cluster = "east";
+  l.target_domain = "east.local";
+  l.target_trust_domain = "east.strait";
+  l.gateway_addresses = {"198.18.0.10"};
+  l.gateway_identity = "spiffe://east.strait/ns/strait-multicluster/sa/strait-gateway";
+  l.selector = {{"mirror.strait.dev/exported", "true"}};
+  return l;
+}
+
+ev::ExportEvent exported(const std::string& name) {
+  discovery::Service s;
+  s.meta.cluster = "east";
+  s.meta.ns = "shop";
+  s.meta.name = name;
+  s.meta.labels = {{"mirror.strait.dev/exported", "true"}};
+  s.ports.push_back({.name = "http", .port = 80});
+  discovery::Endpoint e;
+  e.meta.cluster = "east";
+  e.meta.ns = "shop";
+  e.meta.name = name + "-1";
+  e.service = name;
+  e.address = "10.1.0.1";
+  e.port = 8080;
+  ev::ExportEvent out;
+  out.mutable_exported()->set_service_json(boost::json::serialize(discovery::object_to_json(s)));
+  out.mutable_exported()->add_endpoints_json(boost::json::serialize(discovery::object_to_json(e)));
+  return out;
+}
+
+ev::ExportEvent synced() {
+  ev::ExportEvent e;
+  e.mutable_synced();
+  return e;
+}
+
+class LinkWatcherTest : public ::testing::Test {
+ protected:
+  LinkWatcherTest() {
+    discovery::Service local;
+    local.meta.ns = "shop";
+    local.meta.name = "frontend";
+    store_.put(local);
+  }
+  boost::asio::io_context io_;
+  metrics::Registry registry_;
+  LinkMetrics metrics_{registry_};
+  testing::FakeStore store_;
+  controlplane::testing::TempDir dir_;
+  LinkWatcher watcher_{io_.get_executor(), io_.get_executor(), link(), "west", dir_.path() / "east",
+                       store_, nullptr, metrics_, WatcherOptions{}};
+};
+
+TEST_F(LinkWatcherTest, ExportMessagesBecomeMirrors) {
+  watcher_.on_stream_state(true, grpc::Status::OK);
+  watcher_.on_export(exported("web"));
+  watcher_.on_export(synced());
+  EXPECT_NE(store_.service("shop", "web-east"), nullptr);
+  EXPECT_TRUE(watcher_.mirrors().synced());
+  ev::ExportEvent gone;
+  gone.mutable_unexported()->set_namespace_("shop");
+  gone.mutable_unexported()->set_name("web");
+  watcher_.on_export(gone);
+  EXPECT_EQ(store_.service("shop", "web-east"), nullptr);
+  auto text = registry_.expose();
+  EXPECT_NE(text.find("link_events_total{target_cluster=\"east\",event=\"service_exported\"} 1"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("link_events_total{target_cluster=\"east\",event=\"service_unexported\"} 1"),
+            std::string::npos);
+}
+
+TEST_F(LinkWatcherTest, SnapshotAfterReconnectUnexportsWhatItLacks) {
+  watcher_.on_stream_state(true, grpc::Status::OK);
+  watcher_.on_export(exported("web"));
+  watcher_.on_export(exported("cart"));
+  watcher_.on_export(synced());
+  ASSERT_NE(store_.service("shop", "cart-east"), nullptr);
+  watcher_.on_stream_state(false, grpc::Status(grpc::StatusCode::UNAVAILABLE, "target restarting"));
+  // cart was unexported while the stream was down: the new snapshot lacks it.
+  watcher_.on_stream_state(true, grpc::Status::OK);
+  watcher_.on_export(exported("web"));
+  EXPECT_NE(store_.service("shop", "cart-east"), nullptr);  // not before Synced
+  watcher_.on_export(synced());
+  EXPECT_EQ(store_.service("shop", "cart-east"), nullptr);
+  EXPECT_NE(store_.service("shop", "web-east"), nullptr);
+  EXPECT_EQ(watcher_.status().at("last_error").as_string(), "export stream: target restarting");
+}
+
+TEST_F(LinkWatcherTest, MalformedExportsAreSkipped) {
+  ev::ExportEvent bad;
+  bad.mutable_exported()->set_service_json("{not json");
+  watcher_.on_export(bad);
+  EXPECT_EQ(store_.size(), 1u);  // only the local service
+}
+
+}  // namespace
+}  // namespace strait::link
