@@ -80,6 +80,8 @@ pid_t spawn(Spawn& s, int out_fd) {
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    // Asio opens sockets without close-on-exec: the child must not inherit the test's.
+    for (int fd = 3; fd < 4096; ++fd) ::close(fd);
     ::execv(s.argv[0], s.argv.data());
     ::_exit(127);
   }
