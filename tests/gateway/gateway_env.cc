@@ -566,6 +566,30 @@ Result<void> GatewayEnv::make_contexts() {
   return {};
 }
 
+std::string GatewayEnv::proxy_yaml(const std::string& ns, const std::string& sa, const std::string& token,
+                                   const std::string& inbound) const {
+  return "identity:\n  trustDomain: " + std::string(kTrustDomain) + "\n  namespace: " + ns +
+         "\n  serviceAccount: " + sa + "\n  tokenFile: " + token +
+         "\n  trustAnchors: " + (dir_ / "state" / "ca" / "anchor.crt").string() +
+         "\ncontroller:\n  identity: " + identity_address + "\n  destination: " + destination_address +
+         "\ncluster:\n  domain: cluster.local\n  name: " + kCluster + "\nlisten:\n  outbound: 127.0.0.1:0\n"
+         "  inbound: " + inbound + "\n  admin: 127.0.0.1:0\n";
+}
+
+Result<std::pair<std::uint16_t, std::uint16_t>> GatewayEnv::start_gateway(Process& p, const std::string& name,
+                                                                          const std::string& token_file) {
+  const fs::path yaml = dir_ / (name + ".yaml");
+  write_text(yaml, proxy_yaml("strait-multicluster", "strait-gateway", token_file, "127.0.0.1:0"));
+  if (auto r = p.start({build_path("gateway/strait-gateway"), "--config", yaml.string()}, dir_ / (name + ".log")); !r) {
+    return r.error();
+  }
+  auto gw = p.wait_log("gateway serving", "gateway_port", 30s);
+  if (!gw) return gw.error();
+  auto admin = p.wait_log("gateway serving", "admin_port", 5s);
+  if (!admin) return admin.error();
+  return std::pair{static_cast<std::uint16_t>(std::stoi(*gw)), static_cast<std::uint16_t>(std::stoi(*admin))};
+}
+
 Result<void> GatewayEnv::up() {
   char tmpl[] = "/tmp/strait-gwit-XXXXXX";
   if (::mkdtemp(tmpl) == nullptr) return make_error("io_error", "mkdtemp failed");
@@ -621,20 +645,10 @@ spec: {service: mirror, address: 127.0.0.1, port: )" + std::to_string(target_pro
 )");
   if (!applied) return applied.error();
 
-  const std::string anchors = (dir_ / "state" / "ca" / "anchor.crt").string();
-  auto config = [&](const std::string& ns, const std::string& sa, const std::string& token,
-                    const std::string& inbound) {
-    return "identity:\n  trustDomain: " + std::string(kTrustDomain) + "\n  namespace: " + ns +
-           "\n  serviceAccount: " + sa + "\n  tokenFile: " + token + "\n  trustAnchors: " + anchors +
-           "\ncontroller:\n  identity: " + identity_address + "\n  destination: " + destination_address +
-           "\ncluster:\n  domain: cluster.local\n  name: " + kCluster + "\nlisten:\n  outbound: 127.0.0.1:0\n"
-           "  inbound: " + inbound + "\n  admin: 127.0.0.1:0\n";
-  };
-
   // The target's proxy.
   auto token = write_token("shop", "echo");
   if (!token) return token.error();
-  write_text(dir_ / "target-proxy.yaml", config("shop", "echo", *token, "127.0.0.1:" + std::to_string(target_proxy_port)));
+  write_text(dir_ / "target-proxy.yaml", proxy_yaml("shop", "echo", *token, "127.0.0.1:" + std::to_string(target_proxy_port)));
   if (auto r = target_proxy_.start({build_path("sidecar/proxy/strait-proxy"), "--config",
                                     (dir_ / "target-proxy.yaml").string()},
                                    dir_ / "target-proxy.log");
@@ -648,18 +662,9 @@ spec: {service: mirror, address: 127.0.0.1, port: )" + std::to_string(target_pro
   // The gateway.
   auto gw_token = write_token("strait-multicluster", "strait-gateway");
   if (!gw_token) return gw_token.error();
-  write_text(dir_ / "gateway.yaml", config("strait-multicluster", "strait-gateway", *gw_token, "127.0.0.1:0"));
-  if (auto r = gateway_.start({build_path("gateway/strait-gateway"), "--config", (dir_ / "gateway.yaml").string()},
-                              dir_ / "gateway.log");
-      !r) {
-    return r;
-  }
-  auto gw = gateway_.wait_log("gateway serving", "gateway_port", 30s);
-  if (!gw) return gw.error();
-  gateway_port = static_cast<std::uint16_t>(std::stoi(*gw));
-  auto gw_admin = gateway_.wait_log("gateway serving", "admin_port", 5s);
-  if (!gw_admin) return gw_admin.error();
-  gateway_admin_port = static_cast<std::uint16_t>(std::stoi(*gw_admin));
+  auto ports = start_gateway(gateway_, "gateway", *gw_token);
+  if (!ports) return ports.error();
+  std::tie(gateway_port, gateway_admin_port) = *ports;
 
   if (auto r = make_contexts(); !r) return r;
 
@@ -686,9 +691,10 @@ Result<std::unique_ptr<TlsConn>> GatewayEnv::open(const std::string& target_name
   return c;
 }
 
-std::pair<int, std::string> GatewayEnv::https_get(const std::string& path, std::chrono::milliseconds timeout) {
+std::pair<int, std::string> GatewayEnv::https_get(const std::string& path, std::chrono::milliseconds timeout,
+                                                  std::uint16_t port) {
   if (!contexts.without_cert) return {-1, "no client context yet"};
-  auto c = TlsConn::connect(gateway_admin_port, contexts.without_cert, timeout);
+  auto c = TlsConn::connect(port != 0 ? port : gateway_admin_port, contexts.without_cert, timeout);
   if (!c) return {-1, c.error().to_string()};
   if (!(*c)->send_all("GET " + path + " HTTP/1.1\r\nHost: gateway\r\nConnection: close\r\n\r\n", timeout)) {
     return {-1, "write failed"};

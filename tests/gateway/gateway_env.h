@@ -140,8 +140,10 @@ class GatewayEnv {
     return "echo.shop.svc.cluster.local:" + std::to_string(port);
   }
 
-  // HTTPS GET on the gateway's admin port (no client certificate): status (-1 on failure), body.
-  std::pair<int, std::string> https_get(const std::string& path, std::chrono::milliseconds timeout = 5s);
+  // HTTPS GET on the gateway's admin port (or `port`), no client certificate: status (-1 on
+  // failure), body.
+  std::pair<int, std::string> https_get(const std::string& path, std::chrono::milliseconds timeout = 5s,
+                                        std::uint16_t port = 0);
   std::string gateway_metrics() { return https_get("/metrics").second; }
   // The target proxy's plain HTTP admin.
   std::string target_metrics();
@@ -151,12 +153,18 @@ class GatewayEnv {
   }
 
   Process& gateway() { return gateway_; }
+  // Another strait-gateway of this cluster (log and config named after `name`): its gateway and
+  // admin ports once it serves.
+  Result<std::pair<std::uint16_t, std::uint16_t>> start_gateway(Process& p, const std::string& name,
+                                                                const std::string& token_file);
+  Result<std::string> write_token(const std::string& ns, const std::string& sa);
   std::string logs() const;
   const fs::path& dir() const { return dir_; }
 
  private:
   Result<void> start_controller();
-  Result<std::string> write_token(const std::string& ns, const std::string& sa);
+  std::string proxy_yaml(const std::string& ns, const std::string& sa, const std::string& token,
+                         const std::string& inbound) const;
   Result<void> make_contexts();
 
   fs::path dir_;

@@ -205,12 +205,47 @@ TEST_F(GatewayTest, ProbePortAnswersReadyLiveAndMetricsOverTls) {
   EXPECT_EQ(answer.find("200"), std::string::npos) << answer;
 }
 
+TEST_F(GatewayTest, ProbePortIsReadyOnlyOnceTheGatewayHasItsCertificate) {
+  // A second gateway whose join token is refused: it serves, but has no certificate.
+  const fs::path token = env_->dir() / "late-gateway.token";
+  std::ofstream(token) << "not-a-token";
+  Process late;
+  auto ports = env_->start_gateway(late, "late-gateway", token.string());
+  ASSERT_TRUE(ports.ok()) << ports.error().to_string();
+  const std::uint16_t admin = ports->second;
+  ASSERT_TRUE(late.wait_log("certify failed", "retry_ms", 30s).ok()) << late.log();
+  auto before = env_->https_get("/ready", 5s, admin);
+  EXPECT_NE(before.first, 200) << before.second;
+  EXPECT_TRUE(late.alive());
+
+  // A good token: the next attempt gets the certificate and /ready turns 200.
+  auto good = env_->write_token("strait-multicluster", "strait-gateway");
+  ASSERT_TRUE(good.ok()) << good.error().to_string();
+  fs::copy_file(*good, token, fs::copy_options::overwrite_existing);
+  std::pair<int, std::string> now;
+  EXPECT_TRUE(wait_until([&] { return (now = env_->https_get("/ready", 2s, admin)).first == 200; }, 40s, 100ms))
+      << now.first << " " << now.second << "\n" << late.log();
+  late.stop();
+}
+
 TEST_F(GatewayTest, MetricsPassPromtool) {
   const std::string promtool = STRAIT_PROMTOOL;
   if (promtool.empty() || promtool.find("NOTFOUND") != std::string::npos) GTEST_SKIP() << "promtool not found";
+  // Labelled families appear once used: one proxied connection and one refusal first.
+  {
+    auto c = env_->open(GatewayEnv::echo_name());
+    ASSERT_TRUE(c.ok()) << c.error().to_string();
+    EXPECT_TRUE((*c)->echo("metrics\n"));
+  }
+  expect_refused("outside_domain", [&] {
+    auto c = env_->open("echo.shop.svc.other.local:80");
+    ASSERT_TRUE(c.ok()) << c.error().to_string();
+    expect_closed_without_data(**c);
+  });
   auto metrics = env_->https_get("/metrics");
   ASSERT_EQ(metrics.first, 200) << metrics.second;
-  EXPECT_NE(metrics.second.find("proxy_refused_total"), std::string::npos) << metrics.second;
+  EXPECT_NE(metrics.second.find("proxy_refused_total{"), std::string::npos) << metrics.second;
+  EXPECT_NE(metrics.second.find("tcp_open_total{"), std::string::npos) << metrics.second;
   const fs::path file = env_->dir() / "gateway.metrics";
   std::ofstream(file) << metrics.second;
   const fs::path out = env_->dir() / "promtool.out";
