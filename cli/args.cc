@@ -10,7 +10,8 @@ Result<Args> Args::parse(const std::vector<std::string>& argv, const std::set<st
   for (std::size_t i = 0; i < argv.size(); ++i) {
     const std::string& a = argv[i];
     if (a == "--") {
-      out.positional_.insert(out.positional_.end(), argv.begin() + static_cast<long>(i) + 1, argv.end());
+      out.positional_.insert(out.positional_.end(), argv.begin() + static_cast<long>(i) + 1,
+                             argv.end());
       break;
     }
     if (a.size() < 2 || a[0] != '-' || a == "-") {

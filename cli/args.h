@@ -16,7 +16,8 @@ class Args {
  public:
   // `valued`: flags that take a value (long names without dashes; short ones as "-n").
   // `aliases`: short to long ("n" -> "namespace").
-  static Result<Args> parse(const std::vector<std::string>& argv, const std::set<std::string>& valued,
+  static Result<Args> parse(const std::vector<std::string>& argv,
+                            const std::set<std::string>& valued,
                             const std::set<std::string>& booleans,
                             const std::map<std::string, std::string>& aliases);
 

@@ -92,7 +92,8 @@ int cmd_register(const Args& args) {
   auto sa = args.get("service-account");
   auto token = args.get("token");
   if (!service || !port || !ns || !sa || !token) {
-    return fail("register needs --service S --port P --namespace NS --service-account SA --token T");
+    return fail(
+        "register needs --service S --port P --namespace NS --service-account SA --token T");
   }
   auto access = resolve_access(args);
   if (!access) return fail(access.error().message);
@@ -112,8 +113,10 @@ int cmd_register(const Args& args) {
   if (!creds) return fail("certify: " + creds.error().message);
   std::cout << "certified " << creds->identity << " until "
             << format_time(std::chrono::duration_cast<std::chrono::seconds>(
-                               creds->expiry.time_since_epoch()).count())
-            << "\n" << std::flush;
+                               creds->expiry.time_since_epoch())
+                               .count())
+            << "\n"
+            << std::flush;
 
   registration::v1::Workload w;
   w.set_service(*service);
@@ -131,9 +134,11 @@ int cmd_register(const Args& args) {
   sigaddset(&set, SIGINT);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   controlplane::RegistrationLease lease(
-      [channel](bool) { return channel; }, w, [](controlplane::RegistrationLease::State s, const std::string& detail) {
+      [channel](bool) { return channel; }, w,
+      [](controlplane::RegistrationLease::State s, const std::string& detail) {
         if (s == controlplane::RegistrationLease::State::kRegistered) {
-          std::cout << "registered endpoint " << detail << " (holding the lease; Ctrl-C releases it)\n"
+          std::cout << "registered endpoint " << detail
+                    << " (holding the lease; Ctrl-C releases it)\n"
                     << std::flush;
         } else if (s == controlplane::RegistrationLease::State::kBroken && detail != "stopped" &&
                    detail.rfind("stopped:", 0) != 0) {

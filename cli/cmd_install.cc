@@ -38,8 +38,8 @@ int cmd_install(const Args& args) {
   if (auto r = controlplane::install_state(o); !r) return fail(r.error().message);
   std::cout << "installed cluster " << o.cluster << " (trust domain " << o.trust_domain << ") in "
             << o.state_dir.string() << "\n"
-            << "run it with: strait-controller --config " << (o.state_dir / "controller.yaml").string()
-            << "\n";
+            << "run it with: strait-controller --config "
+            << (o.state_dir / "controller.yaml").string() << "\n";
   return 0;
 }
 

@@ -39,7 +39,8 @@ int link_gen(const Args& args) {
   auto json = boost::json::parse(resp.link_json(), ec);
   auto link = ec ? Result<discovery::Object>(make_error("bad_reply", "not JSON"))
                  : discovery::object_from_json(json);
-  if (!link) return fail("the controller sent a Link this straitctl cannot read: " + link.error().message);
+  if (!link)
+    return fail("the controller sent a Link this straitctl cannot read: " + link.error().message);
   const auto& l = std::get<discovery::Link>(*link);
   if (l.target_cluster != *name) {
     return fail("--cluster-name " + *name + " but this controller is cluster " + l.target_cluster);
@@ -61,13 +62,15 @@ int unlink(const Args& args) {
   const std::string owner = topologies::owner_of(*name);
   int removed = 0;
   // Mirrors first, the Link last: strait-link would otherwise repair what we remove.
-  for (auto kind : {discovery::Kind::kEndpoint, discovery::Kind::kService, discovery::Kind::kLink}) {
+  for (auto kind :
+       {discovery::Kind::kEndpoint, discovery::Kind::kService, discovery::Kind::kLink}) {
     av::ListRequest lr;
     lr.set_kind(std::string(discovery::kind_name(kind)));
     av::ListResponse list;
     auto ctx = context();
     auto status = stub->List(ctx.get(), lr, &list);
-    if (!status.ok()) return fail(controlplane::describe_status(status, access->destination_address));
+    if (!status.ok())
+      return fail(controlplane::describe_status(status, access->destination_address));
     for (const auto& j : list.objects_json()) {
       auto o = discovery::object_from_json(boost::json::parse(j));
       if (!o) continue;

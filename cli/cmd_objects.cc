@@ -43,14 +43,20 @@ Result<std::string> read_input(const std::string& file) {
 // "services", "svc", "Service" -> Kind.
 std::optional<Kind> kind_from_word(const std::string& w) {
   static const std::map<std::string, Kind> words = {
-      {"service", Kind::kService},       {"services", Kind::kService},
-      {"svc", Kind::kService},           {"endpoint", Kind::kEndpoint},
-      {"endpoints", Kind::kEndpoint},    {"ep", Kind::kEndpoint},
-      {"server", Kind::kServer},         {"servers", Kind::kServer},
-      {"policy", Kind::kAuthorizationPolicy}, {"policies", Kind::kAuthorizationPolicy},
+      {"service", Kind::kService},
+      {"services", Kind::kService},
+      {"svc", Kind::kService},
+      {"endpoint", Kind::kEndpoint},
+      {"endpoints", Kind::kEndpoint},
+      {"ep", Kind::kEndpoint},
+      {"server", Kind::kServer},
+      {"servers", Kind::kServer},
+      {"policy", Kind::kAuthorizationPolicy},
+      {"policies", Kind::kAuthorizationPolicy},
       {"authorizationpolicy", Kind::kAuthorizationPolicy},
       {"authorizationpolicies", Kind::kAuthorizationPolicy},
-      {"link", Kind::kLink},             {"links", Kind::kLink}};
+      {"link", Kind::kLink},
+      {"links", Kind::kLink}};
   std::string lower;
   for (char c : w) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   if (auto it = words.find(lower); it != words.end()) return it->second;
@@ -77,7 +83,8 @@ void print_table(Kind kind, const std::vector<discovery::Object>& objects) {
         const auto& s = std::get<discovery::Service>(o);
         std::vector<std::string> ports;
         for (const auto& p : s.ports) {
-          ports.push_back(std::to_string(p.port) + "/" + std::string(discovery::protocol_name(p.protocol)));
+          ports.push_back(std::to_string(p.port) + "/" +
+                          std::string(discovery::protocol_name(p.protocol)));
         }
         t.add({s.meta.ns, s.meta.name, s.cluster_ip, join(ports), s.meta.cluster});
       }
@@ -138,7 +145,8 @@ int cmd_apply(const Args& args) {
   auto access = resolve_access(args);
   if (!access) return fail(access.error().message);
   av::ApplyRequest req;
-  for (const auto& o : *objects) req.add_objects_json(boost::json::serialize(discovery::object_to_json(o)));
+  for (const auto& o : *objects)
+    req.add_objects_json(boost::json::serialize(discovery::object_to_json(o)));
   av::ApplyResponse resp;
   auto ctx = context();
   auto status = access->admin()->Apply(ctx.get(), req, &resp);
@@ -178,9 +186,11 @@ int cmd_get(const Args& args) {
   std::vector<discovery::Object> objects;
   for (const auto& j : resp.objects_json()) {
     auto o = discovery::object_from_json(boost::json::parse(j));
-    if (!o) return fail("the controller sent an object this straitctl cannot read: " + o.error().message);
+    if (!o)
+      return fail("the controller sent an object this straitctl cannot read: " + o.error().message);
     // A single name narrows the list.
-    if (args.positional().size() >= 3 && discovery::meta_of(*o).name != args.positional()[2]) continue;
+    if (args.positional().size() >= 3 && discovery::meta_of(*o).name != args.positional()[2])
+      continue;
     objects.push_back(std::move(*o));
   }
   if (output == "yaml") {
@@ -201,10 +211,12 @@ int cmd_delete(const Args& args) {
     auto objects = discovery::parse_manifests(*text, "");
     if (!objects) return fail(*file + ": " + objects.error().message);
     for (const auto& o : *objects) {
-      targets.emplace_back(discovery::kind_of(o), discovery::meta_of(o).ns, discovery::meta_of(o).name);
+      targets.emplace_back(discovery::kind_of(o), discovery::meta_of(o).ns,
+                           discovery::meta_of(o).name);
     }
   } else {
-    if (args.positional().size() < 3) return fail("delete needs KIND NAME [-n NAMESPACE], or -f FILE");
+    if (args.positional().size() < 3)
+      return fail("delete needs KIND NAME [-n NAMESPACE], or -f FILE");
     auto kind = kind_from_word(args.positional()[1]);
     if (!kind) return fail("unknown kind \"" + args.positional()[1] + "\"");
     targets.emplace_back(*kind, args.get_or("namespace", "default"), args.positional()[2]);

@@ -29,14 +29,40 @@ with --ca FILE --cert FILE --key FILE.
 int main(int argc, char** argv) {
   using namespace strait::cli;
   std::vector<std::string> words(argv + 1, argv + argc);
-  auto args = Args::parse(
-      words,
-      {"cluster-name", "trust-domain", "state-dir", "domain", "service-cidr", "trust-anchor",
-       "issuer-cert", "issuer-key", "identity-listen", "destination-listen", "admin-listen",
-       "namespace", "service-account", "ttl", "filename", "output", "controller", "ca", "cert",
-       "key", "identity-address", "service", "port", "token", "address", "name", "zone",
-       "export-listen", "export-address", "gateway-addresses", "source-cluster"},
-      {"help"}, {{"n", "namespace"}, {"f", "filename"}, {"o", "output"}, {"h", "help"}});
+  auto args = Args::parse(words,
+                          {"cluster-name",
+                           "trust-domain",
+                           "state-dir",
+                           "domain",
+                           "service-cidr",
+                           "trust-anchor",
+                           "issuer-cert",
+                           "issuer-key",
+                           "identity-listen",
+                           "destination-listen",
+                           "admin-listen",
+                           "namespace",
+                           "service-account",
+                           "ttl",
+                           "filename",
+                           "output",
+                           "controller",
+                           "ca",
+                           "cert",
+                           "key",
+                           "identity-address",
+                           "service",
+                           "port",
+                           "token",
+                           "address",
+                           "name",
+                           "zone",
+                           "export-listen",
+                           "export-address",
+                           "gateway-addresses",
+                           "source-cluster"},
+                          {"help"},
+                          {{"n", "namespace"}, {"f", "filename"}, {"o", "output"}, {"h", "help"}});
   if (!args) return fail(args.error().message + "\n" + kUsage);
   if (args->has("help") || args->positional().empty()) {
     std::cout << kUsage;

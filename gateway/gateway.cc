@@ -22,8 +22,8 @@ Result<std::string> local_authority(const std::string& name, const std::string& 
   const bool under = host.size() > suffix.size() &&
                      host.compare(host.size() - suffix.size(), suffix.size(), suffix) == 0;
   if (colon == std::string::npos || colon + 1 == name.size() || !under) {
-    return make_error("outside_domain",
-                      "\"" + name + "\" is not <svc>.<ns>.svc." + domain + ":<port> of this cluster");
+    return make_error("outside_domain", "\"" + name + "\" is not <svc>.<ns>.svc." + domain +
+                                            ":<port> of this cluster");
   }
   return name;
 }
@@ -39,13 +39,15 @@ asio::awaitable<void> serve_gateway(proxy::ProxyContext& ctx, tcp::socket peer) 
   // Gateway policy: any authenticated identity of a trusted domain (the handshake checked the
   // chain and the roots' scopes).
   if (!accepted->client) {
-    ctx.refuse("gateway", "unauthenticated", "the gateway admits only clients with a mesh identity");
+    ctx.refuse("gateway", "unauthenticated",
+               "the gateway admits only clients with a mesh identity");
     co_return;
   }
   const std::string client_id = accepted->client->to_string();
   auto authority = local_authority(accepted->header.target_name, ctx.config.cluster_domain);
   if (!authority) {
-    ctx.refuse("gateway", authority.error().code, authority.error().message + " (client " + client_id + ")");
+    ctx.refuse("gateway", authority.error().code,
+               authority.error().message + " (client " + client_id + ")");
     co_return;
   }
   const auto deadline = Clock::now() + ctx.config.fail_fast;
@@ -94,13 +96,15 @@ asio::awaitable<void> serve_gateway(proxy::ProxyContext& ctx, tcp::socket peer) 
   header.target_port = static_cast<std::uint16_t>(ep->addr.addr().port());
   auto upstream = co_await proxy::connect_upstream(ctx, ep->addr, header);
   if (!upstream) {
-    log::warn("gateway connect failed", {{"target", *authority}, {"reason", upstream.error().code},
+    log::warn("gateway connect failed", {{"target", *authority},
+                                         {"reason", upstream.error().code},
                                          {"detail", upstream.error().message}});
     conn.closed(upstream.error().code);
     co_return;
   }
   member.hold((*upstream)->socket().native_handle());
-  auto r = co_await proxy::relay(*accepted->stream, **upstream, conn.counters(), ctx.config.idle_timeout);
+  auto r = co_await proxy::relay(*accepted->stream, **upstream, conn.counters(),
+                                 ctx.config.idle_timeout);
   conn.closed(r.error);
 }
 
@@ -118,7 +122,8 @@ class GatewayImpl final : public Gateway {
     });
     if (!gw) return gw.error();
     probe_ = std::make_unique<ProbeServer>(*rt_);
-    auto admin = rt_->listen(admin_listen_, "admin", [this](tcp::socket s) { probe_->serve(std::move(s)); });
+    auto admin =
+        rt_->listen(admin_listen_, "admin", [this](tcp::socket s) { probe_->serve(std::move(s)); });
     if (!admin) return admin.error();
     ports_ = {*gw, *admin};
     return {};

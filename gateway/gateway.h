@@ -20,7 +20,8 @@ namespace strait::gateway {
 // Errors: no_target_name, outside_domain (with the name in the message).
 Result<std::string> local_authority(const std::string& target_name, const std::string& domain);
 
-boost::asio::awaitable<void> serve_gateway(proxy::ProxyContext& ctx, boost::asio::ip::tcp::socket peer);
+boost::asio::awaitable<void> serve_gateway(proxy::ProxyContext& ctx,
+                                           boost::asio::ip::tcp::socket peer);
 
 struct GatewayPorts {
   std::uint16_t gateway = 0, admin = 0;

@@ -29,7 +29,8 @@ int main(int argc, char** argv) {
   }
   auto g = gateway::Gateway::create(std::move(*config));
   if (!g) {
-    log::error("gateway failed to start", {{"reason", g.error().code}, {"detail", g.error().message}});
+    log::error("gateway failed to start",
+               {{"reason", g.error().code}, {"detail", g.error().message}});
     return 1;
   }
   (*g)->run();

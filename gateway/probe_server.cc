@@ -18,11 +18,16 @@ constexpr auto kDeadline = std::chrono::seconds(5);
 
 const char* reason(unsigned status) {
   switch (status) {
-    case 200: return "OK";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 503: return "Service Unavailable";
-    default: return "Bad Request";
+    case 200:
+      return "OK";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 503:
+      return "Service Unavailable";
+    default:
+      return "Bad Request";
   }
 }
 }  // namespace
@@ -30,7 +35,8 @@ const char* reason(unsigned status) {
 ProbeServer::Reply ProbeServer::answer(const std::string& line) {
   auto sp1 = line.find(' ');
   auto sp2 = line.find(' ', sp1 == std::string::npos ? sp1 : sp1 + 1);
-  if (sp1 == std::string::npos || sp2 == std::string::npos) return {400, "bad request\n", "text/plain"};
+  if (sp1 == std::string::npos || sp2 == std::string::npos)
+    return {400, "bad request\n", "text/plain"};
   std::string method = line.substr(0, sp1);
   std::string path = line.substr(sp1 + 1, sp2 - sp1 - 1);
   if (auto q = path.find('?'); q != std::string::npos) path.resize(q);

@@ -29,8 +29,9 @@ const char kWanSegment[] = "198.18.250";
 
 bool valid_name(const std::string& n) {
   if (n.empty() || n.size() > 32 || n.front() == '-' || n.back() == '-') return false;
-  return std::all_of(n.begin(), n.end(),
-                     [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'; });
+  return std::all_of(n.begin(), n.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+  });
 }
 
 std::string random_id() {
@@ -81,7 +82,8 @@ Result<std::unique_ptr<Harness>> Harness::create(HarnessOptions options) {
   } else if (!valid_run_id(id)) {
     return make_error("bad_id", "run id must be 1 to 8 of [a-z0-9]: " + id);
   } else if (id_in_use(options.state_root, id)) {
-    return make_error("id_in_use", "run " + id + " exists (state or namespaces); `strait-harness down --id " +
+    return make_error("id_in_use", "run " + id +
+                                       " exists (state or namespaces); `strait-harness down --id " +
                                        id + "` removes it");
   }
   std::unique_ptr<Harness> h(new Harness(std::move(options), id));
@@ -113,7 +115,8 @@ std::string Harness::state_path() const { return state_file(options_.state_root,
 Result<void> Harness::save_locked() { return save_state(options_.state_root, state_); }
 
 Result<void> Harness::create_ns_locked(const std::string& name) {
-  if (std::find(state_.namespaces.begin(), state_.namespaces.end(), name) != state_.namespaces.end()) {
+  if (std::find(state_.namespaces.begin(), state_.namespaces.end(), name) !=
+      state_.namespaces.end()) {
     return make_error("exists", "namespace " + name + " already exists in this run");
   }
   // Recorded first: a crash right after creation still leaves it findable.
@@ -149,7 +152,8 @@ Result<ClusterInfo> Harness::add_cluster(const std::string& name) {
   if (res) res = ip(r, {"link", "add", "br0", "type", "bridge"});
   if (res) res = ip(r, {"addr", "add", c.router_ip + "/24", "dev", "br0"});
   if (res) res = ip(r, {"link", "set", "br0", "up"});
-  if (res) res = ip(r, {"link", "add", "wan0", "type", "veth", "peer", "name", wan_if, "netns", wan_ns()});
+  if (res)
+    res = ip(r, {"link", "add", "wan0", "type", "veth", "peer", "name", wan_if, "netns", wan_ns()});
   if (res) res = ip(wan_ns(), {"link", "set", wan_if, "master", "br0", "up"});
   if (res) res = ip(r, {"addr", "add", c.wan_ip + "/24", "dev", "wan0"});
   if (res) res = ip(r, {"link", "set", "wan0", "up"});
@@ -170,17 +174,20 @@ Result<void> Harness::apply_topology_locked(const ClusterInfo& c) {
   for (const auto& other : state_.clusters) {
     if (other.name == c.name) continue;
     if (topology_ == Topology::flat) {
-      if (auto x = ip(r, {"route", "replace", other.pod_cidr, "via", other.wan_ip, "dev", "wan0"}); !x) return x;
+      if (auto x = ip(r, {"route", "replace", other.pod_cidr, "via", other.wan_ip, "dev", "wan0"});
+          !x)
+        return x;
     } else {
       (void)ip(r, {"route", "del", other.pod_cidr});  // absent already is fine
     }
   }
   // Gateway topology: what leaves for the wan carries the router's wan address, so the other
   // side needs no route back into this cluster's pod subnet (and has none).
-  if (auto x = run_command_in(r, {"iptables", "-w", "5", "-t", "nat", "-F", "POSTROUTING"}); !x) return x;
+  if (auto x = run_command_in(r, {"iptables", "-w", "5", "-t", "nat", "-F", "POSTROUTING"}); !x)
+    return x;
   if (topology_ == Topology::gateway) {
-    if (auto x = run_command_in(r, {"iptables", "-w", "5", "-t", "nat", "-A", "POSTROUTING", "-o", "wan0", "-j",
-                                    "MASQUERADE"});
+    if (auto x = run_command_in(r, {"iptables", "-w", "5", "-t", "nat", "-A", "POSTROUTING", "-o",
+                                    "wan0", "-j", "MASQUERADE"});
         !x) {
       return x;
     }
@@ -211,7 +218,8 @@ Result<void> Harness::mark_ready() {
   return save_locked();
 }
 
-Result<PodInfo> Harness::add_pod(const std::string& cluster, const std::string& pod, PodOptions options) {
+Result<PodInfo> Harness::add_pod(const std::string& cluster, const std::string& pod,
+                                 PodOptions options) {
   std::lock_guard lock(mu_);
   if (torn_down_) return make_error("torn_down", "the run was torn down");
   if (!valid_name(pod)) return make_error("bad_name", "pod name must be [a-z0-9-]{1,32}: " + pod);
@@ -219,10 +227,12 @@ Result<PodInfo> Harness::add_pod(const std::string& cluster, const std::string& 
                         [&](const ClusterInfo& x) { return x.name == cluster; });
   if (c == state_.clusters.end()) return make_error("no_cluster", "no cluster " + cluster);
   for (const auto& p : state_.pods) {
-    if (p.cluster == cluster && p.name == pod) return make_error("exists", "pod " + cluster + "/" + pod + " exists");
+    if (p.cluster == cluster && p.name == pod)
+      return make_error("exists", "pod " + cluster + "/" + pod + " exists");
   }
   int& host = next_host_[cluster];
-  if (host > 254) return make_error("subnet_full", "cluster " + cluster + " has no free pod address");
+  if (host > 254)
+    return make_error("subnet_full", "cluster " + cluster + " has no free pod address");
   if (options.on_wan && kFirstWanPod + next_wan_pod_ > 254) {
     return make_error("subnet_full", "no free address on the wan segment");
   }
@@ -236,7 +246,8 @@ Result<PodInfo> Harness::add_pod(const std::string& cluster, const std::string& 
 
   Result<void> res = create_ns_locked(p.ns);
   if (res) res = ip(p.ns, {"link", "set", "lo", "up"});
-  if (res) res = ip(r, {"link", "add", router_if, "type", "veth", "peer", "name", "eth0", "netns", p.ns});
+  if (res)
+    res = ip(r, {"link", "add", router_if, "type", "veth", "peer", "name", "eth0", "netns", p.ns});
   if (res) res = ip(r, {"link", "set", router_if, "master", "br0", "up"});
   if (res) res = ip(p.ns, {"addr", "add", p.ip + "/24", "dev", "eth0"});
   if (res) res = ip(p.ns, {"link", "set", "eth0", "up"});
@@ -245,7 +256,8 @@ Result<PodInfo> Harness::add_pod(const std::string& cluster, const std::string& 
     const int k = next_wan_pod_;
     const std::string wan_if = "g" + std::to_string(k);
     p.wan_ip = std::string(kWanSegment) + "." + std::to_string(kFirstWanPod + k);
-    res = ip(wan_ns(), {"link", "add", wan_if, "type", "veth", "peer", "name", "wan0", "netns", p.ns});
+    res = ip(wan_ns(),
+             {"link", "add", wan_if, "type", "veth", "peer", "name", "wan0", "netns", p.ns});
     if (res) res = ip(wan_ns(), {"link", "set", wan_if, "master", "br0", "up"});
     if (res) res = ip(p.ns, {"addr", "add", p.wan_ip + "/24", "dev", "wan0"});
     if (res) res = ip(p.ns, {"link", "set", "wan0", "up"});
@@ -312,13 +324,15 @@ Result<std::string> Harness::resolve_pod_ns(const std::string& ref, std::string*
   return ns;
 }
 
-Result<std::string> Harness::set_resolver(const std::string& pod_ref, const std::vector<std::string>& nameservers,
+Result<std::string> Harness::set_resolver(const std::string& pod_ref,
+                                          const std::vector<std::string>& nameservers,
                                           const std::vector<std::string>& search) {
   std::lock_guard lock(mu_);
   auto ns = netns_of_locked(pod_ref);
   if (!ns) return ns.error();
   const std::string dir = "/etc/netns/" + *ns;
-  if (std::find(state_.resolv_dirs.begin(), state_.resolv_dirs.end(), dir) == state_.resolv_dirs.end()) {
+  if (std::find(state_.resolv_dirs.begin(), state_.resolv_dirs.end(), dir) ==
+      state_.resolv_dirs.end()) {
     state_.resolv_dirs.push_back(dir);
     if (auto s = save_locked(); !s) return s.error();
   }
@@ -341,7 +355,8 @@ Result<std::string> Harness::set_resolver(const std::string& pod_ref, const std:
   return path;
 }
 
-Result<Process> Harness::spawn(const std::string& ref, const std::vector<std::string>& argv, SpawnOptions options) {
+Result<Process> Harness::spawn(const std::string& ref, const std::vector<std::string>& argv,
+                               SpawnOptions options) {
   std::string resolv;
   auto ns = resolve_pod_ns(ref, &resolv);
   if (!ns) return ns.error();
@@ -366,19 +381,22 @@ Result<ExecResult> Harness::exec(const std::string& ref, const std::vector<std::
   return exec_in(*ns, argv, timeout, options);
 }
 
-Result<UniqueFd> Harness::connect(const std::string& ref, const std::string& address, Deadline deadline) {
+Result<UniqueFd> Harness::connect(const std::string& ref, const std::string& address,
+                                  Deadline deadline) {
   auto ns = resolve_pod_ns(ref, nullptr);
   if (!ns) return ns.error();
   return connect_in(*ns, address, deadline);
 }
 
-Result<void> Harness::wait_for_tcp(const std::string& ref, const std::string& address, Deadline deadline) {
+Result<void> Harness::wait_for_tcp(const std::string& ref, const std::string& address,
+                                   Deadline deadline) {
   auto ns = resolve_pod_ns(ref, nullptr);
   if (!ns) return ns.error();
   return wait_for_tcp_in(*ns, address, deadline);
 }
 
-Result<void> Harness::wait_for_http_ok(const std::string& ref, const std::string& url, Deadline deadline) {
+Result<void> Harness::wait_for_http_ok(const std::string& ref, const std::string& url,
+                                       Deadline deadline) {
   auto ns = resolve_pod_ns(ref, nullptr);
   if (!ns) return ns.error();
   return wait_for_http_ok_in(*ns, url, deadline);
@@ -408,16 +426,20 @@ Result<void> Harness::teardown() {
 std::string Harness::describe() const {
   std::lock_guard lock(mu_);
   std::ostringstream o;
-  o << "run " << id_ << "  topology " << topology_name(topology_) << "  state " << state_path() << "\n";
+  o << "run " << id_ << "  topology " << topology_name(topology_) << "  state " << state_path()
+    << "\n";
   o << "wan segment " << kWanSegment << ".0/24 in " << wan_ns() << "\n\n";
-  o << std::left << std::setw(12) << "CLUSTER" << std::setw(24) << "ROUTER-NAMESPACE" << std::setw(16)
-    << "POD-CIDR" << std::setw(14) << "GATEWAY-IP" << std::setw(15) << "WAN-IP" << "SERVICE-CIDR\n";
+  o << std::left << std::setw(12) << "CLUSTER" << std::setw(24) << "ROUTER-NAMESPACE"
+    << std::setw(16) << "POD-CIDR" << std::setw(14) << "GATEWAY-IP" << std::setw(15) << "WAN-IP"
+    << "SERVICE-CIDR\n";
   for (const auto& c : state_.clusters) {
-    o << std::setw(12) << c.name << std::setw(24) << c.router_ns << std::setw(16) << c.pod_cidr << std::setw(14)
-      << c.router_ip << std::setw(15) << c.wan_ip << c.service_cidr << "\n";
+    o << std::setw(12) << c.name << std::setw(24) << c.router_ns << std::setw(16) << c.pod_cidr
+      << std::setw(14) << c.router_ip << std::setw(15) << c.wan_ip << c.service_cidr << "\n";
   }
   if (!state_.pods.empty()) {
-    o << "\n" << std::setw(24) << "POD" << std::setw(32) << "NAMESPACE" << std::setw(15) << "IP" << "WAN-IP\n";
+    o << "\n"
+      << std::setw(24) << "POD" << std::setw(32) << "NAMESPACE" << std::setw(15) << "IP"
+      << "WAN-IP\n";
     for (const auto& p : state_.pods) {
       o << std::setw(24) << p.ref() << std::setw(32) << p.ns << std::setw(15) << p.ip
         << (p.wan_ip.empty() ? "-" : p.wan_ip) << "\n";

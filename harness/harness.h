@@ -27,10 +27,10 @@ std::string topology_name(Topology t);
 Result<Topology> parse_topology(const std::string& text);
 
 struct HarnessOptions {
-  std::string id;                               // empty: 4 random [a-z0-9]
+  std::string id;  // empty: 4 random [a-z0-9]
   std::string state_root = default_state_root();
   Topology topology = Topology::flat;
-  std::chrono::milliseconds stop_grace{2000};   // SIGTERM -> SIGKILL on teardown
+  std::chrono::milliseconds stop_grace{2000};  // SIGTERM -> SIGKILL on teardown
 };
 
 struct PodOptions {
@@ -53,7 +53,8 @@ class Harness {
   // Cluster i (in order of creation, from 1): router namespace st<id>-<name>.
   Result<ClusterInfo> add_cluster(const std::string& name);
   // Pod namespace st<id>-<cluster>-<pod> with the next free address of the cluster.
-  Result<PodInfo> add_pod(const std::string& cluster, const std::string& pod, PodOptions options = {});
+  Result<PodInfo> add_pod(const std::string& cluster, const std::string& pod,
+                          PodOptions options = {});
   // Applies at once to every existing and future cluster.
   Result<void> set_topology(Topology topology);
   Topology topology() const;
@@ -71,7 +72,8 @@ class Harness {
 
   // Writes /etc/netns/<ns>/resolv.conf for the pod; processes spawned in it afterwards see it as
   // /etc/resolv.conf. Returns the file's path.
-  Result<std::string> set_resolver(const std::string& pod_ref, const std::vector<std::string>& nameservers,
+  Result<std::string> set_resolver(const std::string& pod_ref,
+                                   const std::vector<std::string>& nameservers,
                                    const std::vector<std::string>& search = {});
 
   // Starts a process in the pod (see spawn_in); it is stopped on teardown.
@@ -105,8 +107,8 @@ class Harness {
   mutable std::mutex mu_;
   RunState state_;
   Topology topology_;
-  std::map<std::string, int> next_host_;   // cluster -> next free host number
-  int next_wan_pod_ = 0;                   // k for 198.18.250.(100+k)
+  std::map<std::string, int> next_host_;             // cluster -> next free host number
+  int next_wan_pod_ = 0;                             // k for 198.18.250.(100+k)
   std::map<std::string, std::string> resolv_files_;  // pod ns -> resolv.conf path
   std::vector<Process> processes_;
   bool torn_down_ = false;

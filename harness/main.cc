@@ -1,7 +1,6 @@
 // strait-harness: the command line of the harness.
-//   up    --clusters east,west [--topology flat|gateway] [--pods east/client,east/gw:wan,...] [--id ID]
-//   down  --id ID | --all | --stale
-//   list
+//   up    --clusters east,west [--topology flat|gateway] [--pods east/client,east/gw:wan,...] [--id
+//   ID] down  --id ID | --all | --stale list
 // Common: --state-dir DIR (default /run/strait-harness or $STRAIT_HARNESS_STATE_DIR).
 #include <signal.h>
 #include <unistd.h>
@@ -46,7 +45,9 @@ struct Args {
   std::string command;
   std::map<std::string, std::string> values;
   std::vector<std::string> flags;
-  bool has(const std::string& k) const { return values.count(k) || std::find(flags.begin(), flags.end(), k) != flags.end(); }
+  bool has(const std::string& k) const {
+    return values.count(k) || std::find(flags.begin(), flags.end(), k) != flags.end();
+  }
   std::string get(const std::string& k, const std::string& def = "") const {
     auto it = values.find(k);
     return it == values.end() ? def : it->second;
@@ -59,7 +60,8 @@ bool parse(int argc, char** argv, Args& a, std::string& err) {
     return false;
   }
   a.command = argv[1];
-  const std::vector<std::string> with_value = {"--clusters", "--topology", "--pods", "--id", "--state-dir"};
+  const std::vector<std::string> with_value = {"--clusters", "--topology", "--pods", "--id",
+                                               "--state-dir"};
   for (int i = 2; i < argc; ++i) {
     std::string arg = argv[i];
     auto eq = arg.find('=');
@@ -168,7 +170,8 @@ int cmd_up(const Args& a, const std::string& root) {
     if (signal_pending(set)) return interrupted();
   }
   if (auto r = run.mark_ready(); !r) return fail(r.error());
-  std::cout << run.describe() << "\nrun " << run.id() << " is up; Ctrl-C (or SIGTERM) tears it down.\n"
+  std::cout << run.describe() << "\nrun " << run.id()
+            << " is up; Ctrl-C (or SIGTERM) tears it down.\n"
             << std::flush;
   int sig = 0;
   ::sigwait(&set, &sig);
@@ -213,18 +216,21 @@ int cmd_list(const std::string& root) {
   for (const auto& r : runs) {
     std::cout << "run " << r.id;
     if (!r.has_state) {
-      std::cout << "  (no state file: not made by this harness or state lost; not removed by --all)";
+      std::cout
+          << "  (no state file: not made by this harness or state lost; not removed by --all)";
     } else {
-      std::cout << "  owner " << r.state.owner_pid << (r.owner_alive ? " (alive)" : " (dead)") << "  phase "
-                << r.state.phase << "  topology " << r.state.topology << "  processes " << r.state.processes.size();
+      std::cout << "  owner " << r.state.owner_pid << (r.owner_alive ? " (alive)" : " (dead)")
+                << "  phase " << r.state.phase << "  topology " << r.state.topology
+                << "  processes " << r.state.processes.size();
     }
     std::cout << "\n";
     for (const auto& c : r.state.clusters) {
-      std::cout << "  cluster " << c.name << "  " << c.pod_cidr << "  wan " << c.wan_ip << "  services "
-                << c.service_cidr << "\n";
+      std::cout << "  cluster " << c.name << "  " << c.pod_cidr << "  wan " << c.wan_ip
+                << "  services " << c.service_cidr << "\n";
     }
     for (const auto& p : r.state.pods) {
-      std::cout << "  pod " << p.ref() << "  " << p.ip << (p.wan_ip.empty() ? "" : "  wan " + p.wan_ip) << "\n";
+      std::cout << "  pod " << p.ref() << "  " << p.ip
+                << (p.wan_ip.empty() ? "" : "  wan " + p.wan_ip) << "\n";
     }
     std::cout << "  namespaces:";
     for (const auto& ns : r.live_namespaces) std::cout << " " << ns;

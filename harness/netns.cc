@@ -62,7 +62,9 @@ bool netns_exists(const std::string& name) {
   return ::stat((std::string(kNetnsDir) + "/" + name).c_str(), &st) == 0;
 }
 
-Result<void> create_netns(const std::string& name) { return run_command({"ip", "netns", "add", name}); }
+Result<void> create_netns(const std::string& name) {
+  return run_command({"ip", "netns", "add", name});
+}
 
 std::vector<pid_t> netns_pids(const std::string& name) {
   std::vector<pid_t> pids;
@@ -111,7 +113,8 @@ Result<void> run_command_in(const std::string& netns, const std::vector<std::str
   return check(exec_in(netns, argv, 10s), argv);
 }
 
-Result<void> write_sysctl_in(const std::string& netns, const std::string& key, const std::string& value) {
+Result<void> write_sysctl_in(const std::string& netns, const std::string& key,
+                             const std::string& value) {
   UniqueFd nsfd(::open((std::string(kNetnsDir) + "/" + netns).c_str(), O_RDONLY | O_CLOEXEC));
   if (!nsfd) return make_error("netns_not_found", "no namespace " + netns);
   const std::string path = "/proc/sys/" + key;

@@ -30,6 +30,7 @@ Result<void> run_command(const std::vector<std::string>& argv);
 Result<void> run_command_in(const std::string& netns, const std::vector<std::string>& argv);
 
 // Writes a sysctl (path under /proc/sys, e.g. "net/ipv4/ip_forward") as seen from inside `netns`.
-Result<void> write_sysctl_in(const std::string& netns, const std::string& key, const std::string& value);
+Result<void> write_sysctl_in(const std::string& netns, const std::string& key,
+                             const std::string& value);
 
 }  // namespace strait::harness

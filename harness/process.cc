@@ -35,7 +35,8 @@ using namespace std::chrono_literals;
 std::string errno_text(int err) { return std::strerror(err); }
 
 int remaining_ms(Deadline deadline) {
-  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+  auto left =
+      std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
   if (left <= 0) return 0;
   return left > 1000000 ? 1000000 : static_cast<int>(left);
 }
@@ -52,8 +53,8 @@ Result<UniqueFd> open_netns(const std::string& netns) {
 
 std::string find_in_path(const std::string& prog, const std::string& path_env) {
   if (prog.find('/') != std::string::npos) return prog;
-  std::stringstream dirs(path_env.empty() ? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-                                          : path_env);
+  std::stringstream dirs(
+      path_env.empty() ? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" : path_env);
   std::string dir;
   while (std::getline(dirs, dir, ':')) {
     if (dir.empty()) continue;
@@ -79,10 +80,13 @@ struct ChildFailure {
   int stage;
   int err;
 };
-const char* const kStages[] = {"setns",  "unshare mount namespace", "mount /",  "bind resolv.conf",
-                               "stdin",  "stdout",                  "stderr",   "chdir",
-                               "setgroups", "setgid",               "setuid",   "prctl",
-                               "execve", "setpgid"};
+const char* const kStages[] = {"setns",     "unshare mount namespace",
+                               "mount /",   "bind resolv.conf",
+                               "stdin",     "stdout",
+                               "stderr",    "chdir",
+                               "setgroups", "setgid",
+                               "setuid",    "prctl",
+                               "execve",    "setpgid"};
 
 [[noreturn]] void child_fail(int pipe_fd, int stage) {
   ChildFailure f{stage, errno};
@@ -212,8 +216,8 @@ Result<pid_t> fork_exec(int netns_fd, const Prepared& p, const SpawnOptions& opt
   if (n == static_cast<ssize_t>(sizeof failure)) {
     int status;
     ::waitpid(pid, &status, 0);
-    return make_error("spawn_failed", "cannot start " + p.path + ": " + kStages[failure.stage] + ": " +
-                                          errno_text(failure.err));
+    return make_error("spawn_failed", "cannot start " + p.path + ": " + kStages[failure.stage] +
+                                          ": " + errno_text(failure.err));
   }
   return pid;
 }
@@ -267,8 +271,8 @@ Result<ExitStatus> Process::wait_exit(Deadline deadline) const {
     if (auto s = poll()) return *s;
     int ms = remaining_ms(deadline);
     if (ms == 0) {
-      return make_error("timeout", "process " + std::to_string(state_->pid) + " (" + state_->argv[0] +
-                                       ") still running at the deadline");
+      return make_error("timeout", "process " + std::to_string(state_->pid) + " (" +
+                                       state_->argv[0] + ") still running at the deadline");
     }
     if (state_->pidfd) {
       pollfd p{state_->pidfd.get(), POLLIN, 0};
@@ -324,7 +328,8 @@ Result<ExecResult> exec_in(const std::string& netns, const std::vector<std::stri
   auto ns = open_netns(netns);
   if (!ns) return ns.error();
   int out_pipe[2], err_pipe[2];
-  if (::pipe2(out_pipe, O_CLOEXEC) != 0) return make_error("spawn_failed", "pipe: " + errno_text(errno));
+  if (::pipe2(out_pipe, O_CLOEXEC) != 0)
+    return make_error("spawn_failed", "pipe: " + errno_text(errno));
   if (::pipe2(err_pipe, O_CLOEXEC) != 0) {
     ::close(out_pipe[0]);
     ::close(out_pipe[1]);
@@ -346,7 +351,8 @@ Result<ExecResult> exec_in(const std::string& netns, const std::vector<std::stri
   Process proc(state);
 
   ExecResult result;
-  std::optional<Deadline> drain_until;  // after exit: leftovers (e.g. a background child) get 500 ms
+  std::optional<Deadline>
+      drain_until;  // after exit: leftovers (e.g. a background child) get 500 ms
   char buf[16384];
   for (;;) {
     if (!drain_until) {
@@ -466,7 +472,8 @@ namespace {
 
 Result<sockaddr_in> parse_ipv4_port(const std::string& address) {
   auto colon = address.rfind(':');
-  if (colon == std::string::npos) return make_error("bad_address", "expected IP:PORT, got " + address);
+  if (colon == std::string::npos)
+    return make_error("bad_address", "expected IP:PORT, got " + address);
   sockaddr_in sa{};
   sa.sin_family = AF_INET;
   std::string host = address.substr(0, colon);
@@ -485,14 +492,16 @@ Result<sockaddr_in> parse_ipv4_port(const std::string& address) {
 
 }  // namespace
 
-Result<UniqueFd> connect_in(const std::string& netns, const std::string& address, Deadline deadline) {
+Result<UniqueFd> connect_in(const std::string& netns, const std::string& address,
+                            Deadline deadline) {
   auto sa = parse_ipv4_port(address);
   if (!sa) return sa.error();
   auto sock = socket_in(netns, AF_INET, SOCK_STREAM | SOCK_NONBLOCK);
   if (!sock) return sock.error();
   int fd = sock->get();
   if (::connect(fd, reinterpret_cast<sockaddr*>(&*sa), sizeof *sa) != 0) {
-    if (errno != EINPROGRESS) return make_error("connect_failed", address + ": " + errno_text(errno));
+    if (errno != EINPROGRESS)
+      return make_error("connect_failed", address + ": " + errno_text(errno));
     pollfd p{fd, POLLOUT, 0};
     int r;
     do {
@@ -513,12 +522,14 @@ Result<void> wait_until(const std::function<bool()>& ready, Deadline deadline,
                         std::chrono::milliseconds interval) {
   for (;;) {
     if (ready()) return {};
-    if (Clock::now() >= deadline) return make_error("timeout", "condition not met before the deadline");
+    if (Clock::now() >= deadline)
+      return make_error("timeout", "condition not met before the deadline");
     std::this_thread::sleep_for(std::min<Clock::duration>(interval, deadline - Clock::now()));
   }
 }
 
-Result<void> wait_for_tcp_in(const std::string& netns, const std::string& address, Deadline deadline) {
+Result<void> wait_for_tcp_in(const std::string& netns, const std::string& address,
+                             Deadline deadline) {
   std::string last = "no attempt";
   for (;;) {
     Deadline attempt = std::min(deadline, Clock::now() + 1s);
@@ -527,7 +538,8 @@ Result<void> wait_for_tcp_in(const std::string& netns, const std::string& addres
     if (c.error().code == "bad_address" || c.error().code == "netns_not_found") return c.error();
     last = c.error().message;
     if (Clock::now() >= deadline) {
-      return make_error("timeout", "no TCP connection to " + address + " from " + netns + ": " + last);
+      return make_error("timeout",
+                        "no TCP connection to " + address + " from " + netns + ": " + last);
     }
     std::this_thread::sleep_for(std::min<Clock::duration>(50ms, deadline - Clock::now()));
   }
@@ -536,8 +548,8 @@ Result<void> wait_for_tcp_in(const std::string& netns, const std::string& addres
 namespace {
 
 // One GET; ok when the status is 2xx.
-Result<void> http_get_once(const std::string& netns, const std::string& hostport, const std::string& path,
-                           Deadline deadline) {
+Result<void> http_get_once(const std::string& netns, const std::string& hostport,
+                           const std::string& path, Deadline deadline) {
   auto c = connect_in(netns, hostport, deadline);
   if (!c) return c.error();
   int fd = c->get();
@@ -568,14 +580,16 @@ Result<void> http_get_once(const std::string& netns, const std::string& hostport
     return make_error("http_failed", "not an HTTP response from " + hostport);
   }
   if (head[sp + 1] != '2') {
-    return make_error("http_status", "status " + head.substr(sp + 1, 3) + " from " + hostport + path);
+    return make_error("http_status",
+                      "status " + head.substr(sp + 1, 3) + " from " + hostport + path);
   }
   return {};
 }
 
 }  // namespace
 
-Result<void> wait_for_http_ok_in(const std::string& netns, const std::string& url, Deadline deadline) {
+Result<void> wait_for_http_ok_in(const std::string& netns, const std::string& url,
+                                 Deadline deadline) {
   const std::string scheme = "http://";
   if (url.rfind(scheme, 0) != 0) return make_error("bad_url", "only http:// URLs: " + url);
   std::string rest = url.substr(scheme.size());

@@ -77,7 +77,7 @@ class Process {
   explicit Process(std::shared_ptr<State> state) : state_(std::move(state)) {}
 
   pid_t pid() const;
-  const std::string& netns() const;   // empty: the harness's own namespace
+  const std::string& netns() const;  // empty: the harness's own namespace
   const std::vector<std::string>& argv() const;
 
   // Waits until the process exits or the deadline passes (error code "timeout").
@@ -122,18 +122,21 @@ Result<UniqueFd> socket_in(const std::string& netns, int domain, int type);
 
 // A TCP connection from inside `netns` to "ip:port", or an error (refused, unreachable,
 // "timeout") once the deadline passes.
-Result<UniqueFd> connect_in(const std::string& netns, const std::string& address, Deadline deadline);
+Result<UniqueFd> connect_in(const std::string& netns, const std::string& address,
+                            Deadline deadline);
 
 // Polls `ready` (every `interval`) until it returns true or the deadline passes ("timeout").
 Result<void> wait_until(const std::function<bool()>& ready, Deadline deadline,
                         std::chrono::milliseconds interval = std::chrono::milliseconds(50));
 
 // Retries connect_in until one succeeds.
-Result<void> wait_for_tcp_in(const std::string& netns, const std::string& address, Deadline deadline);
+Result<void> wait_for_tcp_in(const std::string& netns, const std::string& address,
+                             Deadline deadline);
 
 // Retries a plain HTTP/1.1 GET (no curl) from inside `netns` until one answers 2xx.
 // url: http://IP:PORT/path
-Result<void> wait_for_http_ok_in(const std::string& netns, const std::string& url, Deadline deadline);
+Result<void> wait_for_http_ok_in(const std::string& netns, const std::string& url,
+                                 Deadline deadline);
 
 // The start time of a process (clock ticks since boot, /proc/PID/stat field 22), 0 if it does
 // not exist. A pid plus its start time names one process even after pid reuse.

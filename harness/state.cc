@@ -74,15 +74,16 @@ json::value encode(const RunState& s) {
   }
   json::array pods;
   for (const auto& p : s.pods) {
-    pods.push_back(json::object{
-        {"cluster", p.cluster}, {"name", p.name}, {"ns", p.ns}, {"ip", p.ip}, {"wan_ip", p.wan_ip}});
+    pods.push_back(json::object{{"cluster", p.cluster},
+                                {"name", p.name},
+                                {"ns", p.ns},
+                                {"ip", p.ip},
+                                {"wan_ip", p.wan_ip}});
   }
   json::array procs;
   for (const auto& p : s.processes) {
-    procs.push_back(json::object{{"pid", p.pid},
-                                 {"start_time", p.start_time},
-                                 {"netns", p.netns},
-                                 {"command", p.command}});
+    procs.push_back(json::object{
+        {"pid", p.pid}, {"start_time", p.start_time}, {"netns", p.netns}, {"command", p.command}});
   }
   return json::object{{"id", s.id},
                       {"owner_pid", s.owner_pid},
@@ -111,16 +112,17 @@ RunState decode(const json::object& o) {
     for (const auto& e : *a) {
       if (!e.is_object()) continue;
       const auto& c = e.get_object();
-      s.clusters.push_back(ClusterInfo{str(c, "name"), static_cast<int>(num(c, "index")), str(c, "router_ns"),
-                                       str(c, "pod_cidr"), str(c, "router_ip"), str(c, "wan_ip"),
-                                       str(c, "service_cidr")});
+      s.clusters.push_back(ClusterInfo{str(c, "name"), static_cast<int>(num(c, "index")),
+                                       str(c, "router_ns"), str(c, "pod_cidr"), str(c, "router_ip"),
+                                       str(c, "wan_ip"), str(c, "service_cidr")});
     }
   }
   if (auto* a = arr(o, "pods")) {
     for (const auto& e : *a) {
       if (!e.is_object()) continue;
       const auto& p = e.get_object();
-      s.pods.push_back(PodInfo{str(p, "cluster"), str(p, "name"), str(p, "ns"), str(p, "ip"), str(p, "wan_ip")});
+      s.pods.push_back(
+          PodInfo{str(p, "cluster"), str(p, "name"), str(p, "ns"), str(p, "ip"), str(p, "wan_ip")});
     }
   }
   if (auto* a = arr(o, "processes")) {
@@ -161,7 +163,8 @@ bool is_harness_cli(pid_t pid) {
 
 bool valid_run_id(const std::string& id) {
   if (id.empty() || id.size() > 8) return false;
-  return std::all_of(id.begin(), id.end(), [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); });
+  return std::all_of(id.begin(), id.end(),
+                     [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); });
 }
 
 std::string default_state_root() {
@@ -177,7 +180,9 @@ std::string state_file(const std::string& root, const std::string& id) {
 Result<void> save_state(const std::string& root, const RunState& state) {
   std::error_code ec;
   fs::create_directories(state_dir(root, state.id), ec);
-  if (ec) return make_error("state_write_failed", "cannot create " + state_dir(root, state.id) + ": " + ec.message());
+  if (ec)
+    return make_error("state_write_failed",
+                      "cannot create " + state_dir(root, state.id) + ": " + ec.message());
   const std::string path = state_file(root, state.id);
   const std::string tmp = path + ".tmp";
   {
@@ -231,7 +236,8 @@ std::vector<RunSummary> list_runs(const std::string& root) {
       if (r.id == id) r.live_namespaces.push_back(ns);
     }
   }
-  std::sort(runs.begin(), runs.end(), [](const RunSummary& a, const RunSummary& b) { return a.id < b.id; });
+  std::sort(runs.begin(), runs.end(),
+            [](const RunSummary& a, const RunSummary& b) { return a.id < b.id; });
   return runs;
 }
 
@@ -248,8 +254,9 @@ Result<void> down_run(const std::string& root, const std::string& id, std::ostre
   for (const auto& p : alive) ::kill(-p.pid, SIGTERM);
   auto deadline = Clock::now() + 2s;
   while (Clock::now() < deadline &&
-         std::any_of(alive.begin(), alive.end(),
-                     [](const ProcessRecord& p) { return same_process_alive(p.pid, p.start_time); })) {
+         std::any_of(alive.begin(), alive.end(), [](const ProcessRecord& p) {
+           return same_process_alive(p.pid, p.start_time);
+         })) {
     std::this_thread::sleep_for(20ms);
   }
   for (const auto& p : alive) {
@@ -294,7 +301,8 @@ Result<int> down_runs(const std::string& root, bool stale_only, std::ostream* lo
       // the job. Other owners (test binaries) are left running; their run is removed under them.
       ::kill(r.state.owner_pid, SIGTERM);
       auto deadline = Clock::now() + 5s;
-      while (Clock::now() < deadline && same_process_alive(r.state.owner_pid, r.state.owner_start_time)) {
+      while (Clock::now() < deadline &&
+             same_process_alive(r.state.owner_pid, r.state.owner_start_time)) {
         std::this_thread::sleep_for(50ms);
       }
     }

@@ -18,20 +18,21 @@ std::string default_state_root();
 
 struct ClusterInfo {
   std::string name;
-  int index = 0;              // 1, 2, 3...: pod subnet 198.18.<index>.0/24
-  std::string router_ns;      // st<id>-<name>
-  std::string pod_cidr;       // 198.18.<index>.0/24
-  std::string router_ip;      // 198.18.<index>.1 (the pods' default gateway)
-  std::string wan_ip;         // 198.18.250.<index>
-  std::string service_cidr;   // 198.19.<16*(index-1)>.0/20 (virtual IPs; allocated by the controller)
+  int index = 0;          // 1, 2, 3...: pod subnet 198.18.<index>.0/24
+  std::string router_ns;  // st<id>-<name>
+  std::string pod_cidr;   // 198.18.<index>.0/24
+  std::string router_ip;  // 198.18.<index>.1 (the pods' default gateway)
+  std::string wan_ip;     // 198.18.250.<index>
+  std::string
+      service_cidr;  // 198.19.<16*(index-1)>.0/20 (virtual IPs; allocated by the controller)
 };
 
 struct PodInfo {
   std::string cluster;
   std::string name;
-  std::string ns;       // st<id>-<cluster>-<name>
-  std::string ip;       // 198.18.<index>.<N>, N from 10
-  std::string wan_ip;   // 198.18.250.<100+k> when on_wan, else empty
+  std::string ns;      // st<id>-<cluster>-<name>
+  std::string ip;      // 198.18.<index>.<N>, N from 10
+  std::string wan_ip;  // 198.18.250.<100+k> when on_wan, else empty
   std::string ref() const { return cluster + "/" + name; }
 };
 
@@ -65,9 +66,9 @@ Result<RunState> load_state(const std::string& root, const std::string& id);
 
 struct RunSummary {
   std::string id;
-  bool has_state = false;      // false: a namespace named like a run, no state directory
+  bool has_state = false;  // false: a namespace named like a run, no state directory
   bool owner_alive = false;
-  RunState state;              // as far as it could be read
+  RunState state;                            // as far as it could be read
   std::vector<std::string> live_namespaces;  // st<id>-* namespaces that exist now
 };
 

@@ -11,19 +11,32 @@ namespace {
 
 std::string code_name(grpc::StatusCode code) {
   switch (code) {
-    case grpc::StatusCode::OK: return "ok";
-    case grpc::StatusCode::CANCELLED: return "cancelled";
-    case grpc::StatusCode::INVALID_ARGUMENT: return "invalid_argument";
-    case grpc::StatusCode::DEADLINE_EXCEEDED: return "deadline_exceeded";
-    case grpc::StatusCode::NOT_FOUND: return "not_found";
-    case grpc::StatusCode::ALREADY_EXISTS: return "already_exists";
-    case grpc::StatusCode::PERMISSION_DENIED: return "permission_denied";
-    case grpc::StatusCode::RESOURCE_EXHAUSTED: return "resource_exhausted";
-    case grpc::StatusCode::FAILED_PRECONDITION: return "failed_precondition";
-    case grpc::StatusCode::ABORTED: return "aborted";
-    case grpc::StatusCode::UNAVAILABLE: return "unavailable";
-    case grpc::StatusCode::UNAUTHENTICATED: return "unauthenticated";
-    default: return "internal";
+    case grpc::StatusCode::OK:
+      return "ok";
+    case grpc::StatusCode::CANCELLED:
+      return "cancelled";
+    case grpc::StatusCode::INVALID_ARGUMENT:
+      return "invalid_argument";
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+      return "deadline_exceeded";
+    case grpc::StatusCode::NOT_FOUND:
+      return "not_found";
+    case grpc::StatusCode::ALREADY_EXISTS:
+      return "already_exists";
+    case grpc::StatusCode::PERMISSION_DENIED:
+      return "permission_denied";
+    case grpc::StatusCode::RESOURCE_EXHAUSTED:
+      return "resource_exhausted";
+    case grpc::StatusCode::FAILED_PRECONDITION:
+      return "failed_precondition";
+    case grpc::StatusCode::ABORTED:
+      return "aborted";
+    case grpc::StatusCode::UNAVAILABLE:
+      return "unavailable";
+    case grpc::StatusCode::UNAUTHENTICATED:
+      return "unauthenticated";
+    default:
+      return "internal";
   }
 }
 
@@ -38,13 +51,15 @@ bool retryable(const Error& error) {
          error.code == "resource_exhausted" || error.code == "aborted" || error.code == "cancelled";
 }
 
-AdminLocalStore::AdminLocalStore(std::unique_ptr<av::Admin::Stub> stub, std::chrono::milliseconds deadline)
+AdminLocalStore::AdminLocalStore(std::unique_ptr<av::Admin::Stub> stub,
+                                 std::chrono::milliseconds deadline)
     : stub_(std::move(stub)), deadline_(deadline) {}
 
 Result<void> AdminLocalStore::apply(const std::vector<discovery::Object>& objects) {
   if (objects.empty()) return {};
   av::ApplyRequest req;
-  for (const auto& o : objects) req.add_objects_json(boost::json::serialize(discovery::object_to_json(o)));
+  for (const auto& o : objects)
+    req.add_objects_json(boost::json::serialize(discovery::object_to_json(o)));
   av::ApplyResponse resp;
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + deadline_);
@@ -66,7 +81,8 @@ Result<void> AdminLocalStore::remove(const discovery::ObjectKey& key) {
   return {};
 }
 
-Result<std::vector<discovery::Object>> AdminLocalStore::list(discovery::Kind kind, const std::string& ns) {
+Result<std::vector<discovery::Object>> AdminLocalStore::list(discovery::Kind kind,
+                                                             const std::string& ns) {
   av::ListRequest req;
   req.set_kind(std::string(discovery::kind_name(kind)));
   req.set_namespace_(ns);
@@ -93,7 +109,8 @@ Result<std::vector<discovery::Object>> AdminLocalStore::list(discovery::Kind kin
 
 namespace strait::link {
 
-StateDirLocalStore::StateDirLocalStore(std::filesystem::path state_dir, std::chrono::milliseconds refresh)
+StateDirLocalStore::StateDirLocalStore(std::filesystem::path state_dir,
+                                       std::chrono::milliseconds refresh)
     : state_dir_(std::move(state_dir)), refresh_(refresh) {}
 
 Result<void> StateDirLocalStore::connect() {
@@ -109,7 +126,8 @@ Result<void> StateDirLocalStore::connect() {
 
 Result<AdminLocalStore*> StateDirLocalStore::current() {
   const auto now = std::chrono::steady_clock::now();
-  const bool due = !inner_ || now - made_ > refresh_ || (stale_ && now - made_ > std::chrono::seconds(1));
+  const bool due =
+      !inner_ || now - made_ > refresh_ || (stale_ && now - made_ > std::chrono::seconds(1));
   if (due) {
     if (auto r = connect(); !r) {
       if (!inner_) return make_error("unavailable", r.error().to_string());
@@ -120,7 +138,8 @@ Result<AdminLocalStore*> StateDirLocalStore::current() {
 
 template <typename R>
 R StateDirLocalStore::after(R result) {
-  if (!result.ok() && (result.error().code == "unavailable" || result.error().code == "unauthenticated")) {
+  if (!result.ok() &&
+      (result.error().code == "unavailable" || result.error().code == "unauthenticated")) {
     stale_ = true;
   }
   return result;
@@ -138,7 +157,8 @@ Result<void> StateDirLocalStore::remove(const discovery::ObjectKey& key) {
   return after((*s)->remove(key));
 }
 
-Result<std::vector<discovery::Object>> StateDirLocalStore::list(discovery::Kind kind, const std::string& ns) {
+Result<std::vector<discovery::Object>> StateDirLocalStore::list(discovery::Kind kind,
+                                                                const std::string& ns) {
   auto s = current();
   if (!s) return s.error();
   return after((*s)->list(kind, ns));

@@ -39,8 +39,9 @@ using LinkEvent = std::variant<ServiceExported, ServiceUnexported, Synced, LinkR
 
 // The `event` label of link_events_total.
 inline std::string_view event_name(const LinkEvent& e) {
-  static constexpr std::string_view kNames[] = {"service_exported", "service_unexported", "synced",
-                                                "link_removed",     "repair_endpoints",   "gateway_health"};
+  static constexpr std::string_view kNames[] = {"service_exported", "service_unexported",
+                                                "synced",           "link_removed",
+                                                "repair_endpoints", "gateway_health"};
   return kNames[e.index()];
 }
 

@@ -48,7 +48,7 @@ class FederatedSet {
   LocalStore& store_;
   const std::string local_cluster_;
   std::map<NsName, std::map<std::string, Member>> members_;  // service -> cluster -> member
-  std::map<NsName, discovery::Link> links_;                   // any link naming the service
+  std::map<NsName, discovery::Link> links_;                  // any link naming the service
   std::map<NsName, std::map<discovery::ObjectKey, discovery::Object>> written_;
   std::set<NsName> dirty_;
   std::int64_t next_seen_ = 1;

@@ -74,7 +74,8 @@ asio::awaitable<Result<std::chrono::microseconds>> probe_once(ProbeRequest req) 
   }
   if (auto hec = co_await conn->tls->handshake(); hec) {
     auto why = tls::peer_verify_error(conn->tls->native_handle());
-    co_return fail("tls_failed", "TLS with " + where + ": " + (why ? why->to_string() : hec.message()));
+    co_return fail("tls_failed",
+                   "TLS with " + where + ": " + (why ? why->to_string() : hec.message()));
   }
   const std::string request = "GET " + req.path + " HTTP/1.1\r\nHost: " + where +
                               "\r\nUser-Agent: strait-link\r\nConnection: close\r\n\r\n";
@@ -97,7 +98,8 @@ asio::awaitable<Result<std::chrono::microseconds>> probe_once(ProbeRequest req) 
   }
   conn->deadline.cancel();
   conn->close();
-  co_return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started);
+  co_return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() -
+                                                                  started);
 }
 
 struct GatewayProbe::State {
@@ -158,7 +160,8 @@ asio::awaitable<void> run_probe(std::shared_ptr<GatewayProbe::State> s, std::uin
     bool ok = false;
     if (s->context) {
       for (const auto& address : s->addresses) {
-        ProbeRequest req{address, s->spec.port, s->spec.path, s->identity, s->context, s->spec.timeout};
+        ProbeRequest req{address,     s->spec.port, s->spec.path,
+                         s->identity, s->context,   s->spec.timeout};
         auto r = co_await probe_once(req);
         if (!current()) co_return;
         if (s->callbacks.on_probe) {
@@ -175,13 +178,15 @@ asio::awaitable<void> run_probe(std::shared_ptr<GatewayProbe::State> s, std::uin
           s->alive = true;
           if (s->callbacks.on_transition) s->callbacks.on_transition(true);
         }
-      } else if (++s->failures >= std::max<std::uint32_t>(1, s->spec.failure_threshold) && s->alive) {
+      } else if (++s->failures >= std::max<std::uint32_t>(1, s->spec.failure_threshold) &&
+                 s->alive) {
         s->alive = false;
         if (s->callbacks.on_transition) s->callbacks.on_transition(false);
       }
     }
     std::uniform_real_distribution<double> jitter(0.9, 1.1);
-    s->timer.expires_after(std::chrono::duration_cast<std::chrono::milliseconds>(s->spec.period * jitter(s->rng)));
+    s->timer.expires_after(
+        std::chrono::duration_cast<std::chrono::milliseconds>(s->spec.period * jitter(s->rng)));
     co_await s->timer.async_wait(kAwait);
   }
 }

@@ -1,8 +1,9 @@
 // GatewayProbe: the probe worker of one link. Every probe.period (±10 % jitter) it GETs
 // probe.path on each gateway address at probe.port over mTLS (the link credential as client
 // certificate, the target's roots and the gateway identity checked), within probe.timeout. A
-// round succeeds when at least one address answers 2xx (every address is probed and counted). After probe.failure_threshold failed rounds the
-// gateway is dead; the next good round makes it alive. Only transitions are reported.
+// round succeeds when at least one address answers 2xx (every address is probed and counted). After
+// probe.failure_threshold failed rounds the gateway is dead; the next good round makes it alive.
+// Only transitions are reported.
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>

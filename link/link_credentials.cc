@@ -31,7 +31,8 @@ std::chrono::system_clock::time_point LinkCredentials::renew_at() const {
   return received_ + (current_->expiry - received_) * 7 / 10;
 }
 
-Result<LinkCredentials::Fetched> LinkCredentials::load(const fs::path& dir, const discovery::Link& link,
+Result<LinkCredentials::Fetched> LinkCredentials::load(const fs::path& dir,
+                                                       const discovery::Link& link,
                                                        const std::string& local_cluster) {
   auto key = controlplane::read_file(dir / "key.pem");
   if (!key) return key.error();
@@ -63,18 +64,21 @@ Result<LinkCredentials::Fetched> LinkCredentials::load(const fs::path& dir, cons
   return f;
 }
 
-Result<void> LinkCredentials::store(const fs::path& dir, const controlplane::WorkloadCredentials& creds) {
+Result<void> LinkCredentials::store(const fs::path& dir,
+                                    const controlplane::WorkloadCredentials& creds) {
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) return make_error("write_failed", "cannot create " + dir.string() + ": " + ec.message());
   fs::permissions(dir, fs::perms::owner_all, ec);
-  if (auto r = controlplane::write_file_atomic(dir / "key.pem", creds.key_pem, kPrivate); !r) return r;
+  if (auto r = controlplane::write_file_atomic(dir / "key.pem", creds.key_pem, kPrivate); !r)
+    return r;
   return controlplane::write_file_atomic(dir / "cert.pem", creds.cert_chain_pem(), kPrivate);
 }
 
 Result<LinkCredentials::Fetched> LinkCredentials::fetch(
     const fs::path& dir, const discovery::Link& link, const std::string& local_cluster,
-    const std::optional<controlplane::WorkloadCredentials>& current, std::chrono::milliseconds timeout) {
+    const std::optional<controlplane::WorkloadCredentials>& current,
+    std::chrono::milliseconds timeout) {
   auto id = identity_for(link, local_cluster);
   if (!id) return make_error("invalid_link", id.error().message);
   if (!current) {
@@ -90,8 +94,8 @@ Result<LinkCredentials::Fetched> LinkCredentials::fetch(
                                         " and the Link carries no token: generate a new Link");
     }
   }
-  auto creds = current ? controlplane::certify(link.identity_address, link.trust_bundle_pem, *id, "",
-                                               timeout, &*current)
+  auto creds = current ? controlplane::certify(link.identity_address, link.trust_bundle_pem, *id,
+                                               "", timeout, &*current)
                        : controlplane::certify(link.identity_address, link.trust_bundle_pem, *id,
                                                link.link_token, timeout);
   if (!creds) return creds.error();
@@ -104,14 +108,16 @@ void LinkCredentials::adopt(Fetched fetched) {
   received_ = fetched.received;
 }
 
-Result<void> LinkCredentials::obtain(const discovery::Link& link, std::chrono::milliseconds timeout) {
+Result<void> LinkCredentials::obtain(const discovery::Link& link,
+                                     std::chrono::milliseconds timeout) {
   auto f = fetch(dir_, link, local_cluster_, current_if_valid(), timeout);
   if (!f) return f.error();
   adopt(std::move(*f));
   return {};
 }
 
-Result<void> LinkCredentials::renew(const discovery::Link& link, std::chrono::milliseconds timeout) {
+Result<void> LinkCredentials::renew(const discovery::Link& link,
+                                    std::chrono::milliseconds timeout) {
   return obtain(link, timeout);
 }
 

@@ -50,12 +50,14 @@ class LinkCredentials {
   std::chrono::system_clock::time_point renew_at() const;
   const std::filesystem::path& dir() const { return dir_; }
 
-  static Result<identity::SpiffeId> identity_for(const discovery::Link& link, const std::string& local_cluster);
+  static Result<identity::SpiffeId> identity_for(const discovery::Link& link,
+                                                 const std::string& local_cluster);
 
  private:
   static Result<Fetched> load(const std::filesystem::path& dir, const discovery::Link& link,
                               const std::string& local_cluster);
-  static Result<void> store(const std::filesystem::path& dir, const controlplane::WorkloadCredentials& creds);
+  static Result<void> store(const std::filesystem::path& dir,
+                            const controlplane::WorkloadCredentials& creds);
 
   std::filesystem::path dir_;
   std::string local_cluster_;

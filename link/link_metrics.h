@@ -7,15 +7,19 @@ namespace strait::link {
 
 struct LinkMetrics {
   explicit LinkMetrics(metrics::Registry& r)
-      : gateway_alive(r.gauge("gateway_alive", "1 while the target cluster's gateway passes its probes.",
+      : gateway_alive(r.gauge("gateway_alive",
+                              "1 while the target cluster's gateway passes its probes.",
                               {"target_cluster"})),
-        probe_latency(r.histogram("gateway_probe_latency_ms", "Latency of successful gateway probes (ms).",
-                                  {"target_cluster"},
+        probe_latency(r.histogram("gateway_probe_latency_ms",
+                                  "Latency of successful gateway probes (ms).", {"target_cluster"},
                                   {1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000})),
-        probes(r.counter("gateway_probes_total", "Gateway probes by result (success or an error code).",
+        probes(r.counter("gateway_probes_total",
+                         "Gateway probes by result (success or an error code).",
                          {"target_cluster", "result"})),
-        mirrors(r.gauge("link_mirrors", "Mirrored services written by a link.", {"target_cluster"})),
-        events(r.counter("link_events_total", "Link events handled, by type.", {"target_cluster", "event"})),
+        mirrors(
+            r.gauge("link_mirrors", "Mirrored services written by a link.", {"target_cluster"})),
+        events(r.counter("link_events_total", "Link events handled, by type.",
+                         {"target_cluster", "event"})),
         retries(r.counter("link_retries_total",
                           "Failed retries of link work, by outcome (retrying, gave_up).",
                           {"target_cluster", "outcome"})),
@@ -23,9 +27,11 @@ struct LinkMetrics {
                               "Link credential exchanges and renewals, by result.",
                               {"target_cluster", "result"})),
         credential_expiry(r.gauge("link_credential_expiration_timestamp_seconds",
-                                  "When the link's client certificate expires.", {"target_cluster"})),
+                                  "When the link's client certificate expires.",
+                                  {"target_cluster"})),
         stream_connected(r.gauge("link_export_stream_connected",
-                                 "1 while the export stream to the target is open.", {"target_cluster"})) {}
+                                 "1 while the export stream to the target is open.",
+                                 {"target_cluster"})) {}
 
   metrics::GaugeFamily& gateway_alive;
   metrics::HistogramFamily& probe_latency;

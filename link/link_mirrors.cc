@@ -37,12 +37,18 @@ Result<void> LinkMirrors::on(const LinkEvent& event) {
   return std::visit(
       [this](const auto& e) -> Result<void> {
         using E = std::decay_t<decltype(e)>;
-        if constexpr (std::is_same_v<E, ServiceExported>) return on_exported(e);
-        else if constexpr (std::is_same_v<E, ServiceUnexported>) return on_unexported(e);
-        else if constexpr (std::is_same_v<E, Synced>) return on_synced(e);
-        else if constexpr (std::is_same_v<E, LinkRemoved>) return on_link_removed(e);
-        else if constexpr (std::is_same_v<E, RepairEndpoints>) return on_repair(e);
-        else return on_gateway_health(e);
+        if constexpr (std::is_same_v<E, ServiceExported>)
+          return on_exported(e);
+        else if constexpr (std::is_same_v<E, ServiceUnexported>)
+          return on_unexported(e);
+        else if constexpr (std::is_same_v<E, Synced>)
+          return on_synced(e);
+        else if constexpr (std::is_same_v<E, LinkRemoved>)
+          return on_link_removed(e);
+        else if constexpr (std::is_same_v<E, RepairEndpoints>)
+          return on_repair(e);
+        else
+          return on_gateway_health(e);
       },
       event);
 }
@@ -116,7 +122,8 @@ Result<void> LinkMirrors::update_link(const discovery::Link& link) {
 Result<void> LinkMirrors::reconcile_all(bool force, bool gateway_only) {
   std::set<NsName> keys;
   for (const auto& [k, r] : remotes_) {
-    if (!gateway_only || topologies::export_mode(r.service.meta.labels) == topologies::ExportMode::kGateway) {
+    if (!gateway_only ||
+        topologies::export_mode(r.service.meta.labels) == topologies::ExportMode::kGateway) {
       keys.insert(k);
     }
   }
@@ -170,9 +177,15 @@ Result<void> LinkMirrors::reconcile(const NsName& key, bool force) {
           if (m.name == mirror->service.meta.name && m.owner != owner_) conflict = true;
           if (!owned_by_a_link(m)) namespace_exists = true;
         }
-        status = MirrorStatus{key.first, mirror->service.meta.name, key.second, mode,
-                              conflict ? "conflict" : namespace_exists ? "ok" : "missing_namespace",
-                              0, 0};
+        status = MirrorStatus{key.first,
+                              mirror->service.meta.name,
+                              key.second,
+                              mode,
+                              conflict           ? "conflict"
+                              : namespace_exists ? "ok"
+                                                 : "missing_namespace",
+                              0,
+                              0};
         if (!conflict) {
           desired.emplace(discovery::key_of(mirror->service), mirror->service);
           for (auto& e : mirror->endpoints) {

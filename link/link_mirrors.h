@@ -21,10 +21,10 @@ namespace strait::link {
 
 struct MirrorStatus {
   std::string ns;
-  std::string name;      // the mirror's name (<svc>-<cluster>)
-  std::string service;   // the remote service
-  std::string mode;      // gateway | flat | federated
-  std::string condition; // ok | missing_namespace | conflict | pending
+  std::string name;       // the mirror's name (<svc>-<cluster>)
+  std::string service;    // the remote service
+  std::string mode;       // gateway | flat | federated
+  std::string condition;  // ok | missing_namespace | conflict | pending
   std::size_t endpoints = 0;
   std::size_t ready_endpoints = 0;
 };
@@ -56,7 +56,9 @@ class LinkMirrors {
 
   // The Link's spec changed (not its token): every mirror is re-shaped.
   Result<void> update_link(const discovery::Link& link);
-  void set_gateway_addresses(std::vector<std::string> addresses) { gateway_.addresses = std::move(addresses); }
+  void set_gateway_addresses(std::vector<std::string> addresses) {
+    gateway_.addresses = std::move(addresses);
+  }
 
   const discovery::Link& link() const { return link_; }
   const topologies::GatewayView& gateway() const { return gateway_; }

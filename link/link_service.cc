@@ -14,8 +14,9 @@ namespace {
 const log::Logger kLog("link");
 }
 
-LinkService::LinkService(boost::asio::any_io_executor executor, LocalStore& store, std::string local_cluster,
-                         ServiceOptions options, metrics::Registry& registry)
+LinkService::LinkService(boost::asio::any_io_executor executor, LocalStore& store,
+                         std::string local_cluster, ServiceOptions options,
+                         metrics::Registry& registry)
     : executor_(executor),
       store_(store),
       local_cluster_(std::move(local_cluster)),
@@ -82,9 +83,10 @@ void LinkService::poll() {
       it->second->update(link);
       continue;
     }
-    auto w = std::make_unique<LinkWatcher>(executor_, blocking_.get_executor(), link, local_cluster_,
-                                           options_.state_dir / "links" / link.meta.name, store_,
-                                           &federated_, metrics_, options_.watcher);
+    auto w =
+        std::make_unique<LinkWatcher>(executor_, blocking_.get_executor(), link, local_cluster_,
+                                      options_.state_dir / "links" / link.meta.name, store_,
+                                      &federated_, metrics_, options_.watcher);
     w->start();
     watchers_.emplace(target, std::move(w));
   }
@@ -123,7 +125,8 @@ void LinkService::remove_orphan_owners(const std::set<std::string>& targets) {
   for (const auto& k : orphans) {
     if (auto r = store_.remove(k); !r) return;
   }
-  if (!orphans.empty()) kLog.info("removed mirrors of links that no longer exist", {{"objects", orphans.size()}});
+  if (!orphans.empty())
+    kLog.info("removed mirrors of links that no longer exist", {{"objects", orphans.size()}});
   orphans_checked_ = true;
 }
 

@@ -60,7 +60,7 @@ class LinkService {
   boost::asio::thread_pool blocking_{2};
   boost::asio::steady_timer timer_;
   std::map<std::string, std::unique_ptr<LinkWatcher>> watchers_;  // by target cluster
-  std::vector<std::unique_ptr<LinkWatcher>> removing_;              // until their cleanup is done
+  std::vector<std::unique_ptr<LinkWatcher>> removing_;            // until their cleanup is done
   bool polled_ = false;
   bool orphans_checked_ = false;
   bool federated_gc_done_ = false;

@@ -58,8 +58,9 @@ LinkWatcher::LinkWatcher(asio::any_io_executor executor, asio::any_io_executor b
                const auto& target = mirrors_.link().target_cluster;
                metrics_.retries.with({target, gave_up ? "gave_up" : "retrying"}).inc();
                last_error_ = error.to_string();
-               kLog.warn(gave_up ? "link work failed, not retryable" : "link work failed, will retry",
-                         {{"target_cluster", target}, {"work", key}, {"error", error.to_string()}});
+               kLog.warn(
+                   gave_up ? "link work failed, not retryable" : "link work failed, will retry",
+                   {{"target_cluster", target}, {"work", key}, {"error", error.to_string()}});
              }),
       probe_(executor,
              {.on_transition =
@@ -79,7 +80,8 @@ LinkWatcher::LinkWatcher(asio::any_io_executor executor, asio::any_io_executor b
                   [this](const std::string& result, double latency_ms) {
                     const auto& target = mirrors_.link().target_cluster;
                     metrics_.probes.with({target, result}).inc();
-                    if (result == "success") metrics_.probe_latency.with({target}).observe(latency_ms);
+                    if (result == "success")
+                      metrics_.probe_latency.with({target}).observe(latency_ms);
                   }}),
       credentials_timer_(executor),
       repair_timer_(executor) {}
@@ -91,8 +93,8 @@ LinkWatcher::~LinkWatcher() {
 
 void LinkWatcher::start() {
   const auto& link = mirrors_.link();
-  kLog.info("link watcher starting", {{"target_cluster", link.target_cluster},
-                                      {"export_address", link.export_address}});
+  kLog.info("link watcher starting",
+            {{"target_cluster", link.target_cluster}, {"export_address", link.export_address}});
   metrics_.gateway_alive.with({link.target_cluster}).set(1);
   metrics_.stream_connected.with({link.target_cluster}).set(0);
   metrics_.mirrors.with({link.target_cluster}).set(0);
@@ -190,8 +192,8 @@ void LinkWatcher::credentials_fetched(Result<LinkCredentials::Fetched> fetched) 
   if (!fetched) {
     credentials_error_ = fetched.error().to_string();
     metrics_.credentials.with({link.target_cluster, fetched.error().code}).inc();
-    kLog.warn("link credentials not obtained", {{"target_cluster", link.target_cluster},
-                                                {"error", credentials_error_}});
+    kLog.warn("link credentials not obtained",
+              {{"target_cluster", link.target_cluster}, {"error", credentials_error_}});
     schedule_credentials(credentials_backoff_);
     credentials_backoff_ = std::min(credentials_backoff_ * 2, std::chrono::milliseconds(30'000));
     return;
@@ -253,7 +255,8 @@ void LinkWatcher::configure_probe() {
     kLog.warn("cannot build the probe's TLS context", {{"target_cluster", link.target_cluster}});
     return;
   }
-  tls::Credentials creds{*leaf, std::vector<tls::Certificate>(chain->begin() + 1, chain->end()), *key};
+  tls::Credentials creds{*leaf, std::vector<tls::Certificate>(chain->begin() + 1, chain->end()),
+                         *key};
   auto ctx = tls::make_client_context(&creds, bundle);
   if (!ctx) {
     kLog.warn("cannot build the probe's TLS context",
@@ -272,7 +275,8 @@ void LinkWatcher::open_stream() {
   *req.mutable_federated_selector() = to_map(link.federated_selector);
   stream_ = Stream::open(
       executor_, req,
-      [this](grpc::ClientContext* ctx, const ev::WatchExports& r, bool /*retry: a new channel anyway*/)
+      [this](grpc::ClientContext* ctx, const ev::WatchExports& r,
+             bool /*retry: a new channel anyway*/)
           -> std::unique_ptr<grpc::ClientReaderInterface<ev::ExportEvent>> {
         // Runs on the stream's own thread, once per attempt: credentials may have been renewed
         // since the last one.
@@ -284,7 +288,8 @@ void LinkWatcher::open_stream() {
             stub, std::unique_ptr<grpc::ClientReaderInterface<ev::ExportEvent>>(std::move(reader)));
       },
       {.on_message = [this](ev::ExportEvent e) { on_export(std::move(e)); },
-       .on_state = [this](bool connected, const grpc::Status& status) { on_stream_state(connected, status); }});
+       .on_state = [this](bool connected,
+                          const grpc::Status& status) { on_stream_state(connected, status); }});
 }
 
 void LinkWatcher::on_stream_state(bool connected, const grpc::Status& status) {
@@ -296,7 +301,8 @@ void LinkWatcher::on_stream_state(bool connected, const grpc::Status& status) {
     kLog.info("export stream open", {{"target_cluster", target}});
   } else {
     last_error_ = "export stream: " + status.error_message();
-    kLog.warn("export stream closed", {{"target_cluster", target}, {"status", status.error_message()}});
+    kLog.warn("export stream closed",
+              {{"target_cluster", target}, {"status", status.error_message()}});
   }
 }
 
@@ -305,7 +311,8 @@ void LinkWatcher::on_export(ev::ExportEvent e) {
   if (e.has_exported()) {
     auto svc = decode<discovery::Service>(e.exported().service_json());
     if (!svc) {
-      kLog.warn("bad export from target", {{"target_cluster", target}, {"error", svc.error().message}});
+      kLog.warn("bad export from target",
+                {{"target_cluster", target}, {"error", svc.error().message}});
       return;
     }
     ServiceExported ex;
@@ -313,7 +320,8 @@ void LinkWatcher::on_export(ev::ExportEvent e) {
     for (const auto& j : e.exported().endpoints_json()) {
       auto ep = decode<discovery::Endpoint>(j);
       if (!ep) {
-        kLog.warn("bad export from target", {{"target_cluster", target}, {"error", ep.error().message}});
+        kLog.warn("bad export from target",
+                  {{"target_cluster", target}, {"error", ep.error().message}});
         continue;
       }
       ex.remote.endpoints.push_back(std::move(*ep));
@@ -341,15 +349,16 @@ void LinkWatcher::schedule_repair() {
 }
 
 void LinkWatcher::repair() {
-  asio::post(blocking_, [this, alive = alive_, ex = executor_, names = mirrors_.link().gateway_addresses,
+  asio::post(blocking_, [this, alive = alive_, ex = executor_,
+                         names = mirrors_.link().gateway_addresses,
                          timeout = options_.resolve_timeout]() {
     auto errors = std::make_shared<std::vector<Error>>();
     auto addresses = resolve_gateways(names, timeout, errors.get());
     asio::post(ex, [this, alive, errors, addresses = std::move(addresses)]() mutable {
       if (!*alive || stopped_) return;
       for (const auto& e : *errors) {
-        kLog.warn("gateway name not resolved", {{"target_cluster", mirrors_.link().target_cluster},
-                                                {"error", e.to_string()}});
+        kLog.warn("gateway name not resolved",
+                  {{"target_cluster", mirrors_.link().target_cluster}, {"error", e.to_string()}});
       }
       dispatch(RepairEndpoints{std::move(addresses)});
       configure_probe();

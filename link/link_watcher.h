@@ -87,7 +87,8 @@ class LinkWatcher {
   LinkCredentials credentials_;
   RetryQueue retry_;
   GatewayProbe probe_;
-  std::shared_ptr<controlplane::WatchStream<exports::v1::WatchExports, exports::v1::ExportEvent>> stream_;
+  std::shared_ptr<controlplane::WatchStream<exports::v1::WatchExports, exports::v1::ExportEvent>>
+      stream_;
   boost::asio::steady_timer credentials_timer_;
   boost::asio::steady_timer repair_timer_;
   std::chrono::milliseconds credentials_backoff_{500};

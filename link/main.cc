@@ -20,9 +20,10 @@
 namespace {
 
 int usage(const std::string& why) {
-  std::cerr << "strait-link: " << why << "\n"
-            << "usage: strait-link --state-dir DIR [--admin.listen 0.0.0.0:9999] [--repair.period 60s]\n"
-            << "                   [--links.poll 2s] [--log.level info]\n";
+  std::cerr
+      << "strait-link: " << why << "\n"
+      << "usage: strait-link --state-dir DIR [--admin.listen 0.0.0.0:9999] [--repair.period 60s]\n"
+      << "                   [--links.poll 2s] [--log.level info]\n";
   return 2;
 }
 
@@ -70,7 +71,8 @@ int main(int argc, char** argv) {
   for (int attempt = 0;; ++attempt) {
     auto r = store.connect();
     if (r) break;
-    if (attempt % 10 == 0) log::warn("waiting for the local controller", {{"error", r.error().to_string()}});
+    if (attempt % 10 == 0)
+      log::warn("waiting for the local controller", {{"error", r.error().to_string()}});
     timespec ts{0, 0};
     sigset_t pending;
     sigpending(&pending);
@@ -96,9 +98,11 @@ int main(int argc, char** argv) {
     if (service.ready()) return {};
     return make_error("starting", "the Links have not been read yet");
   });
-  admin_server.add_handler(boost::beast::http::verb::get, "/links", [&service](const admin::Request&) {
-    return admin::Response(200, boost::json::serialize(service.status()) + "\n", "application/json");
-  });
+  admin_server.add_handler(
+      boost::beast::http::verb::get, "/links", [&service](const admin::Request&) {
+        return admin::Response(200, boost::json::serialize(service.status()) + "\n",
+                               "application/json");
+      });
   boost::json::object run;
   run["admin"] = admin_options.address + ":" + std::to_string(admin_server.port());
   run["pid"] = static_cast<std::int64_t>(::getpid());
@@ -109,7 +113,8 @@ int main(int argc, char** argv) {
       !r) {
     log::warn("cannot write run/strait-link.json", {{"error", r.error().to_string()}});
   }
-  log::info("strait-link listening", {{"admin", admin_options.address + ":" + std::to_string(admin_server.port())}});
+  log::info("strait-link listening",
+            {{"admin", admin_options.address + ":" + std::to_string(admin_server.port())}});
 
   boost::asio::post(io, [&service] { service.start(); });
   auto guard = boost::asio::make_work_guard(io);

@@ -35,7 +35,8 @@ void on_addrinfo(void* arg, int status, int /*timeouts*/, ares_addrinfo* result)
       if (n->ai_family == AF_INET) {
         inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(n->ai_addr)->sin_addr, buf, sizeof buf);
       } else if (n->ai_family == AF_INET6) {
-        inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(n->ai_addr)->sin6_addr, buf, sizeof buf);
+        inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(n->ai_addr)->sin6_addr, buf,
+                  sizeof buf);
       } else {
         continue;
       }
@@ -50,7 +51,8 @@ void on_addrinfo(void* arg, int status, int /*timeouts*/, ares_addrinfo* result)
 
 }  // namespace
 
-Result<std::vector<std::string>> resolve_all(const std::string& name, std::chrono::milliseconds timeout) {
+Result<std::vector<std::string>> resolve_all(const std::string& name,
+                                             std::chrono::milliseconds timeout) {
   if (is_ip_literal(name)) return std::vector<std::string>{name};
   static std::once_flag once;
   std::call_once(once, [] { ares_library_init(ARES_LIB_INIT_ALL); });
@@ -58,7 +60,8 @@ Result<std::vector<std::string>> resolve_all(const std::string& name, std::chron
   ares_options opts{};
   opts.timeout = static_cast<int>(std::max<std::int64_t>(timeout.count() / 2, 100));
   opts.tries = 2;
-  if (int rc = ares_init_options(&channel, &opts, ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES); rc != ARES_SUCCESS) {
+  if (int rc = ares_init_options(&channel, &opts, ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES);
+      rc != ARES_SUCCESS) {
     return make_error("resolve_failed", "cannot resolve " + name + ": " + ares_strerror(rc));
   }
   Answer answer;
@@ -68,7 +71,8 @@ Result<std::vector<std::string>> resolve_all(const std::string& name, std::chron
   ares_getaddrinfo(channel, name.c_str(), nullptr, &hints, on_addrinfo, &answer);
   const auto until = std::chrono::steady_clock::now() + timeout;
   while (!answer.done) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        until - std::chrono::steady_clock::now());
     if (left.count() <= 0) break;
     ares_socket_t socks[ARES_GETSOCK_MAXNUM];
     int bits = ares_getsock(channel, socks, ARES_GETSOCK_MAXNUM);
@@ -85,7 +89,8 @@ Result<std::vector<std::string>> resolve_all(const std::string& name, std::chron
       ::poll(nullptr, 0, static_cast<int>(std::min<std::int64_t>(left.count(), 10)));
       continue;
     }
-    int n = ::poll(fds.data(), fds.size(), static_cast<int>(std::min<std::int64_t>(left.count(), 100)));
+    int n =
+        ::poll(fds.data(), fds.size(), static_cast<int>(std::min<std::int64_t>(left.count(), 100)));
     if (n <= 0) {
       ares_process_fd(channel, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
       continue;
@@ -97,16 +102,19 @@ Result<std::vector<std::string>> resolve_all(const std::string& name, std::chron
   }
   const bool done = answer.done;
   ares_destroy(channel);  // completes a pending query with ARES_EDESTRUCTION
-  if (!done) return make_error("resolve_timeout", "no answer for " + name + " within " +
-                                                      std::to_string(timeout.count()) + "ms");
+  if (!done)
+    return make_error("resolve_timeout", "no answer for " + name + " within " +
+                                             std::to_string(timeout.count()) + "ms");
   if (answer.status != ARES_SUCCESS) {
-    return make_error("resolve_failed", "cannot resolve " + name + ": " + ares_strerror(answer.status));
+    return make_error("resolve_failed",
+                      "cannot resolve " + name + ": " + ares_strerror(answer.status));
   }
   return answer.addresses;
 }
 
 std::vector<std::string> resolve_gateways(const std::vector<std::string>& names,
-                                          std::chrono::milliseconds timeout, std::vector<Error>* errors) {
+                                          std::chrono::milliseconds timeout,
+                                          std::vector<Error>* errors) {
   std::vector<std::string> out;
   for (const auto& name : names) {
     auto r = resolve_all(name, timeout);

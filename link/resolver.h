@@ -11,7 +11,8 @@
 namespace strait::link {
 
 // Errors: resolve_failed (the message names the name and c-ares' reason), resolve_timeout.
-Result<std::vector<std::string>> resolve_all(const std::string& name, std::chrono::milliseconds timeout);
+Result<std::vector<std::string>> resolve_all(const std::string& name,
+                                             std::chrono::milliseconds timeout);
 
 // Every address of every name, in order, without duplicates; names that fail are skipped
 // (and reported in `errors`, if given).

@@ -66,7 +66,8 @@ void RetryQueue::fire() {
       const auto wait = std::chrono::duration_cast<Clock::duration>(
           std::chrono::duration<double>(1.0 / options_.rate_per_second));
       for (auto& k : due) {
-        if (auto j = items_.find(k); j != items_.end() && j->second.due <= now) j->second.due = now + wait;
+        if (auto j = items_.find(k); j != items_.end() && j->second.due <= now)
+          j->second.due = now + wait;
       }
       break;
     }

@@ -5,12 +5,16 @@
 
 namespace strait::topologies {
 
-inline constexpr std::string_view kExported = "mirror.strait.dev/exported";        // "true" | "remote-discovery"
-inline constexpr std::string_view kFederated = "mirror.strait.dev/federated";      // "member"
-inline constexpr std::string_view kExportTo = "mirror.strait.dev/export-to";       // annotation: "west,north"
-inline constexpr std::string_view kMirrored = "mirror.strait.dev/mirrored-service";  // "true" on mirrors
+inline constexpr std::string_view kExported =
+    "mirror.strait.dev/exported";  // "true" | "remote-discovery"
+inline constexpr std::string_view kFederated = "mirror.strait.dev/federated";  // "member"
+inline constexpr std::string_view kExportTo =
+    "mirror.strait.dev/export-to";  // annotation: "west,north"
+inline constexpr std::string_view kMirrored =
+    "mirror.strait.dev/mirrored-service";  // "true" on mirrors
 inline constexpr std::string_view kClusterName = "mirror.strait.dev/cluster-name";
-inline constexpr std::string_view kRemoteFqName = "mirror.strait.dev/remote-svc-fq-name";  // annotation
+inline constexpr std::string_view kRemoteFqName =
+    "mirror.strait.dev/remote-svc-fq-name";  // annotation
 inline constexpr std::string_view kPrefix = "mirror.strait.dev/";
 
 }  // namespace strait::topologies

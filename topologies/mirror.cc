@@ -37,8 +37,7 @@ Service mirror_service(const RemoteService& remote, const Link* link, const std:
   s.meta.ns = r.meta.ns;
   s.meta.name = name;
   s.meta.labels = mirror_labels(r.meta.labels, link, remote_cluster);
-  s.meta.annotations[std::string(kRemoteFqName)] =
-      r.meta.name + "." + r.meta.ns + ".svc." + domain;
+  s.meta.annotations[std::string(kRemoteFqName)] = r.meta.name + "." + r.meta.ns + ".svc." + domain;
   s.meta.owner = owner_of(remote_cluster);
   s.ports = r.ports;  // the mirror gets its own virtual IP locally
   return s;

@@ -43,8 +43,8 @@ struct Mirror {
 };
 
 std::string mirror_name(const std::string& service, const std::string& cluster);  // <svc>-<cluster>
-std::string federated_name(const std::string& service);                          // <svc>-federated
-std::string owner_of(const std::string& cluster);                                 // "link:<cluster>"
+std::string federated_name(const std::string& service);                           // <svc>-federated
+std::string owner_of(const std::string& cluster);  // "link:<cluster>"
 
 // <svc>-<cluster> whose endpoints are the gateway's addresses, with the gateway's identity and
 // an authority override naming the remote service; not ready while the gateway is not alive.

@@ -32,9 +32,10 @@ grpc::ServerUnaryReactor* AdminService::refuse(grpc::ServerUnaryReactor* reactor
 bool AdminService::authorized(grpc::CallbackServerContext* ctx, grpc::ServerUnaryReactor* reactor) {
   auto who = peer_identity(*ctx);
   if (who && who->to_string() == settings_.admin_identity) return true;
-  refuse(reactor, StatusCode::PERMISSION_DENIED,
-         make_error("not_admin", "the admin API is for " + settings_.admin_identity + ", not " +
-                                     (who ? who->to_string() : std::string("an anonymous caller"))));
+  refuse(
+      reactor, StatusCode::PERMISSION_DENIED,
+      make_error("not_admin", "the admin API is for " + settings_.admin_identity + ", not " +
+                                  (who ? who->to_string() : std::string("an anonymous caller"))));
   return false;
 }
 
@@ -56,14 +57,15 @@ Result<discovery::Object> AdminService::prepare(discovery::Object object) {
     if (!ip) return ip.error();
     svc->cluster_ip = *ip;
   } else if (in_use.contains(svc->cluster_ip)) {
-    return make_error("invalid_field", "spec.clusterIP: " + svc->cluster_ip +
-                                           " is already used by another service");
+    return make_error("invalid_field",
+                      "spec.clusterIP: " + svc->cluster_ip + " is already used by another service");
   }
   return object;
 }
 
 grpc::ServerUnaryReactor* AdminService::Apply(grpc::CallbackServerContext* ctx,
-                                              const av::ApplyRequest* req, av::ApplyResponse* resp) {
+                                              const av::ApplyRequest* req,
+                                              av::ApplyResponse* resp) {
   auto* reactor = ctx->DefaultReactor();
   if (!authorized(ctx, reactor)) return reactor;
   // Validate everything first, so that a bad document changes nothing.
@@ -73,8 +75,8 @@ grpc::ServerUnaryReactor* AdminService::Apply(grpc::CallbackServerContext* ctx,
     auto json = boost::json::parse(req->objects_json(i), ec);
     if (ec) {
       return refuse(reactor, StatusCode::INVALID_ARGUMENT,
-                    make_error("invalid_manifest", "object " + std::to_string(i + 1) +
-                                                       ": not JSON: " + ec.message()));
+                    make_error("invalid_manifest",
+                               "object " + std::to_string(i + 1) + ": not JSON: " + ec.message()));
     }
     auto obj = discovery::object_from_json(json);
     if (!obj) return refuse(reactor, StatusCode::INVALID_ARGUMENT, obj.error());
@@ -85,7 +87,8 @@ grpc::ServerUnaryReactor* AdminService::Apply(grpc::CallbackServerContext* ctx,
     // so that unlink and garbage collection find them); leases are the registration's alone.
     auto& owner = discovery::meta_of(*obj).owner;
     if (owner.rfind("link:", 0) != 0) owner.clear();
-    if (discovery::meta_of(*obj).cluster.empty()) discovery::meta_of(*obj).cluster = settings_.cluster;
+    if (discovery::meta_of(*obj).cluster.empty())
+      discovery::meta_of(*obj).cluster = settings_.cluster;
     objects.push_back(std::move(*obj));
   }
   std::lock_guard lock(apply_mu_);
@@ -127,9 +130,10 @@ grpc::ServerUnaryReactor* AdminService::Delete(grpc::CallbackServerContext* ctx,
   }
   auto removed = store_.remove({*kind, req->namespace_(), req->name()});
   if (!removed) {
-    return refuse(reactor,
-                  removed.error().code == "not_found" ? StatusCode::NOT_FOUND : StatusCode::UNAVAILABLE,
-                  removed.error());
+    return refuse(
+        reactor,
+        removed.error().code == "not_found" ? StatusCode::NOT_FOUND : StatusCode::UNAVAILABLE,
+        removed.error());
   }
   reactor->Finish(grpc::Status::OK);
   return reactor;
@@ -155,9 +159,9 @@ grpc::ServerUnaryReactor* AdminService::IssueToken(grpc::CallbackServerContext* 
   auto signed_token = signer_.sign(claims);
   if (!signed_token) return refuse(reactor, StatusCode::INVALID_ARGUMENT, signed_token.error());
   resp->set_token(*signed_token);
-  resp->set_expires_unix(std::chrono::duration_cast<std::chrono::seconds>(
-                             claims.expires_at.time_since_epoch())
-                             .count());
+  resp->set_expires_unix(
+      std::chrono::duration_cast<std::chrono::seconds>(claims.expires_at.time_since_epoch())
+          .count());
   reactor->Finish(grpc::Status::OK);
   return reactor;
 }
@@ -170,14 +174,17 @@ grpc::ServerUnaryReactor* AdminService::LinkGen(grpc::CallbackServerContext* ctx
   const std::string& source = req->source_cluster();
   if (!discovery::is_dns_label(source) || source.size() > 40) {
     return refuse(reactor, StatusCode::INVALID_ARGUMENT,
-                  make_error("invalid_field", "source cluster must be a DNS label of at most 40 "
-                                              "characters, got \"" + source + "\""));
+                  make_error("invalid_field",
+                             "source cluster must be a DNS label of at most 40 "
+                             "characters, got \"" +
+                                 source + "\""));
   }
   if (settings_.export_address.empty() || settings_.identity_address.empty()) {
     return refuse(reactor, StatusCode::FAILED_PRECONDITION,
-                  make_error("not_configured", "set multicluster.exportAddress and "
-                                               "multicluster.identityAddress in controller.yaml: "
-                                               "other clusters must know where to reach this one"));
+                  make_error("not_configured",
+                             "set multicluster.exportAddress and "
+                             "multicluster.identityAddress in controller.yaml: "
+                             "other clusters must know where to reach this one"));
   }
   const auto ttl = std::chrono::seconds(req->ttl_seconds() > 0 ? req->ttl_seconds() : 15 * 60);
   token::Claims claims;
@@ -209,7 +216,8 @@ grpc::ServerUnaryReactor* AdminService::LinkGen(grpc::CallbackServerContext* ctx
   link.link_token = *signed_token;
   resp->set_link_json(boost::json::serialize(discovery::object_to_json(discovery::Object(link))));
   resp->set_token_expires_unix(
-      std::chrono::duration_cast<std::chrono::seconds>(claims.expires_at.time_since_epoch()).count());
+      std::chrono::duration_cast<std::chrono::seconds>(claims.expires_at.time_since_epoch())
+          .count());
   log::info("link generated", {{"for_cluster", source}});
   reactor->Finish(grpc::Status::OK);
   return reactor;

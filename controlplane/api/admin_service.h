@@ -37,9 +37,11 @@ class AdminService final : public admin::v1::Admin::CallbackService {
   AdminService(discovery::Store& store, const token::TokenSigner& signer, VipAllocator vips,
                Settings settings, Hooks hooks);
 
-  grpc::ServerUnaryReactor* Apply(grpc::CallbackServerContext* ctx, const admin::v1::ApplyRequest* req,
+  grpc::ServerUnaryReactor* Apply(grpc::CallbackServerContext* ctx,
+                                  const admin::v1::ApplyRequest* req,
                                   admin::v1::ApplyResponse* resp) override;
-  grpc::ServerUnaryReactor* List(grpc::CallbackServerContext* ctx, const admin::v1::ListRequest* req,
+  grpc::ServerUnaryReactor* List(grpc::CallbackServerContext* ctx,
+                                 const admin::v1::ListRequest* req,
                                  admin::v1::ListResponse* resp) override;
   grpc::ServerUnaryReactor* Delete(grpc::CallbackServerContext* ctx,
                                    const admin::v1::DeleteRequest* req,

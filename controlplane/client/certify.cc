@@ -20,12 +20,18 @@ namespace {
 
 std::string status_code_name(grpc::StatusCode code) {
   switch (code) {
-    case grpc::StatusCode::UNAUTHENTICATED: return "unauthenticated";
-    case grpc::StatusCode::PERMISSION_DENIED: return "permission_denied";
-    case grpc::StatusCode::INVALID_ARGUMENT: return "invalid_argument";
-    case grpc::StatusCode::UNAVAILABLE: return "unavailable";
-    case grpc::StatusCode::DEADLINE_EXCEEDED: return "deadline_exceeded";
-    default: return "grpc_error_" + std::to_string(static_cast<int>(code));
+    case grpc::StatusCode::UNAUTHENTICATED:
+      return "unauthenticated";
+    case grpc::StatusCode::PERMISSION_DENIED:
+      return "permission_denied";
+    case grpc::StatusCode::INVALID_ARGUMENT:
+      return "invalid_argument";
+    case grpc::StatusCode::UNAVAILABLE:
+      return "unavailable";
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+      return "deadline_exceeded";
+    default:
+      return "grpc_error_" + std::to_string(static_cast<int>(code));
   }
 }
 

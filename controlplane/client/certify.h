@@ -15,11 +15,11 @@ namespace strait::controlplane {
 struct WorkloadCredentials {
   std::string identity;
   std::string key_pem;
-  std::string cert_pem;                 // the leaf
-  std::vector<std::string> chain_pem;   // intermediates, issuer first
+  std::string cert_pem;                // the leaf
+  std::vector<std::string> chain_pem;  // intermediates, issuer first
   std::chrono::system_clock::time_point expiry;
 
-  std::string cert_chain_pem() const;   // leaf then intermediates
+  std::string cert_chain_pem() const;  // leaf then intermediates
 };
 
 // Error codes: the gRPC status name in lowercase ("unauthenticated", "unavailable", ...),

@@ -19,8 +19,8 @@ std::unique_ptr<admin::v1::Admin::Stub> ControllerAccess::admin() const {
 Result<ControllerAccess> access_from_state_dir(const fs::path& dir) {
   auto cfg = config::Config::from_file((dir / "controller.yaml").string());
   if (!cfg) {
-    return make_error("no_controller", "no controller installed in " + dir.string() + ": " +
-                                           cfg.error().message);
+    return make_error("no_controller",
+                      "no controller installed in " + dir.string() + ": " + cfg.error().message);
   }
   auto config = ControllerConfig::from(*cfg);
   if (!config) return config.error();
@@ -29,9 +29,9 @@ Result<ControllerAccess> access_from_state_dir(const fs::path& dir) {
   if (!state) return state.error();
   auto endpoints = read_file(config->endpoints_file());
   if (!endpoints) {
-    return make_error("controller_not_running",
-                      "the controller of " + dir.string() + " has not started (no " +
-                          config->endpoints_file().string() + ")");
+    return make_error("controller_not_running", "the controller of " + dir.string() +
+                                                    " has not started (no " +
+                                                    config->endpoints_file().string() + ")");
   }
   boost::system::error_code ec;
   auto json = boost::json::parse(*endpoints, ec);
@@ -42,8 +42,10 @@ Result<ControllerAccess> access_from_state_dir(const fs::path& dir) {
   out.cluster = config->cluster;
   out.trust_domain = config->trust_domain;
   const auto& o = json.as_object();
-  if (auto* d = o.if_contains("destination"); d && d->is_string()) out.destination_address = d->as_string().c_str();
-  if (auto* i = o.if_contains("identity"); i && i->is_string()) out.identity_address = i->as_string().c_str();
+  if (auto* d = o.if_contains("destination"); d && d->is_string())
+    out.destination_address = d->as_string().c_str();
+  if (auto* i = o.if_contains("identity"); i && i->is_string())
+    out.identity_address = i->as_string().c_str();
 
   // A short-lived admin certificate, signed here with the issuer from the state directory.
   auto key = tls::PrivateKey::generate_p256();

@@ -7,8 +7,11 @@ namespace strait::controlplane {
 namespace rv = registration::v1;
 using namespace std::chrono_literals;
 
-RegistrationLease::RegistrationLease(ChannelFactory channels, rv::Workload workload, OnState on_state)
-    : channels_(std::move(channels)), workload_(std::move(workload)), on_state_(std::move(on_state)) {
+RegistrationLease::RegistrationLease(ChannelFactory channels, rv::Workload workload,
+                                     OnState on_state)
+    : channels_(std::move(channels)),
+      workload_(std::move(workload)),
+      on_state_(std::move(on_state)) {
   thread_ = std::thread([this] { run(); });
 }
 
@@ -66,7 +69,8 @@ std::string RegistrationLease::run_once() {
     why = "registration stream failed";
   } else {
     if (on_state_) on_state_(State::kRegistered, resp.endpoint_name());
-    auto beat = std::chrono::milliseconds(std::max<std::uint32_t>(resp.lease_seconds(), 1) * 1000 / 3);
+    auto beat =
+        std::chrono::milliseconds(std::max<std::uint32_t>(resp.lease_seconds(), 1) * 1000 / 3);
     rv::RegisterRequest hb;
     hb.mutable_heartbeat();
     while (wait_for(beat)) {

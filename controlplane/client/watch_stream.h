@@ -85,7 +85,10 @@ class WatchStream : public std::enable_shared_from_this<WatchStream<Req, Resp>> 
 
  private:
   WatchStream(boost::asio::any_io_executor ex, Req req, Starter starter, Callbacks cb)
-      : executor_(ex), request_(std::move(req)), starter_(std::move(starter)), callbacks_(std::move(cb)) {}
+      : executor_(ex),
+        request_(std::move(req)),
+        starter_(std::move(starter)),
+        callbacks_(std::move(cb)) {}
 
   template <typename F>
   void post(F f) {

@@ -67,8 +67,8 @@ DestinationIndex::Resolution DestinationIndex::resolve_locked(const Target& targ
           if (e.address == target.ip && e.port == target.port && e.ready) {
             auto a = to_addr(e);
             r.addrs.emplace(addr_key(a.addr()), std::move(a));
-            r.labels = {{"namespace", e.meta.ns}, {"service", e.service},
-                        {"cluster", e.meta.cluster}};
+            r.labels = {
+                {"namespace", e.meta.ns}, {"service", e.service}, {"cluster", e.meta.cluster}};
             return r;
           }
         }
@@ -83,8 +83,8 @@ DestinationIndex::Resolution DestinationIndex::resolve_locked(const Target& targ
   auto svc = services_.find(key);
   if (svc != services_.end()) {
     r.service = &svc->second;
-    r.labels = {{"namespace", key.first}, {"service", key.second},
-                {"cluster", svc->second.meta.cluster}};
+    r.labels = {
+        {"namespace", key.first}, {"service", key.second}, {"cluster", svc->second.meta.cluster}};
   }
   auto eps = endpoints_.find(key);
   if (eps == endpoints_.end()) return r;
@@ -124,8 +124,8 @@ void DestinationIndex::refresh_locked(std::uint64_t id, Subscription& sub) {
   // A subscription that ends up empty is told so explicitly (the proxy fails fast on it), and
   // told again when, still empty, the service appears or goes away.
   const bool exists = now.service != nullptr;
-  bool emptied = now.addrs.empty() &&
-                 (!sub.announced || !sub.sent.empty() || sub.exists_sent != exists);
+  bool emptied =
+      now.addrs.empty() && (!sub.announced || !sub.sent.empty() || sub.exists_sent != exists);
   if (sub.announced && removes.has_remove() && !emptied) out.push_back(std::move(removes));
   if (adds.has_add()) out.push_back(std::move(adds));
   if (emptied) {

@@ -23,8 +23,8 @@ class DestinationIndex {
  public:
   struct Settings {
     std::string cluster;
-    std::string domain;                      // cluster domain, e.g. "cluster.local"
-    std::uint16_t inbound_proxy_port = 4143; // where meshed endpoints accept mTLS
+    std::string domain;                       // cluster domain, e.g. "cluster.local"
+    std::uint16_t inbound_proxy_port = 4143;  // where meshed endpoints accept mTLS
   };
   // Delivers one update to a subscriber; false when the subscriber is gone or cut off.
   // Called with the index's lock held (see BoundedStream::push).
@@ -51,9 +51,9 @@ class DestinationIndex {
     Target target;
     Sink sink;
     AddrMap sent;
-    bool announced = false;  // the first update went out
+    bool announced = false;    // the first update went out
     bool exists_sent = false;  // what the last NoEndpoints (or add) said about existence
-    NsName resolved;         // the service it resolved to last ("" for none or a lone endpoint)
+    NsName resolved;           // the service it resolved to last ("" for none or a lone endpoint)
   };
 
   // What the target resolves to now: the service (if any) and its ready endpoints.

@@ -1,7 +1,6 @@
 // DestinationService: binds each Get stream to a DestinationIndex subscription.
 #include "controlplane/destination/destination_service.h"
 
-
 namespace strait::controlplane {
 namespace dst = destination::v1;
 

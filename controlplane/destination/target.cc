@@ -9,8 +9,8 @@ namespace strait::controlplane {
 namespace {
 
 Error invalid(std::string_view path, std::string_view why) {
-  return make_error("invalid_path", "destination path \"" + std::string(path) + "\": " +
-                                        std::string(why));
+  return make_error("invalid_path",
+                    "destination path \"" + std::string(path) + "\": " + std::string(why));
 }
 
 // Normalizes an IPv4/IPv6 literal; empty when it is not one.

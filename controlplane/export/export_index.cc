@@ -29,7 +29,8 @@ std::string wire_json(T object) {
 void ExportIndex::refresh_locked(std::uint64_t id, Subscription& sub, const NsName& key) {
   ev::ExportEvent out;
   auto svc = services_.find(key);
-  const bool visible = svc != services_.end() && topologies::exported_to(svc->second, sub.cluster) &&
+  const bool visible = svc != services_.end() &&
+                       topologies::exported_to(svc->second, sub.cluster) &&
                        topologies::link_selects(sub.selectors, svc->second);
   auto was = sub.sent.find(key);
   if (!visible) {

@@ -41,7 +41,7 @@ class ExportIndex {
   void refresh_locked(std::uint64_t id, Subscription& sub, const NsName& service);
 
   std::mutex mu_;
-  std::map<NsName, discovery::Service> services_;  // exported ones only
+  std::map<NsName, discovery::Service> services_;                           // exported ones only
   std::map<NsName, std::map<std::string, discovery::Endpoint>> endpoints_;  // by service
   std::map<NsName, NsName> service_of_endpoint_;
   std::map<std::uint64_t, Subscription> subs_;

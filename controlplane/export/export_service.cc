@@ -8,8 +8,9 @@
 namespace strait::controlplane {
 namespace ev = exports::v1;
 
-ExportService::ExportService(ExportIndex& index, std::string trust_domain, std::size_t queue_capacity,
-                             StreamHooks hooks, std::function<void(const std::string&)> refused)
+ExportService::ExportService(ExportIndex& index, std::string trust_domain,
+                             std::size_t queue_capacity, StreamHooks hooks,
+                             std::function<void(const std::string&)> refused)
     : index_(index),
       trust_domain_(std::move(trust_domain)),
       queue_capacity_(queue_capacity),
@@ -18,14 +19,15 @@ ExportService::ExportService(ExportIndex& index, std::string trust_domain, std::
 
 std::optional<std::string> ExportService::linked_cluster(const identity::SpiffeId& id,
                                                          std::string_view trust_domain) {
-  if (id.trust_domain() != trust_domain || id.ns() != Certifier::kLinkNamespace) return std::nullopt;
+  if (id.trust_domain() != trust_domain || id.ns() != Certifier::kLinkNamespace)
+    return std::nullopt;
   auto sa = id.service_account();
   if (!sa || sa->rfind("link-", 0) != 0 || sa->size() <= 5) return std::nullopt;
   return std::string(sa->substr(5));
 }
 
-grpc::ServerWriteReactor<ev::ExportEvent>* ExportService::Watch(grpc::CallbackServerContext* context,
-                                                                const ev::WatchExports* request) {
+grpc::ServerWriteReactor<ev::ExportEvent>* ExportService::Watch(
+    grpc::CallbackServerContext* context, const ev::WatchExports* request) {
   const std::uint64_t id = index_.reserve_id();
   auto* stream = open_bounded_stream<ev::ExportEvent>(queue_capacity_, hooks_,
                                                       [this, id] { index_.unsubscribe(id); });
@@ -41,7 +43,8 @@ grpc::ServerWriteReactor<ev::ExportEvent>* ExportService::Watch(grpc::CallbackSe
     return stream;
   }
   log::info("linked cluster watching exports", {{"cluster", *cluster}});
-  index_.subscribe(id, *cluster, *request, [stream](ev::ExportEvent e) { return stream->push(std::move(e)); });
+  index_.subscribe(id, *cluster, *request,
+                   [stream](ev::ExportEvent e) { return stream->push(std::move(e)); });
   return stream;
 }
 

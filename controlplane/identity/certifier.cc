@@ -39,9 +39,9 @@ Result<Issued> Certifier::certify(std::string_view identity, std::string_view to
   auto id = identity::SpiffeId::parse(identity);
   if (!id) return make_error("invalid_identity", id.error().message);
   if (id->trust_domain() != settings_.trust_domain) {
-    return make_error("outside_trust_domain", "identity " + id->to_string() +
-                                                  " is outside the trust domain " +
-                                                  settings_.trust_domain);
+    return make_error(
+        "outside_trust_domain",
+        "identity " + id->to_string() + " is outside the trust domain " + settings_.trust_domain);
   }
   if (!id->ns() || !id->service_account()) {
     return make_error("invalid_identity",
@@ -62,7 +62,8 @@ Result<Issued> Certifier::certify(std::string_view identity, std::string_view to
   if (token.empty()) {
     // Renewal: the caller proves the identity with the certificate it holds now.
     if (!peer) {
-      return make_error("no_credentials", "give a token, or renew over TLS with the current certificate");
+      return make_error("no_credentials",
+                        "give a token, or renew over TLS with the current certificate");
     }
     if (*peer != *id) {
       return make_error("identity_mismatch", "the client certificate is for " + peer->to_string() +
@@ -75,7 +76,8 @@ Result<Issued> Certifier::certify(std::string_view identity, std::string_view to
 }
 
 Result<Issued> Certifier::issue(const identity::SpiffeId& id, const tls::CertificateRequest& csr,
-                                std::vector<std::string> dns_sans, std::chrono::seconds lifetime) const {
+                                std::vector<std::string> dns_sans,
+                                std::chrono::seconds lifetime) const {
   auto leaf = issuer_.issue_leaf(csr, id, lifetime.count() > 0 ? lifetime : settings_.lifetime,
                                  std::move(dns_sans));
   if (!leaf) return leaf.error();

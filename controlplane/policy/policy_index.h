@@ -42,8 +42,7 @@ class PolicyIndex {
   };
   using NsName = std::pair<std::string, std::string>;
 
-  policy::v1::InboundPolicy compute_locked(const std::string& ns,
-                                           const discovery::Labels& labels,
+  policy::v1::InboundPolicy compute_locked(const std::string& ns, const discovery::Labels& labels,
                                            std::uint16_t port) const;
   void refresh_locked(std::uint64_t id, Subscription& sub);
 

@@ -13,13 +13,14 @@ grpc::ServerWriteReactor<pv::InboundPolicy>* PolicyService::Watch(
     grpc::CallbackServerContext* context, const pv::InboundPolicyRequest* request) {
   const std::uint64_t id = index_.reserve_id();
   auto* stream = open_bounded_stream<pv::InboundPolicy>(queue_capacity_, hooks_,
-                                                         [this, id] { index_.unsubscribe(id); });
+                                                        [this, id] { index_.unsubscribe(id); });
 
   auto who = peer_identity(*context);
   auto ns = who ? who->ns() : std::nullopt;
   if (!ns) {
-    stream->finish(grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
-                                "policy requires a workload certificate (spiffe://td/ns/NS/sa/SA)"));
+    stream->finish(
+        grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                     "policy requires a workload certificate (spiffe://td/ns/NS/sa/SA)"));
     return stream;
   }
   if (request->port() == 0 || request->port() > 65535) {

@@ -107,8 +107,8 @@ class RegistrationService::Lease final
     key_ = discovery::key_of(*stored);
     registered_ = true;
     if (owner_.hooks_.leases_delta) owner_.hooks_.leases_delta(+1);
-    log::info("workload registered", {{"endpoint", e.meta.name}, {"identity", e.identity},
-                                      {"address", e.address}});
+    log::info("workload registered",
+              {{"endpoint", e.meta.name}, {"identity", e.identity}, {"address", e.address}});
     response_.set_endpoint_name(e.meta.name);
     response_.set_lease_seconds(static_cast<std::uint32_t>(owner_.settings_.lease.count()));
     StartWrite(&response_);
@@ -125,8 +125,7 @@ class RegistrationService::Lease final
     if (!registered_) return;
     if (owner_.shutting_down_) return;  // the controller goes, not the workload
     // Only remove what is still ours: a re-registration may have replaced it already.
-    if (auto cur = owner_.store_.get(key_);
-        cur && discovery::meta_of(*cur).owner == owner_tag_) {
+    if (auto cur = owner_.store_.get(key_); cur && discovery::meta_of(*cur).owner == owner_tag_) {
       (void)owner_.store_.remove(key_);
     }
     if (owner_.hooks_.leases_delta) owner_.hooks_.leases_delta(-1);
@@ -165,8 +164,8 @@ RegistrationService::~RegistrationService() {
   reaper_.join();
 }
 
-grpc::ServerBidiReactor<rv::RegisterRequest, rv::RegisterResponse>*
-RegistrationService::Register(grpc::CallbackServerContext* context) {
+grpc::ServerBidiReactor<rv::RegisterRequest, rv::RegisterResponse>* RegistrationService::Register(
+    grpc::CallbackServerContext* context) {
   return new Lease(*this, context);
 }
 

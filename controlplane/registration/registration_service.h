@@ -25,8 +25,8 @@ class RegistrationService final : public registration::v1::Registration::Callbac
     std::chrono::seconds lease{5};
   };
   struct Hooks {
-    std::function<void(int)> leases_delta;               // +1 registered, -1 released
-    std::function<void(const std::string&)> refused;     // by reason
+    std::function<void(int)> leases_delta;            // +1 registered, -1 released
+    std::function<void(const std::string&)> refused;  // by reason
   };
 
   RegistrationService(discovery::Store& store, Settings settings, Hooks hooks);

@@ -22,7 +22,8 @@ class BoundedStream : public grpc::ServerWriteReactor<Msg> {
     std::function<void()> on_done;      // unsubscribe; called once, before deletion
   };
 
-  BoundedStream(std::size_t capacity, Hooks hooks) : capacity_(capacity), hooks_(std::move(hooks)) {}
+  BoundedStream(std::size_t capacity, Hooks hooks)
+      : capacity_(capacity), hooks_(std::move(hooks)) {}
 
   // Queues a message; false when the stream is finished or has just been cut off.
   // Callers serialize push() with their own lock, the same lock on_done takes: that lock is

@@ -47,7 +47,8 @@ Result<std::pair<std::string, std::uint16_t>> split_host_port(const std::string&
 
 class ControllerImpl final : public Controller {
  public:
-  explicit ControllerImpl(ControllerConfig config) : config_(std::move(config)), metrics_(registry_) {}
+  explicit ControllerImpl(ControllerConfig config)
+      : config_(std::move(config)), metrics_(registry_) {}
 
   ~ControllerImpl() override { shutdown(2s); }
 
@@ -63,14 +64,15 @@ class ControllerImpl final : public Controller {
     auto ledger = TokenLedger::open(config_.state_dir / "ca" / "spent-link-tokens.json");
     if (!ledger) return ledger.error();
     ledger_ = std::move(*ledger);
-    certifier_ = std::make_unique<Certifier>(
-        state_->issuer, std::move(state_->verifier),
-        Certifier::Settings{.trust_domain = config_.trust_domain, .lifetime = config_.cert_lifetime},
-        ledger_.get());
+    certifier_ =
+        std::make_unique<Certifier>(state_->issuer, std::move(state_->verifier),
+                                    Certifier::Settings{.trust_domain = config_.trust_domain,
+                                                        .lifetime = config_.cert_lifetime},
+                                    ledger_.get());
     watch_ca_expiry();
 
-    dest_index_ = std::make_unique<DestinationIndex>(DestinationIndex::Settings{
-        config_.cluster, config_.domain, config_.inbound_proxy_port});
+    dest_index_ = std::make_unique<DestinationIndex>(
+        DestinationIndex::Settings{config_.cluster, config_.domain, config_.inbound_proxy_port});
     policy_index_ = std::make_unique<PolicyIndex>(config_.default_policy);
     export_index_ = std::make_unique<ExportIndex>();
     if (auto r = feed_indexes(); !r) return r;
@@ -78,10 +80,11 @@ class ControllerImpl final : public Controller {
     if (auto r = start_grpc(); !r) return r;
     if (auto r = start_admin(); !r) return r;
     if (auto r = write_endpoints(); !r) return r;
-    log::info("controller serving", {{"cluster", config_.cluster},
-                                     {"identity_port", static_cast<std::int64_t>(ports_.identity)},
-                                     {"destination_port", static_cast<std::int64_t>(ports_.destination)},
-                                     {"admin_port", static_cast<std::int64_t>(ports_.admin)}});
+    log::info("controller serving",
+              {{"cluster", config_.cluster},
+               {"identity_port", static_cast<std::int64_t>(ports_.identity)},
+               {"destination_port", static_cast<std::int64_t>(ports_.destination)},
+               {"admin_port", static_cast<std::int64_t>(ports_.admin)}});
     return {};
   }
 
@@ -129,10 +132,11 @@ class ControllerImpl final : public Controller {
     auto open = metrics_.streams_open.with({api});
     auto overflow = metrics_.stream_overflows.with({api});
     return {.streams_delta = [open](int d) { open.inc(d); },
-            .overflow = [overflow, api] {
-              overflow.inc();
-              log::warn("subscriber cut off: send queue full", {{"api", api}});
-            }};
+            .overflow =
+                [overflow, api] {
+                  overflow.inc();
+                  log::warn("subscriber cut off: send queue full", {{"api", api}});
+                }};
   }
 
   Result<void> start_grpc() {
@@ -147,12 +151,11 @@ class ControllerImpl final : public Controller {
     // It lives as long as the issuer (issue_leaf clamps to it), not as a workload certificate:
     // gRPC cannot swap a server's credentials in place, and a controller with an expired
     // certificate would cut every proxy off.
-    auto own = certifier_->issue(*id, *csr,
-                                 {kControllerServerName,
-                                  std::string(kControllerServerName) + ".strait-system.svc." +
-                                      config_.domain,
-                                  "localhost"},
-                                 std::chrono::hours(24 * 366 * 10));
+    auto own = certifier_->issue(
+        *id, *csr,
+        {kControllerServerName,
+         std::string(kControllerServerName) + ".strait-system.svc." + config_.domain, "localhost"},
+        std::chrono::hours(24 * 366 * 10));
     if (!own) return own.error();
     std::string chain = own->leaf_pem;
     for (const auto& c : own->intermediates_pem) chain += c;
@@ -161,14 +164,16 @@ class ControllerImpl final : public Controller {
     identity_service_ = std::make_unique<IdentityService>(
         *certifier_,
         IdentityService::Hooks{
-            .issued = [this](const std::string& who) {
-              metrics_.certs_issued.with({}).inc();
-              log::info("certificate issued", {{"identity", who}});
-            },
-            .refused = [this](const std::string& reason, const std::string& message) {
-              metrics_.certs_refused.with({reason}).inc();
-              log::warn("certificate refused", {{"reason", reason}, {"detail", message}});
-            }});
+            .issued =
+                [this](const std::string& who) {
+                  metrics_.certs_issued.with({}).inc();
+                  log::info("certificate issued", {{"identity", who}});
+                },
+            .refused =
+                [this](const std::string& reason, const std::string& message) {
+                  metrics_.certs_refused.with({reason}).inc();
+                  log::warn("certificate refused", {{"reason", reason}, {"detail", message}});
+                }});
     // Client certificates are optional here: workloads certify with a token, and renew with
     // the certificate they hold.
     grpc::SslServerCredentialsOptions server_tls(GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY);
@@ -213,8 +218,8 @@ class ControllerImpl final : public Controller {
             .status =
                 [this](admin::v1::StatusResponse& s) {
                   s.set_certificates_issued(metrics_.certs_issued.with({}).value());
-                  s.set_issuer_expiry_unix(static_cast<std::int64_t>(
-                      unix_seconds(state_->issuer.cert().not_after())));
+                  s.set_issuer_expiry_unix(
+                      static_cast<std::int64_t>(unix_seconds(state_->issuer.cert().not_after())));
                   s.set_anchor_expiry_unix(
                       static_cast<std::int64_t>(unix_seconds(state_->anchor.not_after())));
                   s.set_streams_open(dest_index_->subscriptions());
@@ -264,14 +269,15 @@ class ControllerImpl final : public Controller {
   Result<void> start_admin() {
     auto hp = split_host_port(config_.admin_listen);
     if (!hp) return hp.error();
-    for (auto kind : {discovery::Kind::kService, discovery::Kind::kEndpoint,
-                      discovery::Kind::kServer, discovery::Kind::kAuthorizationPolicy,
-                      discovery::Kind::kLink}) {
-      metrics_.store_objects.with_callback(
-          {std::string(discovery::kind_name(kind))},
-          [this, kind] { return static_cast<double>(store_->list(kind).size()); });
+    for (auto kind :
+         {discovery::Kind::kService, discovery::Kind::kEndpoint, discovery::Kind::kServer,
+          discovery::Kind::kAuthorizationPolicy, discovery::Kind::kLink}) {
+      metrics_.store_objects.with_callback({std::string(discovery::kind_name(kind))}, [this, kind] {
+        return static_cast<double>(store_->list(kind).size());
+      });
     }
-    metrics_.store_version.with_callback({}, [this] { return static_cast<double>(store_->version()); });
+    metrics_.store_version.with_callback({},
+                                         [this] { return static_cast<double>(store_->version()); });
     admin::AdminOptions options;
     options.address = hp->first;
     options.port = hp->second;
@@ -290,9 +296,9 @@ class ControllerImpl final : public Controller {
       if (left < std::chrono::hours(24 * 30)) {
         log::warn("certificate authority expires within 30 days: rotate it",
                   {{"ca", which},
-                   {"days_left", static_cast<std::int64_t>(
-                                     std::chrono::duration_cast<std::chrono::hours>(left).count() /
-                                     24)}});
+                   {"days_left",
+                    static_cast<std::int64_t>(
+                        std::chrono::duration_cast<std::chrono::hours>(left).count() / 24)}});
       }
     };
     metrics_.cert_expiry.with({"anchor"}).set(unix_seconds(state_->anchor.not_after()));
@@ -310,7 +316,8 @@ class ControllerImpl final : public Controller {
       return (h == "0.0.0.0" || h == "::" || h.empty()) ? std::string("127.0.0.1") : h;
     };
     o["identity"] = host_of(config_.identity_listen) + ":" + std::to_string(ports_.identity);
-    o["destination"] = host_of(config_.destination_listen) + ":" + std::to_string(ports_.destination);
+    o["destination"] =
+        host_of(config_.destination_listen) + ":" + std::to_string(ports_.destination);
     o["admin"] = host_of(config_.admin_listen) + ":" + std::to_string(ports_.admin);
     o["export"] = host_of(config_.export_listen) + ":" + std::to_string(ports_.exports);
     o["pid"] = static_cast<std::int64_t>(::getpid());

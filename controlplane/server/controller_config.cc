@@ -26,8 +26,10 @@ Result<policy::v1::DefaultPolicy> parse_default_policy(std::string_view text) {
   if (text == "all-authenticated") return policy::v1::ALL_AUTHENTICATED;
   if (text == "all-unauthenticated") return policy::v1::ALL_UNAUTHENTICATED;
   if (text == "deny") return policy::v1::DENY;
-  return make_error("invalid_field", "policy.default: expected all-authenticated, "
-                                     "all-unauthenticated or deny, got \"" + std::string(text) + "\"");
+  return make_error("invalid_field",
+                    "policy.default: expected all-authenticated, "
+                    "all-unauthenticated or deny, got \"" +
+                        std::string(text) + "\"");
 }
 
 Result<ControllerConfig> ControllerConfig::from(const config::Config& c) {
@@ -36,26 +38,26 @@ Result<ControllerConfig> ControllerConfig::from(const config::Config& c) {
   std::string policy_text;
   std::chrono::milliseconds lifetime{}, lease{};
   std::int64_t port = 0, queue = 0, gateway_port = 0;
-  for (auto r : {read(c.require_string("cluster.name"), out.cluster),
-                 read(c.get_string("cluster.domain", "cluster.local"), out.domain),
-                 read(c.require_string("cluster.trustDomain"), out.trust_domain),
-                 read(c.get_string("cluster.serviceCIDR", "198.19.0.0/20"), out.service_cidr),
-                 read(c.get_int("cluster.inboundProxyPort", 4143), port),
-                 read(c.require_string("stateDir"), state_dir),
-                 read(c.get_string("listen.identity", out.identity_listen), out.identity_listen),
-                 read(c.get_string("listen.destination", out.destination_listen),
-                      out.destination_listen),
-                 read(c.get_string("listen.admin", out.admin_listen), out.admin_listen),
-                 read(c.get_string("listen.export", out.export_listen), out.export_listen),
-                 read(c.get_string("multicluster.exportAddress", ""), out.export_address),
-                 read(c.get_string("multicluster.identityAddress", ""), out.identity_address),
-                 read(c.get_string_list("multicluster.gatewayAddresses", {}), out.gateway_addresses),
-                 read(c.get_int("multicluster.gatewayPort", 4143), gateway_port),
-                 read(c.get_string("multicluster.gatewayIdentity", ""), out.gateway_identity),
-                 read(c.get_duration("identity.certLifetime", std::chrono::hours(24)), lifetime),
-                 read(c.get_string("policy.default", "all-authenticated"), policy_text),
-                 read(c.get_duration("registration.lease", std::chrono::seconds(5)), lease),
-                 read(c.get_int("streams.queueCapacity", 1024), queue)}) {
+  for (auto r :
+       {read(c.require_string("cluster.name"), out.cluster),
+        read(c.get_string("cluster.domain", "cluster.local"), out.domain),
+        read(c.require_string("cluster.trustDomain"), out.trust_domain),
+        read(c.get_string("cluster.serviceCIDR", "198.19.0.0/20"), out.service_cidr),
+        read(c.get_int("cluster.inboundProxyPort", 4143), port),
+        read(c.require_string("stateDir"), state_dir),
+        read(c.get_string("listen.identity", out.identity_listen), out.identity_listen),
+        read(c.get_string("listen.destination", out.destination_listen), out.destination_listen),
+        read(c.get_string("listen.admin", out.admin_listen), out.admin_listen),
+        read(c.get_string("listen.export", out.export_listen), out.export_listen),
+        read(c.get_string("multicluster.exportAddress", ""), out.export_address),
+        read(c.get_string("multicluster.identityAddress", ""), out.identity_address),
+        read(c.get_string_list("multicluster.gatewayAddresses", {}), out.gateway_addresses),
+        read(c.get_int("multicluster.gatewayPort", 4143), gateway_port),
+        read(c.get_string("multicluster.gatewayIdentity", ""), out.gateway_identity),
+        read(c.get_duration("identity.certLifetime", std::chrono::hours(24)), lifetime),
+        read(c.get_string("policy.default", "all-authenticated"), policy_text),
+        read(c.get_duration("registration.lease", std::chrono::seconds(5)), lease),
+        read(c.get_int("streams.queueCapacity", 1024), queue)}) {
     if (!r) return r.error();
   }
   if (!identity::SpiffeId::is_valid_trust_domain(out.trust_domain)) {
@@ -71,7 +73,8 @@ Result<ControllerConfig> ControllerConfig::from(const config::Config& c) {
   out.gateway_port = static_cast<std::uint16_t>(gateway_port);
   if (out.gateway_identity.empty()) {
     out.gateway_identity =
-        identity::SpiffeId::workload(out.trust_domain, "strait-multicluster", "strait-gateway").to_string();
+        identity::SpiffeId::workload(out.trust_domain, "strait-multicluster", "strait-gateway")
+            .to_string();
   }
   if (lifetime < std::chrono::seconds(10)) {
     return make_error("invalid_field", "identity.certLifetime: must be at least 10s");

@@ -15,10 +15,10 @@
 namespace strait::controlplane {
 
 struct ControllerConfig {
-  std::string cluster;       // cluster.name
-  std::string domain;        // cluster.domain, e.g. "cluster.local"
-  std::string trust_domain;  // cluster.trustDomain
-  std::string service_cidr;  // cluster.serviceCIDR: virtual IPs for Services
+  std::string cluster;                      // cluster.name
+  std::string domain;                       // cluster.domain, e.g. "cluster.local"
+  std::string trust_domain;                 // cluster.trustDomain
+  std::string service_cidr;                 // cluster.serviceCIDR: virtual IPs for Services
   std::uint16_t inbound_proxy_port = 4143;  // cluster.inboundProxyPort
   std::filesystem::path state_dir;          // stateDir
 
@@ -33,12 +33,12 @@ struct ControllerConfig {
   std::string identity_address;                // advertised host:port of identity (link tokens)
   std::vector<std::string> gateway_addresses;  // names or IPs of this cluster's gateways
   std::uint16_t gateway_port = 4143;
-  std::string gateway_identity;                // default spiffe://<td>/ns/strait-multicluster/sa/strait-gateway
+  std::string gateway_identity;  // default spiffe://<td>/ns/strait-multicluster/sa/strait-gateway
 
   std::chrono::seconds cert_lifetime{24 * 3600};  // identity.certLifetime
   policy::v1::DefaultPolicy default_policy = policy::v1::ALL_AUTHENTICATED;  // policy.default
-  std::chrono::seconds lease{5};                  // registration.lease
-  std::size_t stream_queue = 1024;                // streams.queueCapacity
+  std::chrono::seconds lease{5};                                             // registration.lease
+  std::size_t stream_queue = 1024;  // streams.queueCapacity
 
   static Result<ControllerConfig> from(const config::Config& c);
 

@@ -10,15 +10,17 @@ struct ControllerMetrics {
       : streams_open(r.gauge("controller_streams_open", "Open gRPC streams, by API.", {"api"})),
         stream_overflows(r.counter("controller_stream_overflows_total",
                                    "Subscribers cut off because they stopped reading.", {"api"})),
-        certs_issued(r.counter("identity_certificates_issued_total",
-                               "Workload certificates issued.", {})),
+        certs_issued(
+            r.counter("identity_certificates_issued_total", "Workload certificates issued.", {})),
         certs_refused(r.counter("identity_certificates_refused_total",
                                 "Certificate requests refused, by reason.", {"reason"})),
         cert_expiry(r.gauge("identity_ca_expiration_timestamp_seconds",
                             "Expiry of the trust anchor and the issuer (unix seconds).", {"ca"})),
-        store_objects(r.gauge("store_objects", "Objects in the discovery store, by kind.", {"kind"})),
+        store_objects(
+            r.gauge("store_objects", "Objects in the discovery store, by kind.", {"kind"})),
         store_version(r.gauge("store_version", "The discovery store's current version.", {})),
-        leases(r.gauge("registration_leases", "Workload endpoints held by registration streams.", {})),
+        leases(
+            r.gauge("registration_leases", "Workload endpoints held by registration streams.", {})),
         registrations_refused(r.counter("registration_refused_total",
                                         "Registrations refused, by reason.", {"reason"})),
         admin_refused(r.counter("admin_api_refused_total", "Admin API calls refused, by reason.",

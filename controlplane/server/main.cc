@@ -15,7 +15,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (!cfg->has("stateDir")) {
-    std::cerr << "usage: strait-controller --config STATE_DIR/controller.yaml [--section.key=value ...]\n";
+    std::cerr << "usage: strait-controller --config STATE_DIR/controller.yaml [--section.key=value "
+                 "...]\n";
     return 2;
   }
   if (auto level = cfg->get_string("log.level", "info"); level) {
@@ -37,8 +38,8 @@ int main(int argc, char** argv) {
 
   auto controller = controlplane::Controller::start(std::move(*config));
   if (!controller) {
-    log::error("controller failed to start", {{"reason", controller.error().code},
-                                              {"detail", controller.error().message}});
+    log::error("controller failed to start",
+               {{"reason", controller.error().code}, {"detail", controller.error().message}});
     return 1;
   }
   int sig = 0;

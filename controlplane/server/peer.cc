@@ -10,7 +10,8 @@ std::optional<identity::SpiffeId> peer_identity(const grpc::ServerContextBase& c
   if (!auth || !auth->IsPeerAuthenticated()) return std::nullopt;
   auto pems = auth->FindPropertyValues(GRPC_X509_PEM_CERT_PROPERTY_NAME);
   if (pems.empty()) return std::nullopt;
-  auto cert = tls::Certificate::from_pem(std::string_view(pems.front().data(), pems.front().size()));
+  auto cert =
+      tls::Certificate::from_pem(std::string_view(pems.front().data(), pems.front().size()));
   if (!cert) return std::nullopt;
   return cert->spiffe_id();
 }

@@ -16,7 +16,8 @@ namespace fs = std::filesystem;
 
 Result<std::string> read_file(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) return make_error("io_error", "cannot read " + path.string() + ": " + std::strerror(errno));
+  if (!in)
+    return make_error("io_error", "cannot read " + path.string() + ": " + std::strerror(errno));
   std::ostringstream ss;
   ss << in.rdbuf();
   return ss.str();
@@ -25,11 +26,14 @@ Result<std::string> read_file(const fs::path& path) {
 Result<void> write_file_atomic(const fs::path& path, std::string_view content, fs::perms perms) {
   std::error_code ec;
   fs::create_directories(path.parent_path(), ec);
-  if (ec) return make_error("io_error", "cannot create " + path.parent_path().string() + ": " + ec.message());
+  if (ec)
+    return make_error("io_error",
+                      "cannot create " + path.parent_path().string() + ": " + ec.message());
   fs::path tmp = path;
   tmp += ".tmp";
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return make_error("io_error", "cannot write " + tmp.string() + ": " + std::strerror(errno));
+  if (fd < 0)
+    return make_error("io_error", "cannot write " + tmp.string() + ": " + std::strerror(errno));
   std::size_t done = 0;
   while (done < content.size()) {
     ssize_t n = ::write(fd, content.data() + done, content.size() - done);
@@ -68,12 +72,14 @@ Result<StateFiles> load_state(const ControllerConfig& config) {
   if (!issuer_key) return issuer_key.error();
   auto issuer = tls::CertificateAuthority::from_pem(*issuer_pem, *issuer_key, "");
   if (!issuer) {
-    return make_error("invalid_state", config.issuer_cert().string() + ": " + issuer.error().message);
+    return make_error("invalid_state",
+                      config.issuer_cert().string() + ": " + issuer.error().message);
   }
   auto token_key = read_file(config.token_key());
   if (!token_key) return token_key.error();
   auto signer = token::TokenSigner::from_pem(*token_key);
-  if (!signer) return make_error("invalid_state", config.token_key().string() + ": " + signer.error().message);
+  if (!signer)
+    return make_error("invalid_state", config.token_key().string() + ": " + signer.error().message);
   auto verifier = token::TokenVerifier::from_public_pem(signer->public_key_pem());
   if (!verifier) return verifier.error();
   return StateFiles{anchors->front(), *anchor_pem, std::move(*issuer), std::move(*signer),
@@ -129,7 +135,8 @@ Result<void> check_signed_by_anchor(const tls::Certificate& issuer, const std::s
       return {};
     }
   }
-  return make_error("invalid_field", "--issuer-cert: not signed by any certificate of --trust-anchor");
+  return make_error("invalid_field",
+                    "--issuer-cert: not signed by any certificate of --trust-anchor");
 }
 
 }  // namespace
@@ -137,15 +144,17 @@ Result<void> check_signed_by_anchor(const tls::Certificate& issuer, const std::s
 Result<void> install_state(const InstallOptions& o) {
   fs::path yaml = o.state_dir / "controller.yaml";
   if (fs::exists(yaml)) {
-    return make_error("already_installed", yaml.string() + " exists: this state directory is "
-                                                           "already installed");
+    return make_error("already_installed", yaml.string() +
+                                               " exists: this state directory is "
+                                               "already installed");
   }
   std::string anchor_pem, issuer_pem, issuer_key_pem;
   const bool given = o.anchor_cert || o.issuer_cert || o.issuer_key;
   if (given) {
     if (!o.anchor_cert || !o.issuer_cert || !o.issuer_key) {
-      return make_error("invalid_field", "give all of --trust-anchor, --issuer-cert and "
-                                         "--issuer-key, or none");
+      return make_error("invalid_field",
+                        "give all of --trust-anchor, --issuer-cert and "
+                        "--issuer-key, or none");
     }
     auto a = read_file(*o.anchor_cert);
     auto c = read_file(*o.issuer_cert);
@@ -169,17 +178,21 @@ Result<void> install_state(const InstallOptions& o) {
     issuer_pem = issuer->cert().to_pem();
     issuer_key_pem = issuer->key().to_pem();
     // The anchor's key signs other clusters' issuers that share this anchor.
-    if (auto r = write_file_atomic(o.state_dir / "ca" / "anchor.key", root->key().to_pem(), kSecret); !r) {
+    if (auto r =
+            write_file_atomic(o.state_dir / "ca" / "anchor.key", root->key().to_pem(), kSecret);
+        !r) {
       return r;
     }
   }
   auto token_key = token::generate_signing_key_pem();
   if (!token_key) return token_key.error();
   for (auto [name, content, perms] :
-       {std::tuple{"ca/anchor.crt", anchor_pem, fs::perms::owner_read | fs::perms::owner_write |
-                                                    fs::perms::group_read | fs::perms::others_read},
-        std::tuple{"ca/issuer.crt", issuer_pem, fs::perms::owner_read | fs::perms::owner_write |
-                                                    fs::perms::group_read | fs::perms::others_read},
+       {std::tuple{"ca/anchor.crt", anchor_pem,
+                   fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read |
+                       fs::perms::others_read},
+        std::tuple{"ca/issuer.crt", issuer_pem,
+                   fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read |
+                       fs::perms::others_read},
         std::tuple{"ca/issuer.key", issuer_key_pem, kSecret},
         std::tuple{"ca/token-signing.key", *token_key, kSecret}}) {
     if (auto r = write_file_atomic(o.state_dir / name, content, perms); !r) return r;

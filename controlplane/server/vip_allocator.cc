@@ -34,8 +34,9 @@ Result<VipAllocator> VipAllocator::parse(std::string_view cidr) {
   }
   if (slash == std::string_view::npos || !parse_v4(cidr.substr(0, slash), base) || prefix < 8 ||
       prefix > 30) {
-    return make_error("invalid_field", "cluster.serviceCIDR: expected an IPv4 prefix /8../30, got \"" +
-                                           std::string(cidr) + "\"");
+    return make_error(
+        "invalid_field",
+        "cluster.serviceCIDR: expected an IPv4 prefix /8../30, got \"" + std::string(cidr) + "\"");
   }
   std::uint32_t mask = prefix == 0 ? 0 : ~std::uint32_t{0} << (32 - prefix);
   return VipAllocator(base & mask, prefix);

@@ -44,7 +44,8 @@ void put_u32(std::string& out, std::uint32_t v) {
 }
 std::uint32_t get_u32(const char* p) {
   std::uint32_t v = 0;
-  for (int i = 0; i < 4; ++i) v |= static_cast<std::uint32_t>(static_cast<unsigned char>(p[i])) << (8 * i);
+  for (int i = 0; i < 4; ++i)
+    v |= static_cast<std::uint32_t>(static_cast<unsigned char>(p[i])) << (8 * i);
   return v;
 }
 
@@ -62,15 +63,18 @@ Error io_error(const std::string& what, const std::filesystem::path& path, int e
 }
 
 Error corrupt(const std::filesystem::path& path, std::uint64_t offset, const std::string& what) {
-  return make_error("corrupt_state", path.string() + ": record at offset " + std::to_string(offset) + ": " +
-                                         what + " (the store refuses to open rather than lose data; "
-                                                "restore the state directory from a backup)");
+  return make_error("corrupt_state", path.string() + ": record at offset " +
+                                         std::to_string(offset) + ": " + what +
+                                         " (the store refuses to open rather than lose data; "
+                                         "restore the state directory from a backup)");
 }
 
-Result<void> write_all(int fd, std::string_view data, off_t offset, const std::filesystem::path& path) {
+Result<void> write_all(int fd, std::string_view data, off_t offset,
+                       const std::filesystem::path& path) {
   std::size_t done = 0;
   while (done < data.size()) {
-    ssize_t n = ::pwrite(fd, data.data() + done, data.size() - done, offset + static_cast<off_t>(done));
+    ssize_t n =
+        ::pwrite(fd, data.data() + done, data.size() - done, offset + static_cast<off_t>(done));
     if (n < 0) {
       if (errno == EINTR) continue;
       return io_error("write", path, errno);
@@ -118,7 +122,8 @@ std::string wal_name(std::uint64_t generation) {
 }
 
 std::optional<std::uint64_t> wal_generation_of(const std::string& name) {
-  if (name.size() != 24 || !name.starts_with("wal-") || !name.ends_with(".log")) return std::nullopt;
+  if (name.size() != 24 || !name.starts_with("wal-") || !name.ends_with(".log"))
+    return std::nullopt;
   std::uint64_t g = 0;
   for (char c : name.substr(4, 16)) {
     int d = (c >= '0' && c <= '9') ? c - '0' : (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
@@ -145,7 +150,8 @@ RawRecord read_record(std::string_view data, std::size_t offset) {
   r.payload = data.substr(offset + kHeaderSize, len);
   r.computed_crc = crc32c(r.payload);
   r.next = offset + kHeaderSize + len;
-  r.status = r.stored_crc == r.computed_crc ? RawRecord::Status::kOk : RawRecord::Status::kBadChecksum;
+  r.status =
+      r.stored_crc == r.computed_crc ? RawRecord::Status::kOk : RawRecord::Status::kBadChecksum;
   return r;
 }
 
@@ -162,10 +168,12 @@ std::optional<std::size_t> valid_record_after(std::string_view data, std::size_t
   return std::nullopt;
 }
 
-Result<json::value> parse_payload(std::string_view payload, const std::filesystem::path& path, std::size_t offset) {
+Result<json::value> parse_payload(std::string_view payload, const std::filesystem::path& path,
+                                  std::size_t offset) {
   boost::system::error_code ec;
   json::value v = json::parse(payload, ec);
-  if (ec || !v.is_object()) return corrupt(path, offset, "checksum matches but the payload is not a JSON object");
+  if (ec || !v.is_object())
+    return corrupt(path, offset, "checksum matches but the payload is not a JSON object");
   return v;
 }
 
@@ -193,14 +201,15 @@ EmbeddedStore::~EmbeddedStore() {
 }
 
 Result<std::unique_ptr<EmbeddedStore>> EmbeddedStore::open(std::filesystem::path state_dir,
-                                                            EmbeddedStoreOptions options) {
+                                                           EmbeddedStoreOptions options) {
   std::filesystem::path dir = state_dir.empty() ? std::filesystem::path() : state_dir / "store";
   std::unique_ptr<EmbeddedStore> store(new EmbeddedStore(dir, options));
   if (!dir.empty()) {
     if (auto r = store->recover(); !r) return r.error();
   }
   store->hub_ = std::make_unique<discovery::WatchHub>(
-      store->version_, discovery::WatchHubOptions{options.watch_log_capacity, options.watch_workers});
+      store->version_,
+      discovery::WatchHubOptions{options.watch_log_capacity, options.watch_workers});
   return store;
 }
 
@@ -217,10 +226,12 @@ Result<void> EmbeddedStore::recover() {
   lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (lock_fd_ < 0) return io_error("open", lock_path, errno);
   if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
-    return make_error("state_locked", dir_.string() + " is in use by another process (" + std::strerror(errno) + ")");
+    return make_error("state_locked", dir_.string() + " is in use by another process (" +
+                                          std::strerror(errno) + ")");
   }
 
-  std::filesystem::remove(dir_ / "snapshot.tmp", ec);  // an interrupted snapshot: the old one stands
+  std::filesystem::remove(dir_ / "snapshot.tmp",
+                          ec);  // an interrupted snapshot: the old one stands
   if (auto r = load_snapshot(); !r) return r;
 
   // WALs up to the snapshot's generation are covered by it (left over from a crash between
@@ -236,15 +247,17 @@ Result<void> EmbeddedStore::recover() {
     } else if (*g == snapshot_generation_ + 1) {
       next = *g;
     } else {
-      return make_error("corrupt_state", entry.path().string() + ": WAL generation " + std::to_string(*g) +
-                                             " is newer than the snapshot allows (covers " +
-                                             std::to_string(snapshot_generation_) + "); files are missing");
+      return make_error("corrupt_state",
+                        entry.path().string() + ": WAL generation " + std::to_string(*g) +
+                            " is newer than the snapshot allows (covers " +
+                            std::to_string(snapshot_generation_) + "); files are missing");
     }
   }
   if (ec) return make_error("io_error", "list " + dir_.string() + ": " + ec.message());
   for (std::uint64_t g : stale) {
     std::filesystem::remove(dir_ / wal_name(g), ec);
-    logger().info("removed a WAL covered by the snapshot", {{"file", (dir_ / wal_name(g)).string()}});
+    logger().info("removed a WAL covered by the snapshot",
+                  {{"file", (dir_ / wal_name(g)).string()}});
   }
   wal_generation_ = snapshot_generation_ + 1;
   if (next) {
@@ -264,8 +277,10 @@ Result<void> EmbeddedStore::load_snapshot() {
   std::string_view buf = *data;
 
   RawRecord header = read_record(buf, 0);
-  if (header.status == RawRecord::Status::kTruncated) return corrupt(path, 0, "header is truncated");
-  if (header.status == RawRecord::Status::kBadChecksum) return corrupt(path, 0, "header checksum mismatch");
+  if (header.status == RawRecord::Status::kTruncated)
+    return corrupt(path, 0, "header is truncated");
+  if (header.status == RawRecord::Status::kBadChecksum)
+    return corrupt(path, 0, "header checksum mismatch");
   auto hv = parse_payload(header.payload, path, 0);
   if (!hv) return hv.error();
   const json::object& h = hv->get_object();
@@ -276,15 +291,19 @@ Result<void> EmbeddedStore::load_snapshot() {
   std::uint64_t count = u64_field(h, "objects", ok);
   bool has_reserved = true;
   std::uint64_t reserved = u64_field(h, "reserved", has_reserved);
-  if (!ok || format != 1) return corrupt(path, 0, "unrecognised snapshot header " + json::serialize(*hv));
+  if (!ok || format != 1)
+    return corrupt(path, 0, "unrecognised snapshot header " + json::serialize(*hv));
 
   std::size_t offset = header.next;
   for (std::uint64_t i = 0; i < count; ++i) {
     RawRecord r = read_record(buf, offset);
     if (r.status == RawRecord::Status::kTruncated) {
-      return corrupt(path, offset, "truncated (" + std::to_string(i) + " of " + std::to_string(count) + " objects read)");
+      return corrupt(
+          path, offset,
+          "truncated (" + std::to_string(i) + " of " + std::to_string(count) + " objects read)");
     }
-    if (r.status == RawRecord::Status::kBadChecksum) return corrupt(path, offset, "checksum mismatch");
+    if (r.status == RawRecord::Status::kBadChecksum)
+      return corrupt(path, offset, "checksum mismatch");
     auto v = parse_payload(r.payload, path, offset);
     if (!v) return v.error();
     auto object = discovery::object_from_json(*v);
@@ -313,20 +332,24 @@ Result<void> EmbeddedStore::replay_wal(const std::filesystem::path& path) {
     RawRecord r = read_record(buf, offset);
     if (r.status == RawRecord::Status::kTruncated) {
       if (auto later = valid_record_after(buf, offset)) {
-        return corrupt(path, offset, "length runs past the end of the file, but a valid record follows at offset " +
-                                         std::to_string(*later));
+        return corrupt(
+            path, offset,
+            "length runs past the end of the file, but a valid record follows at offset " +
+                std::to_string(*later));
       }
       break;  // a torn tail; handled below
     }
     if (r.status == RawRecord::Status::kBadChecksum) {
-      return corrupt(path, offset, "checksum mismatch (stored " + std::to_string(r.stored_crc) + ", computed " +
-                                       std::to_string(r.computed_crc) + ")");
+      return corrupt(path, offset,
+                     "checksum mismatch (stored " + std::to_string(r.stored_crc) + ", computed " +
+                         std::to_string(r.computed_crc) + ")");
     }
     auto v = parse_payload(r.payload, path, offset);
     if (!v) return v.error();
     const json::object& o = v->get_object();
     const json::value* op = o.if_contains("op");
-    std::string_view op_name = (op != nullptr && op->is_string()) ? std::string_view(op->get_string()) : "";
+    std::string_view op_name =
+        (op != nullptr && op->is_string()) ? std::string_view(op->get_string()) : "";
     std::uint64_t record_version = 0;
     if (op_name == "put") {
       const json::value* obj = o.if_contains("object");
@@ -335,18 +358,23 @@ Result<void> EmbeddedStore::replay_wal(const std::filesystem::path& path) {
       if (!object) return corrupt(path, offset, "bad object: " + object.error().message);
       record_version = discovery::meta_of(*object).version;
       if (record_version <= last) {
-        return corrupt(path, offset, "version " + std::to_string(record_version) + " is not after " + std::to_string(last));
+        return corrupt(
+            path, offset,
+            "version " + std::to_string(record_version) + " is not after " + std::to_string(last));
       }
       last = record_version;
       objects_[discovery::key_of(*object)] = std::move(object).value();
     } else if (op_name == "remove") {
       const json::value* key = o.if_contains("key");
-      auto k = key != nullptr ? discovery::key_from_json(*key) : Result<ObjectKey>(make_error("x", "missing"));
+      auto k = key != nullptr ? discovery::key_from_json(*key)
+                              : Result<ObjectKey>(make_error("x", "missing"));
       bool ok = true;
       record_version = u64_field(o, "version", ok);
       if (!k || !ok) return corrupt(path, offset, "bad remove record " + json::serialize(*v));
       if (record_version <= last) {
-        return corrupt(path, offset, "version " + std::to_string(record_version) + " is not after " + std::to_string(last));
+        return corrupt(
+            path, offset,
+            "version " + std::to_string(record_version) + " is not after " + std::to_string(last));
       }
       last = record_version;
       objects_.erase(*k);
@@ -366,10 +394,13 @@ Result<void> EmbeddedStore::replay_wal(const std::filesystem::path& path) {
   reserved_ = version_;
 
   if (offset < buf.size()) {
-    logger().warn("discarding an incomplete record at the end of the WAL (a write interrupted by a crash, never "
-                  "acknowledged)",
-                  {{"file", path.string()}, {"offset", static_cast<std::uint64_t>(offset)},
-                   {"bytes", static_cast<std::uint64_t>(buf.size() - offset)}});
+    logger().warn(
+        "discarding an incomplete record at the end of the WAL (a write interrupted by a crash, "
+        "never "
+        "acknowledged)",
+        {{"file", path.string()},
+         {"offset", static_cast<std::uint64_t>(offset)},
+         {"bytes", static_cast<std::uint64_t>(buf.size() - offset)}});
     int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
     if (fd < 0) return io_error("open", path, errno);
     if (::ftruncate(fd, static_cast<off_t>(offset)) != 0 || ::fdatasync(fd) != 0) {
@@ -414,7 +445,8 @@ std::uint64_t EmbeddedStore::wal_generation() const {
 
 Result<void> EmbeddedStore::append(const std::string& payload) {
   if (dir_.empty()) return {};
-  if (broken_) return make_error("io_error", "the store's WAL is unusable until restart: " + broken_reason_);
+  if (broken_)
+    return make_error("io_error", "the store's WAL is unusable until restart: " + broken_reason_);
   if (wal_fd_ < 0) {
     if (auto r = open_wal(true); !r) return r;
   }
@@ -427,7 +459,8 @@ Result<void> EmbeddedStore::append(const std::string& payload) {
     if (::ftruncate(wal_fd_, static_cast<off_t>(wal_bytes_)) != 0 || ::fdatasync(wal_fd_) != 0) {
       broken_ = true;
       broken_reason_ = written.error().message + "; rollback failed: " + std::strerror(errno);
-      logger().error("WAL rollback failed; refusing further writes", {{"file", path.string()}, {"reason", broken_reason_}});
+      logger().error("WAL rollback failed; refusing further writes",
+                     {{"file", path.string()}, {"reason", broken_reason_}});
     }
     return written;
   }
@@ -439,7 +472,8 @@ Result<void> EmbeddedStore::append(const std::string& payload) {
 Result<void> EmbeddedStore::reserve_version(std::uint64_t v) {
   if (dir_.empty() || v <= reserved_) return {};
   std::uint64_t upto = v + kReserveBlock;
-  if (auto r = append(json::serialize(json::object{{"op", "reserve"}, {"version", upto}})); !r) return r;
+  if (auto r = append(json::serialize(json::object{{"op", "reserve"}, {"version", upto}})); !r)
+    return r;
   reserved_ = upto;
   return {};
 }
@@ -466,9 +500,9 @@ Result<Object> EmbeddedStore::put(Object object, std::optional<std::uint64_t> ex
   if (expected_version) {
     std::uint64_t have = old ? discovery::meta_of(*old).version : 0;
     if (have != *expected_version) {
-      return make_error("conflict", std::string(discovery::kind_name(key.kind)) + " " + key.ns + "/" + key.name +
-                                        " is at version " + std::to_string(have) + ", expected " +
-                                        std::to_string(*expected_version));
+      return make_error("conflict", std::string(discovery::kind_name(key.kind)) + " " + key.ns +
+                                        "/" + key.name + " is at version " + std::to_string(have) +
+                                        ", expected " + std::to_string(*expected_version));
     }
   }
   std::uint64_t v = version_ + 1;
@@ -493,7 +527,8 @@ Result<Object> EmbeddedStore::remove(const ObjectKey& key) {
   std::lock_guard<std::mutex> wlock(write_mu_);
   auto it = objects_.find(key);
   if (it == objects_.end()) {
-    return make_error("not_found", std::string(discovery::kind_name(key.kind)) + " " + key.ns + "/" + key.name + " does not exist");
+    return make_error("not_found", std::string(discovery::kind_name(key.kind)) + " " + key.ns +
+                                       "/" + key.name + " does not exist");
   }
   Object last = it->second;
   std::uint64_t v = version_ + 1;
@@ -517,7 +552,8 @@ void EmbeddedStore::maybe_rotate() {
   if (auto r = rotate(); !r) {
     // The write itself is durable in the WAL; try again a little later.
     rotate_after_records_ = wal_records_ + 1000;
-    logger().warn("snapshot failed; continuing with the current WAL", {{"error", r.error().to_string()}});
+    logger().warn("snapshot failed; continuing with the current WAL",
+                  {{"error", r.error().to_string()}});
   }
 }
 
@@ -547,7 +583,8 @@ Result<void> EmbeddedStore::rotate() {
                                              {"reserved", reserved_},
                                              {"objects", count}}));
   for (const auto& [k, o] : objects_) {
-    if (!discovery::meta_of(o).ephemeral()) data += frame(json::serialize(discovery::object_to_json(o)));
+    if (!discovery::meta_of(o).ephemeral())
+      data += frame(json::serialize(discovery::object_to_json(o)));
   }
 
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -602,7 +639,8 @@ Result<discovery::WatchPtr> EmbeddedStore::watch(const discovery::WatchRequest& 
   std::vector<Event> initial;
   if (request.from_version == 0) {
     for (const auto& [k, o] : objects_) {
-      if (request.kinds.empty() || request.kinds.count(k.kind) > 0) initial.push_back(Event{Event::Type::kAdded, o});
+      if (request.kinds.empty() || request.kinds.count(k.kind) > 0)
+        initial.push_back(Event{Event::Type::kAdded, o});
     }
   }
   return hub_->subscribe(request, std::move(on_event), std::move(initial), version_);

@@ -44,7 +44,7 @@ class EmbeddedStore : public discovery::Store {
  public:
   // Empty state_dir: memory only (tests). Error codes: corrupt_state, io_error, state_locked.
   static Result<std::unique_ptr<EmbeddedStore>> open(std::filesystem::path state_dir,
-                                                      EmbeddedStoreOptions options = {});
+                                                     EmbeddedStoreOptions options = {});
   ~EmbeddedStore() override;
 
   // Error codes: conflict, io_error (nothing changed; the store keeps working if it could roll
@@ -53,7 +53,8 @@ class EmbeddedStore : public discovery::Store {
                                 std::optional<std::uint64_t> expected_version = {}) override;
   Result<discovery::Object> remove(const discovery::ObjectKey& key) override;
   std::optional<discovery::Object> get(const discovery::ObjectKey& key) const override;
-  std::vector<discovery::Object> list(discovery::Kind kind, const std::string& ns = {}) const override;
+  std::vector<discovery::Object> list(discovery::Kind kind,
+                                      const std::string& ns = {}) const override;
   std::uint64_t version() const override;
   Result<discovery::WatchPtr> watch(const discovery::WatchRequest& request,
                                     std::function<void(const discovery::Event&)> on_event) override;
@@ -90,10 +91,10 @@ class EmbeddedStore : public discovery::Store {
   std::uint64_t version_ = 0;
 
   // Guarded by write_mu_.
-  std::uint64_t reserved_ = 0;         // versions up to here are durably reserved
+  std::uint64_t reserved_ = 0;  // versions up to here are durably reserved
   std::uint64_t snapshot_generation_ = 0;
   std::uint64_t wal_generation_ = 1;
-  int wal_fd_ = -1;                    // -1 with a state dir: a new WAL must be created first
+  int wal_fd_ = -1;  // -1 with a state dir: a new WAL must be created first
   int lock_fd_ = -1;
   std::uint64_t wal_bytes_ = 0;
   std::uint64_t wal_records_ = 0;

@@ -54,7 +54,9 @@ std::string peer_string(const tcp::endpoint& ep) {
   return ep.address().to_string() + ":" + std::to_string(ep.port());
 }
 
-Response text(unsigned status, std::string body) { return Response{status, std::move(body) + "\n"}; }
+Response text(unsigned status, std::string body) {
+  return Response{status, std::move(body) + "\n"};
+}
 
 }  // namespace
 
@@ -77,8 +79,8 @@ struct AdminServer::Impl : std::enable_shared_from_this<Impl> {
         refused(reg.counter("admin_requests_refused_total",
                             "Admin connections and requests refused, by reason.", {"reason"})) {
     // Every reason exists from the start, so a dashboard sees 0 rather than nothing.
-    for (const char* r : {"too_many_connections", "header_too_large", "body_too_large", "read_timeout",
-                          "bad_request", "forbidden"}) {
+    for (const char* r : {"too_many_connections", "header_too_large", "body_too_large",
+                          "read_timeout", "bad_request", "forbidden"}) {
       refused.with({r});
     }
   }
@@ -103,7 +105,8 @@ struct AdminServer::Impl : std::enable_shared_from_this<Impl> {
 
   void refuse(std::string_view reason, const tcp::endpoint& peer, std::string_view detail = "") {
     refused.with({std::string(reason)}).inc();
-    logger.warn("admin request refused", {{"reason", reason}, {"peer", peer_string(peer)}, {"detail", detail}});
+    logger.warn("admin request refused",
+                {{"reason", reason}, {"peer", peer_string(peer)}, {"detail", detail}});
   }
 
   Response route(const Request& req);
@@ -123,7 +126,8 @@ Response AdminServer::Impl::route(const Request& req) {
     if (it == routes.end()) return text(404, "not found");
     auto m = it->second.find(req.method);
     if (m == it->second.end()) {
-      for (const auto& [verb, _] : it->second) allow += (allow.empty() ? "" : ", ") + std::string(http::to_string(verb));
+      for (const auto& [verb, _] : it->second)
+        allow += (allow.empty() ? "" : ", ") + std::string(http::to_string(verb));
       Response res = text(405, "method not allowed; allowed: " + allow);
       res.headers.emplace_back("Allow", allow);
       return res;
@@ -237,7 +241,8 @@ awaitable<void> AdminServer::Impl::run_session(std::shared_ptr<Session> s) {
     if (ec) {
       Response err;
       if (ec == http::error::header_limit) {
-        refuse("header_too_large", s->peer, "limit " + std::to_string(opts.header_limit) + " bytes");
+        refuse("header_too_large", s->peer,
+               "limit " + std::to_string(opts.header_limit) + " bytes");
         err = text(431, "request header fields too large");
       } else if (ec == http::error::body_limit) {
         refuse("body_too_large", s->peer, "limit " + std::to_string(opts.body_limit) + " bytes");
@@ -343,7 +348,9 @@ Result<void> AdminServer::start() {
   Impl& im = *impl_;
   beast::error_code ec;
   auto addr = asio::ip::make_address(im.opts.address, ec);
-  if (ec) return make_error("admin_bad_address", "admin address \"" + im.opts.address + "\": " + ec.message());
+  if (ec)
+    return make_error("admin_bad_address",
+                      "admin address \"" + im.opts.address + "\": " + ec.message());
   tcp::endpoint ep(addr, im.opts.port);
   std::string where = peer_string(ep);
   im.acceptor.open(ep.protocol(), ec);
@@ -371,7 +378,8 @@ void AdminServer::set_readiness(ReadinessCheck check) {
   impl_->readiness = std::move(p);
 }
 
-void AdminServer::add_handler(http::verb method, std::string path, Handler handler, bool loopback_only) {
+void AdminServer::add_handler(http::verb method, std::string path, Handler handler,
+                              bool loopback_only) {
   auto r = std::make_shared<const Route>(Route{std::move(handler), loopback_only});
   std::lock_guard lock(impl_->mu);
   impl_->routes[std::move(path)][method] = std::move(r);

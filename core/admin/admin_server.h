@@ -38,7 +38,8 @@ struct Request {
 struct Response {
   using Headers = std::vector<std::pair<std::string, std::string>>;
   Response() = default;
-  Response(unsigned s, std::string b, std::string type = "text/plain; charset=utf-8", Headers h = {})
+  Response(unsigned s, std::string b, std::string type = "text/plain; charset=utf-8",
+           Headers h = {})
       : status(s), body(std::move(b)), content_type(std::move(type)), headers(std::move(h)) {}
 
   unsigned status = 200;
@@ -81,7 +82,8 @@ class AdminServer {
   void set_readiness(ReadinessCheck check);
 
   // Adds or replaces a route. A loopback_only route answers 403 to peers not on loopback.
-  void add_handler(boost::beast::http::verb method, std::string path, Handler handler, bool loopback_only = false);
+  void add_handler(boost::beast::http::verb method, std::string path, Handler handler,
+                   bool loopback_only = false);
 
   // Closes the listener and every open connection. Idempotent, callable from any thread,
   // including from a handler.

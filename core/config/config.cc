@@ -18,7 +18,8 @@ std::vector<std::string> split_path(std::string_view path) {
   size_t start = 0;
   while (true) {
     size_t dot = path.find('.', start);
-    out.emplace_back(path.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start));
+    out.emplace_back(
+        path.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start));
     if (dot == std::string_view::npos) break;
     start = dot + 1;
   }
@@ -30,7 +31,8 @@ bool valid_path(std::string_view path) {
   for (const auto& seg : split_path(path)) {
     if (seg.empty()) return false;
     for (char c : seg) {
-      bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+      bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                c == '_' || c == '-';
       if (!ok) return false;
     }
   }
@@ -41,7 +43,10 @@ std::string quoted(std::string_view s) {
   std::string out = "\"";
   for (char c : s) {
     if (c == '"' || c == '\\') out += '\\';
-    if (c == '\n') { out += "\\n"; continue; }
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
     out += c;
   }
   out += '"';
@@ -50,21 +55,26 @@ std::string quoted(std::string_view s) {
 
 std::string describe(const YAML::Node& n) {
   switch (n.Type()) {
-    case YAML::NodeType::Map: return "a map";
-    case YAML::NodeType::Sequence: return "a list";
-    case YAML::NodeType::Scalar: return quoted(n.Scalar());
-    default: return "nothing";
+    case YAML::NodeType::Map:
+      return "a map";
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Scalar:
+      return quoted(n.Scalar());
+    default:
+      return "nothing";
   }
 }
 
 Error invalid(std::string_view path, std::string_view expected, const YAML::Node& got) {
-  return make_error("config_invalid",
-                    std::string(path) + ": expected " + std::string(expected) + ", got " + describe(got));
+  return make_error("config_invalid", std::string(path) + ": expected " + std::string(expected) +
+                                          ", got " + describe(got));
 }
 
 std::string lower(std::string_view s) {
   std::string out(s);
-  for (char& c : out) if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  for (char& c : out)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
   return out;
 }
 
@@ -85,7 +95,8 @@ Result<ParsedArgs> parse_args(std::span<const std::string> args) {
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
     if (a == "--") {
-      out.positional.insert(out.positional.end(), args.begin() + static_cast<std::ptrdiff_t>(i) + 1, args.end());
+      out.positional.insert(out.positional.end(), args.begin() + static_cast<std::ptrdiff_t>(i) + 1,
+                            args.end());
       break;
     }
     if (a.rfind("--", 0) != 0) {
@@ -105,8 +116,10 @@ Result<ParsedArgs> parse_args(std::span<const std::string> args) {
       value = "true";
     }
     if (!valid_path(path)) {
-      return make_error("config_flag", "bad flag " + quoted(a) +
-                                           ": expected --a.b=value with a dotted path of letters, digits, '_' or '-'");
+      return make_error(
+          "config_flag",
+          "bad flag " + quoted(a) +
+              ": expected --a.b=value with a dotted path of letters, digits, '_' or '-'");
     }
     out.flags.emplace_back(std::move(path), std::move(value));
   }
@@ -132,11 +145,20 @@ Result<milliseconds> parse_duration(std::string_view text) {
     if (ec != std::errc() || end != s.data() + n) return fail();
     s.remove_prefix(n);
     double unit_ms;
-    if (s.starts_with("ms")) { unit_ms = 1; s.remove_prefix(2); }
-    else if (s.starts_with("s")) { unit_ms = 1000; s.remove_prefix(1); }
-    else if (s.starts_with("m")) { unit_ms = 60'000; s.remove_prefix(1); }
-    else if (s.starts_with("h")) { unit_ms = 3'600'000; s.remove_prefix(1); }
-    else return fail();
+    if (s.starts_with("ms")) {
+      unit_ms = 1;
+      s.remove_prefix(2);
+    } else if (s.starts_with("s")) {
+      unit_ms = 1000;
+      s.remove_prefix(1);
+    } else if (s.starts_with("m")) {
+      unit_ms = 60'000;
+      s.remove_prefix(1);
+    } else if (s.starts_with("h")) {
+      unit_ms = 3'600'000;
+      s.remove_prefix(1);
+    } else
+      return fail();
     total_ms += number * unit_ms;
   }
   // ~292 million years of milliseconds fit in int64; far beyond that is a typo.
@@ -146,11 +168,13 @@ Result<milliseconds> parse_duration(std::string_view text) {
 
 Config::Config() : root_(YAML::NodeType::Map) {}
 
-Config::Config(const Config& other) : root_(YAML::Clone(other.root_)), flags_(other.flags_), positional_(other.positional_) {}
+Config::Config(const Config& other)
+    : root_(YAML::Clone(other.root_)), flags_(other.flags_), positional_(other.positional_) {}
 
 Config& Config::operator=(const Config& other) {
   if (this != &other) {
-    root_.reset(YAML::Clone(other.root_));  // reset rebinds; operator= would write through the reference
+    root_.reset(
+        YAML::Clone(other.root_));  // reset rebinds; operator= would write through the reference
     flags_ = other.flags_;
     positional_ = other.positional_;
   }
@@ -158,7 +182,9 @@ Config& Config::operator=(const Config& other) {
 }
 
 Config::Config(Config&& other) noexcept
-    : root_(other.root_), mu_(std::move(other.mu_)), flags_(std::move(other.flags_)),
+    : root_(other.root_),
+      mu_(std::move(other.mu_)),
+      flags_(std::move(other.flags_)),
       positional_(std::move(other.positional_)) {}
 
 Config& Config::operator=(Config&& other) noexcept {
@@ -183,7 +209,9 @@ Result<Config> Config::from_yaml(std::string_view text, std::string_view source)
   }
   if (doc.IsNull() || !doc.IsDefined()) return c;
   if (!doc.IsMap()) {
-    return make_error("config_parse", std::string(source) + ": expected a map at the top level, got " + describe(doc));
+    return make_error(
+        "config_parse",
+        std::string(source) + ": expected a map at the top level, got " + describe(doc));
   }
   c.root_.reset(doc);
   return c;
@@ -252,7 +280,8 @@ Result<void> Config::set(std::string_view path, const std::string& value) {
       child = YAML::Node(YAML::NodeType::Map);
     } else if (!child.IsMap()) {
       return make_error("config_flag", "flag --" + std::string(path) + " needs " + walked +
-                                           " to be a map, but the configuration has " + describe(child));
+                                           " to be a map, but the configuration has " +
+                                           describe(child));
     }
     cur.reset(child);
   }
@@ -319,8 +348,11 @@ Result<std::string> Config::require_string(std::string_view path) const {
   std::lock_guard lock(*mu_);
   YAML::Node n = lookup(path);
   if (!n.IsDefined() || n.IsNull() || (n.IsScalar() && n.Scalar().empty())) {
-    return make_error("config_missing", std::string(path) + ": required, expected a string, got nothing (set it in the "
-                                        "config file or with --" + std::string(path) + "=...)");
+    return make_error("config_missing",
+                      std::string(path) +
+                          ": required, expected a string, got nothing (set it in the "
+                          "config file or with --" +
+                          std::string(path) + "=...)");
   }
   if (!n.IsScalar()) return invalid(path, "a string", n);
   return n.Scalar();
@@ -334,7 +366,8 @@ Result<std::int64_t> Config::get_int(std::string_view path, std::int64_t def) co
   const std::string& s = n.Scalar();
   std::int64_t v = 0;
   auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (s.empty() || ec != std::errc() || end != s.data() + s.size()) return invalid(path, "an integer", n);
+  if (s.empty() || ec != std::errc() || end != s.data() + s.size())
+    return invalid(path, "an integer", n);
   return v;
 }
 
@@ -360,7 +393,8 @@ Result<milliseconds> Config::get_duration(std::string_view path, milliseconds de
   return *d;
 }
 
-Result<std::vector<std::string>> Config::get_string_list(std::string_view path, std::vector<std::string> def) const {
+Result<std::vector<std::string>> Config::get_string_list(std::string_view path,
+                                                         std::vector<std::string> def) const {
   std::lock_guard lock(*mu_);
   YAML::Node n = lookup(path);
   if (!n.IsDefined() || n.IsNull()) return def;

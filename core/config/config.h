@@ -1,7 +1,7 @@
 // Config: a binary's configuration, read from a YAML file and overlaid by command-line flags
-// `--a.b=value` / `--a.b value` (a dotted path into the YAML). Built once at start-up, then read-only:
-// share it as std::shared_ptr<const Config>. Typed getters return Result errors that name the full
-// path and what was expected, e.g.
+// `--a.b=value` / `--a.b value` (a dotted path into the YAML). Built once at start-up, then
+// read-only: share it as std::shared_ptr<const Config>. Typed getters return Result errors that
+// name the full path and what was expected, e.g.
 //   identity.certLifetime: expected a duration like "24h", got "abc"
 #pragma once
 
@@ -23,7 +23,8 @@ namespace strait::config {
 class Config {
  public:
   Config();
-  // Copies are deep: a YAML::Node is a reference, and a copy must not see later flags of the original.
+  // Copies are deep: a YAML::Node is a reference, and a copy must not see later flags of the
+  // original.
   Config(const Config& other);
   Config& operator=(const Config& other);
   Config(Config&& other) noexcept;
@@ -66,7 +67,8 @@ class Config {
   Result<bool> get_bool(std::string_view path, bool def = false) const;
   // "500ms", "3s", "1m", "24h", and sums such as "1h30m"; also "0". Bare numbers are rejected:
   // a unit is required so that nobody guesses whether 30 means seconds or milliseconds.
-  Result<std::chrono::milliseconds> get_duration(std::string_view path, std::chrono::milliseconds def) const;
+  Result<std::chrono::milliseconds> get_duration(std::string_view path,
+                                                 std::chrono::milliseconds def) const;
   // A YAML sequence of scalars, or a comma-separated scalar (what a flag can carry): "a,b,c".
   Result<std::vector<std::string>> get_string_list(std::string_view path,
                                                    std::vector<std::string> def = {}) const;

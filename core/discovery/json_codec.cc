@@ -23,14 +23,20 @@ constexpr std::array<std::string_view, 5> kKindNames = {"Service", "Endpoint", "
 
 std::string describe(const json::value& v) {
   switch (v.kind()) {
-    case json::kind::null: return "null";
-    case json::kind::bool_: return v.get_bool() ? "boolean true" : "boolean false";
+    case json::kind::null:
+      return "null";
+    case json::kind::bool_:
+      return v.get_bool() ? "boolean true" : "boolean false";
     case json::kind::int64:
     case json::kind::uint64:
-    case json::kind::double_: return "number " + json::serialize(v);
-    case json::kind::string: return "string " + json::serialize(v);
-    case json::kind::array: return "a list";
-    case json::kind::object: return "a mapping";
+    case json::kind::double_:
+      return "number " + json::serialize(v);
+    case json::kind::string:
+      return "string " + json::serialize(v);
+    case json::kind::array:
+      return "a list";
+    case json::kind::object:
+      return "a mapping";
   }
   return "?";
 }
@@ -133,7 +139,8 @@ class Fields {
 
   // zero_is_unset: 0 is accepted (semantic validation decides) but the message says 1..65535.
   void port(std::string_view key, std::uint16_t& out, bool zero_is_unset) {
-    if (auto n = integer(key, 0, 65535, zero_is_unset ? 1 : 0)) out = static_cast<std::uint16_t>(*n);
+    if (auto n = integer(key, 0, 65535, zero_is_unset ? 1 : 0))
+      out = static_cast<std::uint16_t>(*n);
   }
   void u32(std::string_view key, std::uint32_t& out) {
     if (auto n = integer(key, 0, std::numeric_limits<std::uint32_t>::max())) {
@@ -161,7 +168,8 @@ class Fields {
     std::optional<std::chrono::milliseconds> d;
     if (v->is_string()) d = parse_duration(v->get_string());
     if (!d) {
-      return d_.fail(at(key), "expected a duration such as \"3s\" or \"500ms\", got " + describe(*v));
+      return d_.fail(at(key),
+                     "expected a duration such as \"3s\" or \"500ms\", got " + describe(*v));
     }
     out = *d;
   }
@@ -305,11 +313,16 @@ void decode_spec(Fields& f, Link& l) {
 
 Object empty_object(Kind kind) {
   switch (kind) {
-    case Kind::kService: return Service{};
-    case Kind::kEndpoint: return Endpoint{};
-    case Kind::kServer: return Server{};
-    case Kind::kAuthorizationPolicy: return AuthorizationPolicy{};
-    case Kind::kLink: return Link{};
+    case Kind::kService:
+      return Service{};
+    case Kind::kEndpoint:
+      return Endpoint{};
+    case Kind::kServer:
+      return Server{};
+    case Kind::kAuthorizationPolicy:
+      return AuthorizationPolicy{};
+    case Kind::kLink:
+      return Link{};
   }
   return Service{};
 }
@@ -417,10 +430,14 @@ std::string_view api_version_of(Kind kind) {
 
 std::string_view protocol_name(ProtocolHint protocol) {
   switch (protocol) {
-    case ProtocolHint::kUnknown: return "unknown";
-    case ProtocolHint::kOpaque: return "opaque";
-    case ProtocolHint::kHttp1: return "http1";
-    case ProtocolHint::kHttp2: return "http2";
+    case ProtocolHint::kUnknown:
+      return "unknown";
+    case ProtocolHint::kOpaque:
+      return "opaque";
+    case ProtocolHint::kHttp1:
+      return "http1";
+    case ProtocolHint::kHttp2:
+      return "http2";
   }
   return "unknown";
 }
@@ -499,12 +516,13 @@ json::value object_to_json(const Object& object, JsonDialect dialect) {
 
 Result<Object> object_from_json(const json::value& value, JsonDialect dialect) {
   if (!value.is_object()) {
-    return make_error("invalid_manifest", "expected a mapping with kind, metadata and spec, got " +
-                                              describe(value));
+    return make_error("invalid_manifest",
+                      "expected a mapping with kind, metadata and spec, got " + describe(value));
   }
   const json::object& o = value.get_object();
   const json::value* kind_v = o.if_contains("kind");
-  if (kind_v == nullptr || kind_v->is_null()) return make_error("invalid_manifest", "kind: required");
+  if (kind_v == nullptr || kind_v->is_null())
+    return make_error("invalid_manifest", "kind: required");
   if (!kind_v->is_string()) {
     return make_error("invalid_manifest", "kind: expected a string, got " + describe(*kind_v));
   }
@@ -576,24 +594,30 @@ Result<ObjectKey> key_from_json(const json::value& value) {
 
 std::string_view event_type_name(Event::Type type) {
   switch (type) {
-    case Event::Type::kAdded: return "added";
-    case Event::Type::kModified: return "modified";
-    case Event::Type::kDeleted: return "deleted";
+    case Event::Type::kAdded:
+      return "added";
+    case Event::Type::kModified:
+      return "modified";
+    case Event::Type::kDeleted:
+      return "deleted";
   }
   return "added";
 }
 
 json::value event_to_json(const Event& event) {
-  return json::object{{"type", event_type_name(event.type)}, {"object", object_to_json(event.object)}};
+  return json::object{{"type", event_type_name(event.type)},
+                      {"object", object_to_json(event.object)}};
 }
 
 Result<Event> event_from_json(const json::value& value) {
-  if (!value.is_object()) return make_error("invalid_field", "expected a mapping, got " + describe(value));
+  if (!value.is_object())
+    return make_error("invalid_field", "expected a mapping, got " + describe(value));
   const json::object& o = value.get_object();
   const json::value* type = o.if_contains("type");
   const json::value* object = o.if_contains("object");
   Event event;
-  if (type == nullptr || !type->is_string()) return make_error("invalid_field", "type: required string");
+  if (type == nullptr || !type->is_string())
+    return make_error("invalid_field", "type: required string");
   if (type->get_string() == "added") {
     event.type = Event::Type::kAdded;
   } else if (type->get_string() == "modified") {
@@ -601,7 +625,8 @@ Result<Event> event_from_json(const json::value& value) {
   } else if (type->get_string() == "deleted") {
     event.type = Event::Type::kDeleted;
   } else {
-    return make_error("invalid_field", "type: must be added, modified or deleted, got " + describe(*type));
+    return make_error("invalid_field",
+                      "type: must be added, modified or deleted, got " + describe(*type));
   }
   if (object == nullptr) return make_error("invalid_field", "object: required");
   Result<Object> decoded = object_from_json(*object);

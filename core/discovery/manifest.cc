@@ -42,22 +42,26 @@ json::value resolve_plain(const std::string& s) {
     auto [end, ec] = std::from_chars(d.data(), d.data() + d.size(), n, base);
     if (ec != std::errc() || end != d.data() + d.size()) return std::nullopt;
     if (!negative) return json::value(n);
-    if (n > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) return std::nullopt;
+    if (n > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
+      return std::nullopt;
     return json::value(-static_cast<std::int64_t>(n));
   };
   if (all_of(digits, "0123456789")) {
     if (auto n = as_int(digits, 10)) return *n;
-    return json::value(std::string_view(s));  // too large for an integer: leave it to the field's type check
+    return json::value(
+        std::string_view(s));  // too large for an integer: leave it to the field's type check
   }
   if (!negative && digits.size() > 2 && digits.starts_with("0x") &&
       all_of(digits.substr(2), "0123456789abcdefABCDEF")) {
     if (auto n = as_int(digits.substr(2), 16)) return *n;
   }
-  if (!negative && digits.size() > 2 && digits.starts_with("0o") && all_of(digits.substr(2), "01234567")) {
+  if (!negative && digits.size() > 2 && digits.starts_with("0o") &&
+      all_of(digits.substr(2), "01234567")) {
     if (auto n = as_int(digits.substr(2), 8)) return *n;
   }
   // Floats: digits with one '.', optional exponent.
-  if (all_of(digits, "0123456789.eE+-") && digits.find_first_of("0123456789") != std::string_view::npos &&
+  if (all_of(digits, "0123456789.eE+-") &&
+      digits.find_first_of("0123456789") != std::string_view::npos &&
       (digits[0] == '.' || (digits[0] >= '0' && digits[0] <= '9'))) {
     double d = 0;
     auto [end, ec] = std::from_chars(v.data() + (v[0] == '+' ? 1 : 0), v.data() + v.size(), d);
@@ -74,7 +78,8 @@ Result<json::value> yaml_to_json(const YAML::Node& node, const std::string& path
     case YAML::NodeType::Scalar:
       // "!" marks a quoted (non-plain) scalar: always a string. An explicit tag other than
       // !!str is treated like a plain scalar.
-      if (node.Tag() == "!" || node.Tag() == "tag:yaml.org,2002:str") return json::value(std::string_view(node.Scalar()));
+      if (node.Tag() == "!" || node.Tag() == "tag:yaml.org,2002:str")
+        return json::value(std::string_view(node.Scalar()));
       return resolve_plain(node.Scalar());
     case YAML::NodeType::Sequence: {
       json::array a;
@@ -111,11 +116,21 @@ Result<json::value> yaml_to_json(const YAML::Node& node, const std::string& path
 
 void emit(YAML::Emitter& out, const json::value& v) {
   switch (v.kind()) {
-    case json::kind::null: out << YAML::Null; break;
-    case json::kind::bool_: out << (v.get_bool() ? "true" : "false"); break;
-    case json::kind::int64: out << v.get_int64(); break;
-    case json::kind::uint64: out << v.get_uint64(); break;
-    case json::kind::double_: out << v.get_double(); break;
+    case json::kind::null:
+      out << YAML::Null;
+      break;
+    case json::kind::bool_:
+      out << (v.get_bool() ? "true" : "false");
+      break;
+    case json::kind::int64:
+      out << v.get_int64();
+      break;
+    case json::kind::uint64:
+      out << v.get_uint64();
+      break;
+    case json::kind::double_:
+      out << v.get_double();
+      break;
     case json::kind::string: {
       std::string s(v.get_string());
       if (s.find('\n') != std::string::npos) {
@@ -167,8 +182,10 @@ struct Check {
       return;
     }
     if (!is_dns_label(v)) {
-      fail(path, "must be a DNS label (lowercase letters, digits and '-', starting and ending with a "
-                 "letter or digit, at most 63 characters), got \"" + v + "\"");
+      fail(path,
+           "must be a DNS label (lowercase letters, digits and '-', starting and ending with a "
+           "letter or digit, at most 63 characters), got \"" +
+               v + "\"");
     }
   }
   void dns_name(const std::string& path, const std::string& v) {
@@ -182,7 +199,8 @@ struct Check {
     if (allow_any && v == "*") return;
     if (!v.starts_with("spiffe://") || v.size() == std::string_view("spiffe://").size()) {
       fail(path, std::string("must be a SPIFFE id (spiffe://<trust-domain>/<path>)") +
-                     (allow_any ? ", a pattern ending in /*, or \"*\"" : "") + ", got \"" + v + "\"");
+                     (allow_any ? ", a pattern ending in /*, or \"*\"" : "") + ", got \"" + v +
+                     "\"");
     }
   }
   void host_or_ip(const std::string& path, const std::string& v) {
@@ -200,7 +218,8 @@ struct Check {
 
 void check_spec(Check& c, const Service& s) {
   if (!s.cluster_ip.empty() && !is_ip_address(s.cluster_ip)) {
-    c.fail("spec.clusterIP", "must be an IP address (or omitted to allocate one), got \"" + s.cluster_ip + "\"");
+    c.fail("spec.clusterIP",
+           "must be an IP address (or omitted to allocate one), got \"" + s.cluster_ip + "\"");
   }
   if (s.ports.empty()) c.fail("spec.ports", "must list at least one port");
   std::set<std::string> names;
@@ -208,10 +227,12 @@ void check_spec(Check& c, const Service& s) {
     std::string p = "spec.ports[" + std::to_string(i) + "]";
     const ServicePort& port = s.ports[i];
     c.port(p + ".port", port.port);
-    if (s.ports.size() > 1 && port.name.empty()) c.fail(p + ".name", "required when a Service has several ports");
+    if (s.ports.size() > 1 && port.name.empty())
+      c.fail(p + ".name", "required when a Service has several ports");
     if (!port.name.empty()) {
       c.dns_label(p + ".name", port.name);
-      if (!names.insert(port.name).second) c.fail(p + ".name", "duplicate port name \"" + port.name + "\"");
+      if (!names.insert(port.name).second)
+        c.fail(p + ".name", "duplicate port name \"" + port.name + "\"");
     }
   }
 }
@@ -231,7 +252,8 @@ void check_spec(Check& c, const Server& s) {
 void check_spec(Check& c, const AuthorizationPolicy& a) {
   c.dns_label("spec.targetRef.name", a.target_server);
   for (std::size_t i = 0; i < a.identities.size(); ++i) {
-    c.spiffe("spec.requiredAuthentication.identities[" + std::to_string(i) + "]", a.identities[i], true);
+    c.spiffe("spec.requiredAuthentication.identities[" + std::to_string(i) + "]", a.identities[i],
+             true);
   }
   for (std::size_t i = 0; i < a.networks.size(); ++i) {
     if (!is_cidr(a.networks[i])) {
@@ -249,18 +271,21 @@ void check_spec(Check& c, const Link& l) {
   c.dns_label("spec.targetClusterName", l.target_cluster);
   c.dns_name("spec.targetClusterDomain", l.target_domain);
   c.dns_name("spec.targetTrustDomain", l.target_trust_domain);
-  if (!l.trust_bundle_pem.empty() && l.trust_bundle_pem.find("-----BEGIN CERTIFICATE-----") == std::string::npos) {
+  if (!l.trust_bundle_pem.empty() &&
+      l.trust_bundle_pem.find("-----BEGIN CERTIFICATE-----") == std::string::npos) {
     c.fail("spec.trustBundle", "must be PEM certificates (-----BEGIN CERTIFICATE-----)");
   }
   {
     const std::string& a = l.export_address;
     std::size_t colon = a.rfind(':');
     std::string host = colon == std::string::npos ? "" : a.substr(0, colon);
-    if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+    if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+      host = host.substr(1, host.size() - 2);
     std::string port = colon == std::string::npos ? "" : a.substr(colon + 1);
     unsigned long n = 0;
     auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), n);
-    bool port_ok = !port.empty() && ec == std::errc() && end == port.data() + port.size() && n >= 1 && n <= 65535;
+    bool port_ok = !port.empty() && ec == std::errc() && end == port.data() + port.size() &&
+                   n >= 1 && n <= 65535;
     if (a.empty()) {
       c.fail("spec.exportAddress", "required");
     } else if (!port_ok || (!is_ip_address(host) && !is_dns_name(host))) {
@@ -272,16 +297,19 @@ void check_spec(Check& c, const Link& l) {
   }
   c.port("spec.gatewayPort", l.gateway_port);
   if (!l.gateway_identity.empty()) c.spiffe("spec.gatewayIdentity", l.gateway_identity, false);
-  if (!l.probe.path.starts_with("/")) c.fail("spec.probeSpec.path", "must start with /, got \"" + l.probe.path + "\"");
+  if (!l.probe.path.starts_with("/"))
+    c.fail("spec.probeSpec.path", "must start with /, got \"" + l.probe.path + "\"");
   c.port("spec.probeSpec.port", l.probe.port);
   if (l.probe.period.count() <= 0) c.fail("spec.probeSpec.period", "must be positive");
   if (l.probe.timeout.count() <= 0) c.fail("spec.probeSpec.timeout", "must be positive");
-  if (l.probe.failure_threshold == 0) c.fail("spec.probeSpec.failureThreshold", "must be at least 1");
+  if (l.probe.failure_threshold == 0)
+    c.fail("spec.probeSpec.failureThreshold", "must be at least 1");
   c.labels("spec.selector.matchLabels", l.selector);
   c.labels("spec.remoteDiscoverySelector.matchLabels", l.remote_discovery_selector);
   c.labels("spec.federatedServiceSelector.matchLabels", l.federated_selector);
   for (std::size_t i = 0; i < l.excluded_labels.size(); ++i) {
-    if (l.excluded_labels[i].empty()) c.fail("spec.excludedLabels[" + std::to_string(i) + "]", "must not be empty");
+    if (l.excluded_labels[i].empty())
+      c.fail("spec.excludedLabels[" + std::to_string(i) + "]", "must not be empty");
   }
 }
 
@@ -294,7 +322,8 @@ std::string describe_doc(std::size_t index, const json::value& doc) {
   if (const json::value* m = o->if_contains("metadata"); m && m->is_object()) {
     const json::object& mo = m->get_object();
     if (const json::value* n = mo.if_contains("name"); n && n->is_string()) name = n->get_string();
-    if (const json::value* n = mo.if_contains("namespace"); n && n->is_string()) ns = n->get_string();
+    if (const json::value* n = mo.if_contains("namespace"); n && n->is_string())
+      ns = n->get_string();
   }
   if (kind.empty()) return out;
   out += " (" + kind;
@@ -350,7 +379,8 @@ bool is_cidr(std::string_view s) {
   std::string_view prefix = s.substr(slash + 1);
   int n = -1;
   auto [end, ec] = std::from_chars(prefix.data(), prefix.data() + prefix.size(), n);
-  return !prefix.empty() && ec == std::errc() && end == prefix.data() + prefix.size() && n >= 0 && n <= max;
+  return !prefix.empty() && ec == std::errc() && end == prefix.data() + prefix.size() && n >= 0 &&
+         n <= max;
 }
 
 Result<void> validate_object(const Object& object) {
@@ -366,13 +396,15 @@ Result<void> validate_object(const Object& object) {
   return {};
 }
 
-Result<std::vector<Object>> parse_manifests(std::string_view yaml_text, const std::string& default_cluster) {
+Result<std::vector<Object>> parse_manifests(std::string_view yaml_text,
+                                            const std::string& default_cluster) {
   std::vector<YAML::Node> docs;
   try {
     docs = YAML::LoadAll(std::string(yaml_text));
   } catch (const YAML::Exception& e) {
-    return make_error("invalid_manifest", "YAML syntax error at line " + std::to_string(e.mark.line + 1) +
-                                              ", column " + std::to_string(e.mark.column + 1) + ": " + e.msg);
+    return make_error("invalid_manifest", "YAML syntax error at line " +
+                                              std::to_string(e.mark.line + 1) + ", column " +
+                                              std::to_string(e.mark.column + 1) + ": " + e.msg);
   }
   std::vector<Object> objects;
   for (std::size_t i = 0; i < docs.size(); ++i) {
@@ -380,11 +412,13 @@ Result<std::vector<Object>> parse_manifests(std::string_view yaml_text, const st
     if (docs[i].IsNull()) continue;  // an empty document (e.g. a trailing ---)
     auto json_doc = yaml_to_json(docs[i], "");
     if (!json_doc) {
-      return make_error(json_doc.error().code, "document " + std::to_string(index) + ": " + json_doc.error().message);
+      return make_error(json_doc.error().code,
+                        "document " + std::to_string(index) + ": " + json_doc.error().message);
     }
     std::string where = describe_doc(index, *json_doc);
     if (!json_doc->is_object()) {
-      return make_error("invalid_manifest", where + ": expected a mapping with apiVersion, kind, metadata and spec");
+      return make_error("invalid_manifest",
+                        where + ": expected a mapping with apiVersion, kind, metadata and spec");
     }
     auto object = object_from_json(*json_doc, JsonDialect::kManifest);
     if (!object) return make_error(object.error().code, where + ": " + object.error().message);

@@ -28,14 +28,15 @@ Result<void> validate_object(const Object& object);
 std::string to_manifest_yaml(const Object& object);
 // Several documents separated by ---.
 std::string to_manifest_yaml(const std::vector<Object>& objects);
-// The same in JSON (pretty-printed); several objects: {"apiVersion":"v1","kind":"List","items":[...]}.
+// The same in JSON (pretty-printed); several objects:
+// {"apiVersion":"v1","kind":"List","items":[...]}.
 std::string to_manifest_json(const Object& object);
 std::string to_manifest_json(const std::vector<Object>& objects);
 
 // Helpers shared with other validators.
-bool is_dns_label(std::string_view s);        // RFC 1123 label: [a-z0-9]([-a-z0-9]*[a-z0-9])?, <= 63
-bool is_dns_name(std::string_view s);         // dot-separated labels, <= 253, optional trailing dot
-bool is_ip_address(std::string_view s);       // IPv4 or IPv6 literal
-bool is_cidr(std::string_view s);             // "10.0.0.0/8", "fd00::/8" (a bare IP is a /32 or /128)
+bool is_dns_label(std::string_view s);   // RFC 1123 label: [a-z0-9]([-a-z0-9]*[a-z0-9])?, <= 63
+bool is_dns_name(std::string_view s);    // dot-separated labels, <= 253, optional trailing dot
+bool is_ip_address(std::string_view s);  // IPv4 or IPv6 literal
+bool is_cidr(std::string_view s);        // "10.0.0.0/8", "fd00::/8" (a bare IP is a /32 or /128)
 
 }  // namespace strait::discovery

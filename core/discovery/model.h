@@ -57,11 +57,11 @@ struct Service {
 };
 
 struct Endpoint {
-  Meta meta;                 // meta.labels become the endpoint's metric labels
-  std::string service;       // name of the Service (same namespace) this endpoint backs
-  std::string address;       // IPv4/IPv6 literal, or a DNS name for gateway endpoints
-  std::uint16_t port = 0;    // the workload's port (the proxy's inbound port is known per cluster)
-  std::string identity;      // SPIFFE id the client must see when connecting; "" = not meshed
+  Meta meta;               // meta.labels become the endpoint's metric labels
+  std::string service;     // name of the Service (same namespace) this endpoint backs
+  std::string address;     // IPv4/IPv6 literal, or a DNS name for gateway endpoints
+  std::uint16_t port = 0;  // the workload's port (the proxy's inbound port is known per cluster)
+  std::string identity;    // SPIFFE id the client must see when connecting; "" = not meshed
   std::string zone;
   bool ready = true;
   std::uint32_t weight = 10000;
@@ -107,18 +107,18 @@ struct ProbeSpec {
 struct Link {
   Meta meta;
   std::string target_cluster;
-  std::string target_domain;        // cluster domain, e.g. "east.local"
+  std::string target_domain;  // cluster domain, e.g. "east.local"
   std::string target_trust_domain;
-  std::string trust_bundle_pem;     // the target's roots (separate trust domains)
-  std::string export_address;       // host:port of the target's export API
-  std::string identity_address;     // host:port of the target's identity service (link token)
+  std::string trust_bundle_pem;  // the target's roots (separate trust domains)
+  std::string export_address;    // host:port of the target's export API
+  std::string identity_address;  // host:port of the target's identity service (link token)
   std::vector<std::string> gateway_addresses;  // names or IPs
   std::uint16_t gateway_port = 4143;
   std::string gateway_identity;
   ProbeSpec probe;
-  Labels selector;                  // which exported services to mirror (gateway mode)
-  Labels remote_discovery_selector; // flat mode
-  Labels federated_selector;        // federated members
+  Labels selector;                   // which exported services to mirror (gateway mode)
+  Labels remote_discovery_selector;  // flat mode
+  Labels federated_selector;         // federated members
   std::vector<std::string> excluded_labels;
   // The single-use, expiring link token that strait-link exchanges at the target's identity
   // service for a renewable client certificate (spent after the first use).

@@ -31,9 +31,9 @@ class Watch {
 using WatchPtr = std::unique_ptr<Watch>;
 
 struct WatchRequest {
-  std::set<Kind> kinds;           // empty: every kind
-  std::uint64_t from_version = 0; // 0: start with the current state as kAdded events, then changes
-                                  // >0: replay changes after it (error version_expired if too old)
+  std::set<Kind> kinds;            // empty: every kind
+  std::uint64_t from_version = 0;  // 0: start with the current state as kAdded events, then changes
+                                   // >0: replay changes after it (error version_expired if too old)
 };
 
 class Store {

@@ -202,7 +202,8 @@ Result<WatchPtr> WatchHub::subscribe(const WatchRequest& request,
       return make_error("version_expired",
                         "cannot resume from version " + std::to_string(request.from_version) +
                             ": changes are kept from version " + std::to_string(core_->horizon) +
-                            " to " + std::to_string(core_->last_version) + "; list again and watch from 0");
+                            " to " + std::to_string(core_->last_version) +
+                            "; list again and watch from 0");
     }
     for (const EventPtr& e : core_->log) {
       if (version_of(*e) > request.from_version && state->wants(*e)) core_->enqueue(state, e);

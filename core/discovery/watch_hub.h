@@ -44,8 +44,9 @@ class WatchHub {
   // every change after `current_version`. from_version > 0: logged changes after it; error
   // version_expired if the log no longer reaches back that far or the version is in the future.
   // `initial` is ignored when from_version > 0.
-  Result<WatchPtr> subscribe(const WatchRequest& request, std::function<void(const Event&)> on_event,
-                             std::vector<Event> initial, std::uint64_t current_version);
+  Result<WatchPtr> subscribe(const WatchRequest& request,
+                             std::function<void(const Event&)> on_event, std::vector<Event> initial,
+                             std::uint64_t current_version);
 
   // The oldest version one can resume from (changes after it are all in the log).
   std::uint64_t oldest_resumable_version() const;

@@ -1,5 +1,6 @@
-// SPIFFE ID parsing and validation (https://github.com/spiffe/spiffe/blob/main/standards/SPIFFE-ID.md)
-// and identity pattern matching.
+// SPIFFE ID parsing and validation
+// (https://github.com/spiffe/spiffe/blob/main/standards/SPIFFE-ID.md) and identity pattern
+// matching.
 #include "core/identity/spiffe_id.h"
 
 #include <array>
@@ -22,7 +23,8 @@ bool is_path_char(char c) {
 }
 
 Error invalid(std::string_view text, std::string_view why) {
-  return make_error("invalid_spiffe_id", "'" + std::string(text.substr(0, 128)) + "': " + std::string(why));
+  return make_error("invalid_spiffe_id",
+                    "'" + std::string(text.substr(0, 128)) + "': " + std::string(why));
 }
 
 // Empty string on success, otherwise why the path is invalid.
@@ -57,12 +59,15 @@ Result<SpiffeId> SpiffeId::parse(std::string_view text) {
   const std::string_view rest = text.substr(kScheme.size());
   const std::size_t slash = rest.find('/');
   const std::string_view domain = rest.substr(0, slash);
-  const std::string_view path = slash == std::string_view::npos ? std::string_view{} : rest.substr(slash);
+  const std::string_view path =
+      slash == std::string_view::npos ? std::string_view{} : rest.substr(slash);
   if (domain.empty()) return invalid(text, "missing trust domain");
   if (!is_valid_trust_domain(domain)) {
-    return invalid(text, "trust domain must be lowercase [a-z0-9.-_] (no port, userinfo or escapes)");
+    return invalid(text,
+                   "trust domain must be lowercase [a-z0-9.-_] (no port, userinfo or escapes)");
   }
-  if (const std::string_view problem = path_problem(path); !problem.empty()) return invalid(text, problem);
+  if (const std::string_view problem = path_problem(path); !problem.empty())
+    return invalid(text, problem);
   return SpiffeId(std::string(domain), std::string(path));
 }
 
@@ -104,8 +109,9 @@ Result<IdentityPattern> IdentityPattern::parse(std::string_view text) {
   const bool prefix = text.ends_with("/*");
   Result<SpiffeId> id = SpiffeId::parse(prefix ? text.substr(0, text.size() - 2) : text);
   if (!id.ok()) {
-    return make_error("invalid_identity_pattern",
-                      "expected '*', a SPIFFE ID, or a SPIFFE ID followed by '/*' (" + id.error().message + ")");
+    return make_error(
+        "invalid_identity_pattern",
+        "expected '*', a SPIFFE ID, or a SPIFFE ID followed by '/*' (" + id.error().message + ")");
   }
   return IdentityPattern(prefix ? Kind::kPrefix : Kind::kExact, std::move(id).value());
 }

@@ -20,7 +20,7 @@ std::atomic<int> g_level{static_cast<int>(Level::info)};
 // The sink and component change rarely (start-up, tests); a mutex keeps that simple and also
 // serialises custom sinks so they see whole lines one at a time.
 std::mutex g_mu;
-Sink g_sink;            // guarded by g_mu; empty = stderr
+Sink g_sink;              // guarded by g_mu; empty = stderr
 std::string g_component;  // guarded by g_mu
 
 void write_stderr(std::string_view line) {
@@ -48,20 +48,29 @@ bool needs_quotes(std::string_view s) {
 void append_timestamp(std::string& out, std::int64_t unix_ms) {
   std::time_t secs = static_cast<std::time_t>(unix_ms / 1000);
   int ms = static_cast<int>(unix_ms % 1000);
-  if (ms < 0) { ms += 1000; --secs; }
+  if (ms < 0) {
+    ms += 1000;
+    --secs;
+  }
   std::tm tm{};
   gmtime_r(&secs, &tm);
   char buf[96];  // room for any int the compiler imagines, so -Wformat-truncation stays quiet
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
   out += buf;
 }
 
 }  // namespace
 
 Value::Value(double d) : quote_if_needed_(false) {
-  if (std::isnan(d)) { text_ = "NaN"; return; }
-  if (std::isinf(d)) { text_ = d > 0 ? "+Inf" : "-Inf"; return; }
+  if (std::isnan(d)) {
+    text_ = "NaN";
+    return;
+  }
+  if (std::isinf(d)) {
+    text_ = d > 0 ? "+Inf" : "-Inf";
+    return;
+  }
   char buf[64];
   auto [end, ec] = std::to_chars(buf, buf + sizeof buf, d);
   text_.assign(buf, ec == std::errc() ? end : buf);
@@ -86,10 +95,14 @@ Result<Level> parse_level(std::string_view text) {
 
 std::string_view level_name(Level l) {
   switch (l) {
-    case Level::debug: return "debug";
-    case Level::info: return "info";
-    case Level::warn: return "warn";
-    case Level::error: return "error";
+    case Level::debug:
+      return "debug";
+    case Level::info:
+      return "info";
+    case Level::warn:
+      return "warn";
+    case Level::error:
+      return "error";
   }
   return "unknown";
 }
@@ -102,11 +115,21 @@ void append_value(std::string& out, std::string_view text) {
   out += '"';
   for (unsigned char c : text) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (c < 0x20 || c == 0x7f) {
           char buf[8];

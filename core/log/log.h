@@ -28,15 +28,16 @@ std::string_view level_name(Level level);
 // The value of one field: text (quoted when it needs it) or a number/bool (never quoted).
 class Value {
  public:
-  Value(std::string_view s) : text_(s), quote_if_needed_(true) {}  // NOLINT(google-explicit-constructor)
-  Value(const std::string& s) : text_(s), quote_if_needed_(true) {}  // NOLINT
-  Value(const char* s) : text_(s ? s : ""), quote_if_needed_(true) {}  // NOLINT
+  Value(std::string_view s)
+      : text_(s), quote_if_needed_(true) {}  // NOLINT(google-explicit-constructor)
+  Value(const std::string& s) : text_(s), quote_if_needed_(true) {}        // NOLINT
+  Value(const char* s) : text_(s ? s : ""), quote_if_needed_(true) {}      // NOLINT
   Value(bool b) : text_(b ? "true" : "false"), quote_if_needed_(false) {}  // NOLINT
   template <std::integral T>
-    requires(!std::same_as<T, bool> && !std::same_as<T, char>)
-  Value(T n) : text_(std::to_string(n)), quote_if_needed_(false) {}  // NOLINT
-  Value(double d);  // NOLINT(google-explicit-constructor)
-  Value(float f) : Value(static_cast<double>(f)) {}  // NOLINT
+  requires(!std::same_as<T, bool> && !std::same_as<T, char>) Value(T n)
+      : text_(std::to_string(n)), quote_if_needed_(false) {}  // NOLINT
+  Value(double d);                                            // NOLINT(google-explicit-constructor)
+  Value(float f) : Value(static_cast<double>(f)) {}           // NOLINT
 
   const std::string& text() const { return text_; }
   bool quote_if_needed() const { return quote_if_needed_; }
@@ -81,10 +82,18 @@ class Logger {
   explicit Logger(std::string component) : component_(std::move(component)) {}
 
   const std::string& component() const { return component_; }
-  void debug(std::string_view msg, Fields fields = {}) const { write(Level::debug, component_, msg, fields); }
-  void info(std::string_view msg, Fields fields = {}) const { write(Level::info, component_, msg, fields); }
-  void warn(std::string_view msg, Fields fields = {}) const { write(Level::warn, component_, msg, fields); }
-  void error(std::string_view msg, Fields fields = {}) const { write(Level::error, component_, msg, fields); }
+  void debug(std::string_view msg, Fields fields = {}) const {
+    write(Level::debug, component_, msg, fields);
+  }
+  void info(std::string_view msg, Fields fields = {}) const {
+    write(Level::info, component_, msg, fields);
+  }
+  void warn(std::string_view msg, Fields fields = {}) const {
+    write(Level::warn, component_, msg, fields);
+  }
+  void error(std::string_view msg, Fields fields = {}) const {
+    write(Level::error, component_, msg, fields);
+  }
 
  private:
   std::string component_;

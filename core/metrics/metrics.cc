@@ -26,7 +26,8 @@ bool valid_label_name(std::string_view n) {
   if (n.empty() || n.starts_with("__")) return false;
   for (size_t i = 0; i < n.size(); ++i) {
     char c = n[i];
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || (i > 0 && c >= '0' && c <= '9');
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
+              (i > 0 && c >= '0' && c <= '9');
     if (!ok) return false;
   }
   return true;
@@ -41,22 +42,38 @@ void append_escaped(std::string& out, std::string_view s, bool escape_quote) {
   while (i < n) {
     unsigned char c = p[i];
     if (c < 0x80) {
-      if (c == '\\') out += "\\\\";
-      else if (c == '\n') out += "\\n";
-      else if (c == '"' && escape_quote) out += "\\\"";
-      else out += static_cast<char>(c);
+      if (c == '\\')
+        out += "\\\\";
+      else if (c == '\n')
+        out += "\\n";
+      else if (c == '"' && escape_quote)
+        out += "\\\"";
+      else
+        out += static_cast<char>(c);
       ++i;
       continue;
     }
     size_t len = 0;
     unsigned cp = 0, min = 0;
-    if ((c & 0xE0) == 0xC0) { len = 2; cp = c & 0x1F; min = 0x80; }
-    else if ((c & 0xF0) == 0xE0) { len = 3; cp = c & 0x0F; min = 0x800; }
-    else if ((c & 0xF8) == 0xF0) { len = 4; cp = c & 0x07; min = 0x10000; }
+    if ((c & 0xE0) == 0xC0) {
+      len = 2;
+      cp = c & 0x1F;
+      min = 0x80;
+    } else if ((c & 0xF0) == 0xE0) {
+      len = 3;
+      cp = c & 0x0F;
+      min = 0x800;
+    } else if ((c & 0xF8) == 0xF0) {
+      len = 4;
+      cp = c & 0x07;
+      min = 0x10000;
+    }
     bool ok = len > 0 && i + len <= n;
     for (size_t k = 1; ok && k < len; ++k) {
-      if ((p[i + k] & 0xC0) != 0x80) ok = false;
-      else cp = (cp << 6) | (p[i + k] & 0x3F);
+      if ((p[i + k] & 0xC0) != 0x80)
+        ok = false;
+      else
+        cp = (cp << 6) | (p[i + k] & 0x3F);
     }
     if (ok && (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))) ok = false;
     if (ok) {
@@ -70,8 +87,9 @@ void append_escaped(std::string& out, std::string_view s, bool escape_quote) {
 }
 
 // name{k="v",...,extra_name="extra_value"} value\n
-void append_sample(std::string& out, std::string_view name, const std::vector<std::string>& label_names,
-                   const LabelValues& values, std::string_view extra_name, std::string_view extra_value,
+void append_sample(std::string& out, std::string_view name,
+                   const std::vector<std::string>& label_names, const LabelValues& values,
+                   std::string_view extra_name, std::string_view extra_value,
                    std::string_view value) {
   out += name;
   if (!label_names.empty() || !extra_name.empty()) {
@@ -106,9 +124,12 @@ void append_sample(std::string& out, std::string_view name, const std::vector<st
 
 std::string_view type_name(Type t) {
   switch (t) {
-    case Type::counter: return "counter";
-    case Type::gauge: return "gauge";
-    case Type::histogram: return "histogram";
+    case Type::counter:
+      return "counter";
+    case Type::gauge:
+      return "gauge";
+    case Type::histogram:
+      return "histogram";
   }
   return "untyped";
 }
@@ -148,19 +169,24 @@ detail::HistogramCell::HistogramCell(std::shared_ptr<const std::vector<double>> 
 void Histogram::observe(double v) const {
   if (std::isnan(v)) return;
   const auto& b = *cell_->bounds;
-  size_t i = static_cast<size_t>(std::lower_bound(b.begin(), b.end(), v) - b.begin());  // first bound >= v
+  size_t i =
+      static_cast<size_t>(std::lower_bound(b.begin(), b.end(), v) - b.begin());  // first bound >= v
   cell_->counts[i].fetch_add(1, std::memory_order_relaxed);
   cell_->sum.fetch_add(v, std::memory_order_relaxed);
 }
 
 std::uint64_t Histogram::count() const {
   std::uint64_t n = 0;
-  for (size_t i = 0; i <= cell_->bounds->size(); ++i) n += cell_->counts[i].load(std::memory_order_relaxed);
+  for (size_t i = 0; i <= cell_->bounds->size(); ++i)
+    n += cell_->counts[i].load(std::memory_order_relaxed);
   return n;
 }
 
 Family::Family(std::string name, std::string help, Type type, std::vector<std::string> label_names)
-    : name_(std::move(name)), help_(std::move(help)), type_(type), label_names_(std::move(label_names)) {}
+    : name_(std::move(name)),
+      help_(std::move(help)),
+      type_(type),
+      label_names_(std::move(label_names)) {}
 
 void Family::check_arity(const LabelValues& values) const {
   // A mismatch is a programming error in the caller; exporting a malformed series would hide it.
@@ -170,7 +196,8 @@ void Family::check_arity(const LabelValues& values) const {
   }
 }
 
-CounterFamily::CounterFamily(std::string name, std::string help, std::vector<std::string> label_names)
+CounterFamily::CounterFamily(std::string name, std::string help,
+                             std::vector<std::string> label_names)
     : Family(std::move(name), std::move(help), Type::counter, std::move(label_names)) {}
 
 Counter CounterFamily::with(const LabelValues& values) {
@@ -189,7 +216,8 @@ bool CounterFamily::remove(const LabelValues& values) {
 void CounterFamily::write(std::string& out) const {
   std::lock_guard lock(mu_);
   for (const auto& [values, cell] : cells_) {
-    append_sample(out, name_, label_names_, values, "", "", std::to_string(cell->value.load(std::memory_order_relaxed)));
+    append_sample(out, name_, label_names_, values, "", "",
+                  std::to_string(cell->value.load(std::memory_order_relaxed)));
   }
 }
 
@@ -225,8 +253,8 @@ void GaugeFamily::write(std::string& out) const {
   }
 }
 
-HistogramFamily::HistogramFamily(std::string name, std::string help, std::vector<std::string> label_names,
-                                 std::vector<double> bounds)
+HistogramFamily::HistogramFamily(std::string name, std::string help,
+                                 std::vector<std::string> label_names, std::vector<double> bounds)
     : Family(std::move(name), std::move(help), Type::histogram, std::move(label_names)),
       bounds_(std::make_shared<const std::vector<double>>(std::move(bounds))) {}
 
@@ -255,10 +283,11 @@ void HistogramFamily::write(std::string& out) const {
     std::uint64_t cumulative = 0;
     for (size_t i = 0; i <= b.size(); ++i) {
       cumulative += cell->counts[i].load(std::memory_order_relaxed);
-      append_sample(out, bucket, label_names_, values, "le", i < b.size() ? format_value(b[i]) : "+Inf",
-                    std::to_string(cumulative));
+      append_sample(out, bucket, label_names_, values, "le",
+                    i < b.size() ? format_value(b[i]) : "+Inf", std::to_string(cumulative));
     }
-    append_sample(out, sum, label_names_, values, "", "", format_value(cell->sum.load(std::memory_order_relaxed)));
+    append_sample(out, sum, label_names_, values, "", "",
+                  format_value(cell->sum.load(std::memory_order_relaxed)));
     append_sample(out, count, label_names_, values, "", "", std::to_string(cumulative));
   }
 }
@@ -266,7 +295,9 @@ void HistogramFamily::write(std::string& out) const {
 template <typename F, typename... Args>
 F& Registry::declare(std::string name, std::string help, Type type, std::vector<std::string> labels,
                      Args&&... args) {
-  auto fail = [&](const std::string& why) { throw std::invalid_argument("metric " + name + ": " + why); };
+  auto fail = [&](const std::string& why) {
+    throw std::invalid_argument("metric " + name + ": " + why);
+  };
   if (!valid_metric_name(name)) fail("invalid metric name");
   bool total = name.size() > 6 && name.ends_with("_total");
   if (type == Type::counter && !total) fail("counter names end in _total");
@@ -284,7 +315,8 @@ F& Registry::declare(std::string name, std::string help, Type type, std::vector<
     auto* f = dynamic_cast<F*>(it->second.get());
     if (!f || f->label_names() != labels) fail("declared twice with different types or labels");
     if constexpr (std::is_same_v<F, HistogramFamily>) {
-      if (f->bounds() != std::vector<double>(args...)) fail("declared twice with different buckets");
+      if (f->bounds() != std::vector<double>(args...))
+        fail("declared twice with different buckets");
     }
     return *f;
   }
@@ -297,20 +329,25 @@ F& Registry::declare(std::string name, std::string help, Type type, std::vector<
       }
     }
   }
-  auto family = std::make_unique<F>(name, std::move(help), std::move(labels), std::forward<Args>(args)...);
+  auto family =
+      std::make_unique<F>(name, std::move(help), std::move(labels), std::forward<Args>(args)...);
   F& ref = *family;
   families_.emplace(std::move(name), std::move(family));
   return ref;
 }
 
-CounterFamily& Registry::counter(std::string name, std::string help, std::vector<std::string> label_names) {
-  auto& f = declare<CounterFamily>(std::move(name), std::move(help), Type::counter, std::move(label_names));
+CounterFamily& Registry::counter(std::string name, std::string help,
+                                 std::vector<std::string> label_names) {
+  auto& f = declare<CounterFamily>(std::move(name), std::move(help), Type::counter,
+                                   std::move(label_names));
   if (f.label_names().empty()) f.with({});  // an unlabelled counter exists from the start, at 0
   return f;
 }
 
-GaugeFamily& Registry::gauge(std::string name, std::string help, std::vector<std::string> label_names) {
-  auto& f = declare<GaugeFamily>(std::move(name), std::move(help), Type::gauge, std::move(label_names));
+GaugeFamily& Registry::gauge(std::string name, std::string help,
+                             std::vector<std::string> label_names) {
+  auto& f =
+      declare<GaugeFamily>(std::move(name), std::move(help), Type::gauge, std::move(label_names));
   if (f.label_names().empty()) {
     std::lock_guard lock(f.mu_);
     if (f.cells_.empty()) f.cells_[{}] = std::make_shared<detail::GaugeCell>();  // keep a callback
@@ -318,16 +355,18 @@ GaugeFamily& Registry::gauge(std::string name, std::string help, std::vector<std
   return f;
 }
 
-HistogramFamily& Registry::histogram(std::string name, std::string help, std::vector<std::string> label_names,
+HistogramFamily& Registry::histogram(std::string name, std::string help,
+                                     std::vector<std::string> label_names,
                                      std::vector<double> bounds) {
   if (bounds.empty()) throw std::invalid_argument("metric " + name + ": a histogram needs buckets");
   for (size_t i = 0; i < bounds.size(); ++i) {
     if (!std::isfinite(bounds[i]) || (i > 0 && bounds[i] <= bounds[i - 1])) {
-      throw std::invalid_argument("metric " + name + ": buckets must be finite and strictly increasing");
+      throw std::invalid_argument("metric " + name +
+                                  ": buckets must be finite and strictly increasing");
     }
   }
-  auto& f = declare<HistogramFamily>(std::move(name), std::move(help), Type::histogram, std::move(label_names),
-                                     std::move(bounds));
+  auto& f = declare<HistogramFamily>(std::move(name), std::move(help), Type::histogram,
+                                     std::move(label_names), std::move(bounds));
   if (f.label_names().empty()) f.with({});
   return f;
 }

@@ -1,9 +1,9 @@
 // Metrics: a Registry of metric families, each declared once per component with fixed label
 // names, and the Prometheus text exposition (format 0.0.4) of all of them.
 //
-//   auto& refused = registry.counter("admin_requests_refused_total", "Requests refused.", {"reason"});
-//   Counter too_large = refused.with({"header_too_large"});   // look up once (mutex) ...
-//   too_large.inc();                                           // ... then update lock-free
+//   auto& refused = registry.counter("admin_requests_refused_total", "Requests refused.",
+//   {"reason"}); Counter too_large = refused.with({"header_too_large"});   // look up once (mutex)
+//   ... too_large.inc();                                           // ... then update lock-free
 //
 // Handles share ownership of their cell, so a handle stays valid after remove(); its updates just
 // stop being exported.
@@ -33,7 +33,8 @@ struct GaugeCell {
 };
 struct HistogramCell {
   explicit HistogramCell(std::shared_ptr<const std::vector<double>> b);
-  std::shared_ptr<const std::vector<double>> bounds;  // shared with the family: handles may outlive it
+  std::shared_ptr<const std::vector<double>>
+      bounds;  // shared with the family: handles may outlive it
   std::unique_ptr<std::atomic<std::uint64_t>[]> counts;  // per bucket, not cumulative; last is +Inf
   std::atomic<double> sum{0};
 };
@@ -165,9 +166,11 @@ class Registry {
   Registry(const Registry&) = delete;
   Registry& operator=(const Registry&) = delete;
 
-  CounterFamily& counter(std::string name, std::string help, std::vector<std::string> label_names = {});
+  CounterFamily& counter(std::string name, std::string help,
+                         std::vector<std::string> label_names = {});
   GaugeFamily& gauge(std::string name, std::string help, std::vector<std::string> label_names = {});
-  HistogramFamily& histogram(std::string name, std::string help, std::vector<std::string> label_names,
+  HistogramFamily& histogram(std::string name, std::string help,
+                             std::vector<std::string> label_names,
                              std::vector<double> bounds = default_latency_buckets());
 
   // Prometheus text format 0.0.4, families sorted by name, samples by label values. Families
@@ -176,7 +179,8 @@ class Registry {
 
  private:
   template <typename F, typename... Args>
-  F& declare(std::string name, std::string help, Type type, std::vector<std::string> labels, Args&&... args);
+  F& declare(std::string name, std::string help, Type type, std::vector<std::string> labels,
+             Args&&... args);
 
   mutable std::mutex mu_;
   std::map<std::string, std::unique_ptr<Family>> families_;
@@ -184,8 +188,8 @@ class Registry {
 
 // Exposition building blocks, public for tests and for other text writers.
 inline constexpr std::string_view kContentType = "text/plain; version=0.0.4; charset=utf-8";
-std::string format_value(double v);                   // "+Inf", "-Inf", "NaN", or shortest round-trip
-std::string escape_label_value(std::string_view v);   // \\ \" \n; invalid UTF-8 becomes U+FFFD
-std::string escape_help(std::string_view v);          // \\ \n; invalid UTF-8 becomes U+FFFD
+std::string format_value(double v);  // "+Inf", "-Inf", "NaN", or shortest round-trip
+std::string escape_label_value(std::string_view v);  // \\ \" \n; invalid UTF-8 becomes U+FFFD
+std::string escape_help(std::string_view v);         // \\ \n; invalid UTF-8 becomes U+FFFD
 
 }  // namespace strait::metrics

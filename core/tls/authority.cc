@@ -22,10 +22,11 @@ const std::vector<Extension> kRootExtensions = {{NID_basic_constraints, "critica
                                                 {NID_key_usage, "critical,keyCertSign,cRLSign"},
                                                 {NID_subject_key_identifier, "hash"}};
 // pathlen 0: a cluster issuer signs workloads, never further CAs.
-const std::vector<Extension> kIntermediateExtensions = {{NID_basic_constraints, "critical,CA:TRUE,pathlen:0"},
-                                                        {NID_key_usage, "critical,keyCertSign,cRLSign"},
-                                                        {NID_subject_key_identifier, "hash"},
-                                                        {NID_authority_key_identifier, "keyid:always"}};
+const std::vector<Extension> kIntermediateExtensions = {
+    {NID_basic_constraints, "critical,CA:TRUE,pathlen:0"},
+    {NID_key_usage, "critical,keyCertSign,cRLSign"},
+    {NID_subject_key_identifier, "hash"},
+    {NID_authority_key_identifier, "keyid:always"}};
 const std::vector<Extension> kLeafExtensions = {{NID_basic_constraints, "critical,CA:FALSE"},
                                                 {NID_key_usage, "critical,digitalSignature"},
                                                 {NID_ext_key_usage, "serverAuth,clientAuth"},
@@ -44,21 +45,25 @@ bool set_random_serial(X509* cert) {
   unsigned char bytes[16];
   if (RAND_bytes(bytes, sizeof bytes) != 1) return false;
   OsslPtr<BIGNUM, BN_free> serial(BN_bin2bn(bytes, sizeof bytes, nullptr));
-  return serial != nullptr && BN_to_ASN1_INTEGER(serial.get(), X509_get_serialNumber(cert)) != nullptr;
+  return serial != nullptr &&
+         BN_to_ASN1_INTEGER(serial.get(), X509_get_serialNumber(cert)) != nullptr;
 }
 
 bool set_names(X509* cert, const std::string& common_name, const Certificate* issuer) {
   X509_NAME* subject = X509_get_subject_name(cert);
   if (!common_name.empty() &&
       X509_NAME_add_entry_by_txt(subject, "CN", MBSTRING_UTF8,
-                                 reinterpret_cast<const unsigned char*>(common_name.c_str()), -1, -1, 0) != 1) {
+                                 reinterpret_cast<const unsigned char*>(common_name.c_str()), -1,
+                                 -1, 0) != 1) {
     return false;
   }
-  return X509_set_issuer_name(cert, issuer != nullptr ? X509_get_subject_name(issuer->get()) : subject) == 1;
+  return X509_set_issuer_name(
+             cert, issuer != nullptr ? X509_get_subject_name(issuer->get()) : subject) == 1;
 }
 
 bool set_validity(X509* cert, Clock::time_point not_after) {
-  return ASN1_TIME_set(X509_getm_notBefore(cert), Clock::to_time_t(Clock::now() - kBackdate)) != nullptr &&
+  return ASN1_TIME_set(X509_getm_notBefore(cert), Clock::to_time_t(Clock::now() - kBackdate)) !=
+             nullptr &&
          ASN1_TIME_set(X509_getm_notAfter(cert), Clock::to_time_t(not_after)) != nullptr;
 }
 
@@ -70,17 +75,21 @@ bool add_extensions(X509* cert, const CertSpec& spec, const Certificate* issuer)
     if (extension == nullptr || X509_add_ext(cert, extension.get(), -1) != 1) return false;
   }
   // RFC 5280: with an empty subject the subjectAltName must be critical.
-  return spec.san == nullptr || X509_add1_ext_i2d(cert, NID_subject_alt_name, const_cast<GENERAL_NAMES*>(spec.san),
-                                              spec.common_name.empty() ? 1 : 0, X509V3_ADD_DEFAULT) == 1;
+  return spec.san == nullptr ||
+         X509_add1_ext_i2d(cert, NID_subject_alt_name, const_cast<GENERAL_NAMES*>(spec.san),
+                           spec.common_name.empty() ? 1 : 0, X509V3_ADD_DEFAULT) == 1;
 }
 
 // Signs `spec` with `signer`; `issuer` null means self-signed.
-Result<Certificate> sign(const CertSpec& spec, const Certificate* issuer, const PrivateKey& signer) {
+Result<Certificate> sign(const CertSpec& spec, const Certificate* issuer,
+                         const PrivateKey& signer) {
   X509Ptr cert(X509_new());
-  const bool ok = X509_set_version(cert.get(), X509_VERSION_3) == 1 && set_random_serial(cert.get()) &&
-                  set_names(cert.get(), spec.common_name, issuer) && set_validity(cert.get(), spec.not_after) &&
-                  X509_set_pubkey(cert.get(), spec.public_key) == 1 && add_extensions(cert.get(), spec, issuer) &&
-                  X509_sign(cert.get(), signer.get(), EVP_sha256()) > 0;
+  const bool ok =
+      X509_set_version(cert.get(), X509_VERSION_3) == 1 && set_random_serial(cert.get()) &&
+      set_names(cert.get(), spec.common_name, issuer) && set_validity(cert.get(), spec.not_after) &&
+      X509_set_pubkey(cert.get(), spec.public_key) == 1 &&
+      add_extensions(cert.get(), spec, issuer) &&
+      X509_sign(cert.get(), signer.get(), EVP_sha256()) > 0;
   if (!ok) return openssl_error("signing_failed", "building a certificate");
   return Certificate(cert.release());
 }
@@ -88,20 +97,23 @@ Result<Certificate> sign(const CertSpec& spec, const Certificate* issuer, const 
 Result<void> check_requested_identity(const CertificateRequest& csr, const identity::SpiffeId& id) {
   const std::vector<std::string> requested = csr.uri_sans();
   if (!requested.empty() && requested != std::vector<std::string>{id.to_string()}) {
-    return make_error("csr_identity_mismatch", "the CSR asks for other identities than " + id.to_string());
+    return make_error("csr_identity_mismatch",
+                      "the CSR asks for other identities than " + id.to_string());
   }
   return {};
 }
 
 bool is_dns_name(std::string_view name) {
   return !name.empty() && name.size() <= 253 && std::all_of(name.begin(), name.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_' || c == '*';
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_' ||
+           c == '*';
   });
 }
 
 Result<void> check_dns_names(const std::vector<std::string>& names) {
   for (const std::string& name : names) {
-    if (!is_dns_name(name)) return make_error("invalid_dns_san", "'" + name + "' is not a DNS name");
+    if (!is_dns_name(name))
+      return make_error("invalid_dns_san", "'" + name + "' is not a DNS name");
   }
   return {};
 }
@@ -126,11 +138,12 @@ Result<CertificateAuthority> CertificateAuthority::create_root(std::string commo
   return CertificateAuthority(std::move(key).value(), std::move(cert).value(), {});
 }
 
-Result<CertificateAuthority> CertificateAuthority::create_intermediate(std::string common_name,
-                                                                       std::chrono::seconds lifetime) const {
+Result<CertificateAuthority> CertificateAuthority::create_intermediate(
+    std::string common_name, std::chrono::seconds lifetime) const {
   Result<PrivateKey> key = PrivateKey::generate_p256();
   if (!key.ok()) return key.error();
-  const CertSpec spec{std::move(common_name), key->get(), std::min(Clock::now() + lifetime, cert_.not_after()),
+  const CertSpec spec{std::move(common_name), key->get(),
+                      std::min(Clock::now() + lifetime, cert_.not_after()),
                       kIntermediateExtensions};
   Result<Certificate> cert = sign(spec, &cert_, key_);
   if (!cert.ok()) return cert.error();
@@ -139,17 +152,20 @@ Result<CertificateAuthority> CertificateAuthority::create_intermediate(std::stri
   return CertificateAuthority(std::move(key).value(), std::move(cert).value(), std::move(chain));
 }
 
-Result<Certificate> CertificateAuthority::issue_leaf(const CertificateRequest& csr, const identity::SpiffeId& id,
+Result<Certificate> CertificateAuthority::issue_leaf(const CertificateRequest& csr,
+                                                     const identity::SpiffeId& id,
                                                      std::chrono::seconds lifetime,
                                                      std::vector<std::string> dns_sans) const {
-  if (Result<void> checked = check_leaf_request(csr, id, dns_sans); !checked.ok()) return checked.error();
+  if (Result<void> checked = check_leaf_request(csr, id, dns_sans); !checked.ok())
+    return checked.error();
   const GeneralNamesPtr san = make_general_names(id.to_string(), dns_sans);
-  const CertSpec spec{"", csr.public_key(), std::min(Clock::now() + lifetime, cert_.not_after()), kLeafExtensions,
-                      san.get()};
+  const CertSpec spec{"", csr.public_key(), std::min(Clock::now() + lifetime, cert_.not_after()),
+                      kLeafExtensions, san.get()};
   return sign(spec, &cert_, key_);
 }
 
-Result<CertificateAuthority> CertificateAuthority::from_pem(std::string_view cert_pem, std::string_view key_pem,
+Result<CertificateAuthority> CertificateAuthority::from_pem(std::string_view cert_pem,
+                                                            std::string_view key_pem,
                                                             std::string_view chain_pem) {
   Result<Certificate> cert = Certificate::from_pem(cert_pem);
   if (!cert.ok()) return cert.error();
@@ -163,7 +179,8 @@ Result<CertificateAuthority> CertificateAuthority::from_pem(std::string_view cer
   }
   if (!above->empty() && above->front() == *cert) above->erase(above->begin());
   const bool self_signed = (X509_get_extension_flags(cert->get()) & EXFLAG_SS) != 0;
-  std::vector<Certificate> chain = self_signed ? std::vector<Certificate>{} : std::vector<Certificate>{*cert};
+  std::vector<Certificate> chain =
+      self_signed ? std::vector<Certificate>{} : std::vector<Certificate>{*cert};
   chain.insert(chain.end(), above->begin(), above->end());
   return CertificateAuthority(std::move(key).value(), std::move(cert).value(), std::move(chain));
 }

@@ -18,7 +18,8 @@ namespace strait::tls {
 class CertificateAuthority {
  public:
   // A self-signed ECDSA P-256 root (CA:TRUE, keyCertSign).
-  static Result<CertificateAuthority> create_root(std::string common_name, std::chrono::seconds lifetime);
+  static Result<CertificateAuthority> create_root(std::string common_name,
+                                                  std::chrono::seconds lifetime);
   // `cert_pem` is this CA, `chain_pem` the intermediates above it up to (not including) the
   // root, possibly empty; a copy of `cert_pem` leading the chain is tolerated.
   // Errors: malformed_certificate, malformed_key, wrong_key_*, not_a_ca, key_mismatch.
@@ -26,7 +27,8 @@ class CertificateAuthority {
                                                std::string_view chain_pem);
 
   // An issuer signed by this CA (CA:TRUE, pathlen 0), expiring no later than this CA.
-  Result<CertificateAuthority> create_intermediate(std::string common_name, std::chrono::seconds lifetime) const;
+  Result<CertificateAuthority> create_intermediate(std::string common_name,
+                                                   std::chrono::seconds lifetime) const;
   // A workload certificate for the CSR's key: CA:FALSE, digitalSignature, serverAuth+clientAuth,
   // URI SAN `id`, random 128-bit serial, valid from 60 s ago (clock skew) until `lifetime` from
   // now or this CA's expiry, whichever is first. The CSR must be self-signed with a P-256 key
@@ -34,7 +36,8 @@ class CertificateAuthority {
   // Errors: bad_csr_signature, wrong_key_type, wrong_key_size, csr_identity_mismatch,
   // invalid_dns_san, signing_failed.
   Result<Certificate> issue_leaf(const CertificateRequest& csr, const identity::SpiffeId& id,
-                                 std::chrono::seconds lifetime, std::vector<std::string> dns_sans = {}) const;
+                                 std::chrono::seconds lifetime,
+                                 std::vector<std::string> dns_sans = {}) const;
 
   const Certificate& cert() const { return cert_; }
   const PrivateKey& key() const { return key_; }

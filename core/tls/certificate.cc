@@ -18,11 +18,13 @@ Result<std::vector<Certificate>> Certificate::chain_from_pem(std::string_view pe
   BioPtr bio = read_bio(pem);
   std::vector<Certificate> chain;
   ERR_clear_error();
-  while (X509* cert = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) chain.emplace_back(cert);
+  while (X509* cert = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr))
+    chain.emplace_back(cert);
   // Reading stops at the end of the data ("no start line"); anything else is a broken block.
   const unsigned long err = ERR_peek_last_error();
   if (err != 0 && ERR_GET_REASON(err) != PEM_R_NO_START_LINE) {
-    return openssl_error("malformed_certificate", "reading PEM certificate " + std::to_string(chain.size() + 1));
+    return openssl_error("malformed_certificate",
+                         "reading PEM certificate " + std::to_string(chain.size() + 1));
   }
   ERR_clear_error();
   return chain;
@@ -39,7 +41,8 @@ std::string Certificate::to_pem() const {
 namespace {
 
 std::vector<std::string> san_names(X509* cert, int type) {
-  GeneralNamesPtr names(static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr)));
+  GeneralNamesPtr names(
+      static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr)));
   return names_of_type(names.get(), type);
 }
 
@@ -56,8 +59,12 @@ std::optional<identity::SpiffeId> Certificate::spiffe_id() const {
   return std::move(id).value();
 }
 
-std::chrono::system_clock::time_point Certificate::not_before() const { return to_time_point(X509_get0_notBefore(get())); }
-std::chrono::system_clock::time_point Certificate::not_after() const { return to_time_point(X509_get0_notAfter(get())); }
+std::chrono::system_clock::time_point Certificate::not_before() const {
+  return to_time_point(X509_get0_notBefore(get()));
+}
+std::chrono::system_clock::time_point Certificate::not_after() const {
+  return to_time_point(X509_get0_notAfter(get()));
+}
 
 std::string Certificate::subject() const {
   BioPtr bio = write_bio();

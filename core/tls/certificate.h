@@ -44,7 +44,9 @@ class Certificate {
 
   X509* get() const { return cert_.get(); }
 
-  friend bool operator==(const Certificate& a, const Certificate& b) { return X509_cmp(a.get(), b.get()) == 0; }
+  friend bool operator==(const Certificate& a, const Certificate& b) {
+    return X509_cmp(a.get(), b.get()) == 0;
+  }
 
  private:
   SharedHandle<X509, X509_up_ref, X509_free> cert_;

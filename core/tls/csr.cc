@@ -24,12 +24,14 @@ bool add_san_request(X509_REQ* req, const identity::SpiffeId& id) {
 Result<std::string> make_csr_for_key(EVP_PKEY* key, const identity::SpiffeId& id) {
   X509ReqPtr req(X509_REQ_new());
   // The subject stays empty: the identity is the URI SAN (X509-SVID), nothing else.
-  if (X509_REQ_set_version(req.get(), X509_REQ_VERSION_1) != 1 || X509_REQ_set_pubkey(req.get(), key) != 1 ||
-      !add_san_request(req.get(), id) || X509_REQ_sign(req.get(), key, EVP_sha256()) <= 0) {
+  if (X509_REQ_set_version(req.get(), X509_REQ_VERSION_1) != 1 ||
+      X509_REQ_set_pubkey(req.get(), key) != 1 || !add_san_request(req.get(), id) ||
+      X509_REQ_sign(req.get(), key, EVP_sha256()) <= 0) {
     return openssl_error("csr_creation_failed", "building a CSR for " + id.to_string());
   }
   BioPtr bio = write_bio();
-  if (PEM_write_bio_X509_REQ(bio.get(), req.get()) != 1) return openssl_error("csr_creation_failed", "writing a CSR");
+  if (PEM_write_bio_X509_REQ(bio.get(), req.get()) != 1)
+    return openssl_error("csr_creation_failed", "writing a CSR");
   return bio_contents(bio.get());
 }
 

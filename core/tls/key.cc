@@ -8,14 +8,17 @@ namespace strait::tls {
 
 Result<void> check_p256(const EVP_PKEY* key) {
   if (EVP_PKEY_get_base_id(key) != EVP_PKEY_EC) {
-    return make_error("wrong_key_type", std::string("key type is ") + OBJ_nid2sn(EVP_PKEY_get_base_id(key)) +
+    return make_error("wrong_key_type", std::string("key type is ") +
+                                            OBJ_nid2sn(EVP_PKEY_get_base_id(key)) +
                                             ", expected ECDSA P-256");
   }
   char group[64] = {};
   std::size_t length = 0;
-  if (EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof group, &length) != 1 ||
+  if (EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof group,
+                                     &length) != 1 ||
       std::string_view(group, length) != SN_X9_62_prime256v1) {
-    return make_error("wrong_key_size", "EC key on curve '" + std::string(group, length) + "', expected P-256");
+    return make_error("wrong_key_size",
+                      "EC key on curve '" + std::string(group, length) + "', expected P-256");
   }
   return {};
 }

@@ -21,7 +21,9 @@ namespace strait::tls {
 template <auto Free>
 struct OsslDeleter {
   template <typename T>
-  void operator()(T* p) const { Free(p); }
+  void operator()(T* p) const {
+    Free(p);
+  }
 };
 template <typename T, auto Free>
 using OsslPtr = std::unique_ptr<T, OsslDeleter<Free>>;
@@ -36,7 +38,9 @@ using X509StoreCtxPtr = OsslPtr<X509_STORE_CTX, X509_STORE_CTX_free>;
 using X509ExtPtr = OsslPtr<X509_EXTENSION, X509_EXTENSION_free>;
 using GeneralNamesPtr = OsslPtr<GENERAL_NAMES, GENERAL_NAMES_free>;
 
-inline void free_extension_stack(STACK_OF(X509_EXTENSION) * s) { sk_X509_EXTENSION_pop_free(s, X509_EXTENSION_free); }
+inline void free_extension_stack(STACK_OF(X509_EXTENSION) * s) {
+  sk_X509_EXTENSION_pop_free(s, X509_EXTENSION_free);
+}
 inline void free_x509_stack(STACK_OF(X509) * s) { sk_X509_pop_free(s, X509_free); }
 using ExtensionStackPtr = OsslPtr<STACK_OF(X509_EXTENSION), free_extension_stack>;
 using X509StackPtr = OsslPtr<STACK_OF(X509), free_x509_stack>;

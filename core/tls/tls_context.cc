@@ -8,7 +8,8 @@ namespace ssl = boost::asio::ssl;
 
 // AEAD suites only; TLS 1.3 has nothing else, but the list is explicit so a library default
 // never widens it.
-constexpr const char* kCipherSuites = "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256";
+constexpr const char* kCipherSuites =
+    "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256";
 
 // What the verify callback reads and writes for one connection.
 struct PeerCheck {
@@ -16,8 +17,12 @@ struct PeerCheck {
   std::optional<Error> error;
 };
 
-void free_bundle(void*, void* ptr, CRYPTO_EX_DATA*, int, long, void*) { delete static_cast<TrustBundle*>(ptr); }
-void free_peer_check(void*, void* ptr, CRYPTO_EX_DATA*, int, long, void*) { delete static_cast<PeerCheck*>(ptr); }
+void free_bundle(void*, void* ptr, CRYPTO_EX_DATA*, int, long, void*) {
+  delete static_cast<TrustBundle*>(ptr);
+}
+void free_peer_check(void*, void* ptr, CRYPTO_EX_DATA*, int, long, void*) {
+  delete static_cast<PeerCheck*>(ptr);
+}
 
 int bundle_index() {
   static const int index = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, free_bundle);
@@ -30,7 +35,8 @@ int peer_check_index() {
 }
 
 PeerCheck& peer_check(SSL* ssl) {
-  if (auto* check = static_cast<PeerCheck*>(SSL_get_ex_data(ssl, peer_check_index()))) return *check;
+  if (auto* check = static_cast<PeerCheck*>(SSL_get_ex_data(ssl, peer_check_index())))
+    return *check;
   auto check = std::make_unique<PeerCheck>();
   const int ok = SSL_set_ex_data(ssl, peer_check_index(), check.get());
   assert(ok == 1);
@@ -41,13 +47,15 @@ PeerCheck& peer_check(SSL* ssl) {
 std::optional<Error> check_expected(SSL* ssl, const identity::SpiffeId& id) {
   const auto* check = static_cast<const PeerCheck*>(SSL_get_ex_data(ssl, peer_check_index()));
   if (check == nullptr || !check->expected || *check->expected == id) return std::nullopt;
-  return make_error("unexpected_identity", "peer is " + id.to_string() + ", expected " + check->expected->to_string());
+  return make_error("unexpected_identity",
+                    "peer is " + id.to_string() + ", expected " + check->expected->to_string());
 }
 
 // Replaces OpenSSL's chain verification for every handshake on contexts built here.
 int verify_peer(X509_STORE_CTX* store_ctx, void* arg) {
   const auto& bundle = *static_cast<const TrustBundle*>(arg);
-  auto* ssl = static_cast<SSL*>(X509_STORE_CTX_get_ex_data(store_ctx, SSL_get_ex_data_X509_STORE_CTX_idx()));
+  auto* ssl = static_cast<SSL*>(
+      X509_STORE_CTX_get_ex_data(store_ctx, SSL_get_ex_data_X509_STORE_CTX_idx()));
   Result<identity::SpiffeId> id = bundle.verify_store_context(store_ctx);
   std::optional<Error> failure = id.ok() ? check_expected(ssl, *id) : id.error();
   if (!failure) return 1;
@@ -64,8 +72,8 @@ bool restrict_protocol(SSL_CTX* ctx) {
   SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
   SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
   return SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION) == 1 &&
-         SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION) == 1 && SSL_CTX_set_ciphersuites(ctx, kCipherSuites) == 1 &&
-         SSL_CTX_set_num_tickets(ctx, 0) == 1;
+         SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION) == 1 &&
+         SSL_CTX_set_ciphersuites(ctx, kCipherSuites) == 1 && SSL_CTX_set_num_tickets(ctx, 0) == 1;
 }
 
 bool set_verification(SSL_CTX* ctx, const TrustBundle& bundle, int verify_mode) {
@@ -115,7 +123,8 @@ int server_verify_mode(ClientAuth mode) {
 
 }  // namespace
 
-Result<ContextPtr> make_server_context(const Credentials& credentials, const TrustBundle& bundle, ClientAuth mode) {
+Result<ContextPtr> make_server_context(const Credentials& credentials, const TrustBundle& bundle,
+                                       ClientAuth mode) {
   return make_context(ssl::context::tls_server, &credentials, bundle, server_verify_mode(mode));
 }
 
@@ -123,7 +132,9 @@ Result<ContextPtr> make_client_context(const Credentials* credentials, const Tru
   return make_context(ssl::context::tls_client, credentials, bundle, SSL_VERIFY_PEER);
 }
 
-void expect_peer_identity(SSL* ssl, const identity::SpiffeId& expected) { peer_check(ssl).expected = expected; }
+void expect_peer_identity(SSL* ssl, const identity::SpiffeId& expected) {
+  peer_check(ssl).expected = expected;
+}
 
 std::optional<identity::SpiffeId> peer_identity(SSL* ssl) {
   if (SSL_get_verify_result(ssl) != X509_V_OK) return std::nullopt;

@@ -35,7 +35,8 @@ enum class ClientAuth { kNone, kOptional, kRequired };
 using ContextPtr = std::shared_ptr<boost::asio::ssl::context>;
 
 // Errors: bad_credentials, tls_setup_failed.
-Result<ContextPtr> make_server_context(const Credentials& credentials, const TrustBundle& bundle, ClientAuth mode);
+Result<ContextPtr> make_server_context(const Credentials& credentials, const TrustBundle& bundle,
+                                       ClientAuth mode);
 // `credentials` may be null: the client then presents no certificate.
 Result<ContextPtr> make_client_context(const Credentials* credentials, const TrustBundle& bundle);
 

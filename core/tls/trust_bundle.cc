@@ -52,11 +52,13 @@ X509StorePtr TrustBundle::make_store() const {
   return store;
 }
 
-Result<identity::SpiffeId> TrustBundle::verify(const Certificate& leaf, const std::vector<Certificate>& intermediates,
+Result<identity::SpiffeId> TrustBundle::verify(const Certificate& leaf,
+                                               const std::vector<Certificate>& intermediates,
                                                std::chrono::system_clock::time_point now) const {
   const X509StorePtr store = make_store();
   const X509StackPtr untrusted(sk_X509_new_null());
-  for (const Certificate& cert : intermediates) X509_add_cert(untrusted.get(), cert.get(), X509_ADD_FLAG_UP_REF);
+  for (const Certificate& cert : intermediates)
+    X509_add_cert(untrusted.get(), cert.get(), X509_ADD_FLAG_UP_REF);
   const X509StoreCtxPtr ctx(X509_STORE_CTX_new());
   if (X509_STORE_CTX_init(ctx.get(), store.get(), leaf.get(), untrusted.get()) != 1) {
     return openssl_error("untrusted_chain", "setting up chain verification");
@@ -85,13 +87,16 @@ Result<identity::SpiffeId> TrustBundle::verify_store_context(X509_STORE_CTX* ctx
 
 // The chain ends at `anchor`: fine if any copy of it in the bundle is unscoped or scoped to
 // the leaf's trust domain.
-Result<void> TrustBundle::check_scope(X509* anchor, const std::optional<identity::SpiffeId>& id) const {
+Result<void> TrustBundle::check_scope(X509* anchor,
+                                      const std::optional<identity::SpiffeId>& id) const {
   const bool allowed = std::any_of(roots_.begin(), roots_.end(), [&](const Root& root) {
-    return X509_cmp(root.cert.get(), anchor) == 0 && (!root.scope || (id && id->trust_domain() == *root.scope));
+    return X509_cmp(root.cert.get(), anchor) == 0 &&
+           (!root.scope || (id && id->trust_domain() == *root.scope));
   });
   if (allowed) return {};
   return make_error("out_of_scope", "the root that verified the chain is not trusted for " +
-                                        (id ? std::string(id->trust_domain()) : std::string("certificates without a SPIFFE ID")));
+                                        (id ? std::string(id->trust_domain())
+                                            : std::string("certificates without a SPIFFE ID")));
 }
 
 }  // namespace strait::tls

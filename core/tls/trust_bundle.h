@@ -34,8 +34,9 @@ class TrustBundle {
   // Verifies `leaf` up to a root (chain, validity at `now`), then the root's scope, then that
   // the leaf names a SPIFFE ID, which is returned.
   // Errors: untrusted_chain, expired, not_yet_valid, out_of_scope, no_spiffe_id.
-  Result<identity::SpiffeId> verify(const Certificate& leaf, const std::vector<Certificate>& intermediates,
-                                    std::chrono::system_clock::time_point now = std::chrono::system_clock::now()) const;
+  Result<identity::SpiffeId> verify(
+      const Certificate& leaf, const std::vector<Certificate>& intermediates,
+      std::chrono::system_clock::time_point now = std::chrono::system_clock::now()) const;
   // The same checks on a store context already set up over make_store() (as TLS does): runs
   // X509_verify_cert on it and leaves its error set on failure.
   Result<identity::SpiffeId> verify_store_context(X509_STORE_CTX* ctx) const;

@@ -58,8 +58,8 @@ constexpr std::size_t kMaxPemBytes = 64 * 1024;
 
 // Claims with a fixed meaning: never taken from, or reported in, Claims::extra.
 const std::set<std::string, std::less<>>& reserved_claims() {
-  static const std::set<std::string, std::less<>> names = {
-      "iss", "aud", "exp", "iat", "nbf", "jti", "kind", "ns", "sa", "sub"};
+  static const std::set<std::string, std::less<>> names = {"iss", "aud",  "exp", "iat", "nbf",
+                                                           "jti", "kind", "ns",  "sa",  "sub"};
   return names;
 }
 
@@ -264,9 +264,11 @@ Result<TokenSigner> TokenSigner::from_pem(std::string_view ec_private_key_pem) {
 
 Result<std::string> TokenSigner::sign(const Claims& c) const {
   // Refuse to issue what TokenVerifier::verify would refuse, so mistakes surface at issue time.
-  const std::pair<const char*, const std::string*> strings[] = {
-      {"iss", &c.issuer}, {"aud", &c.audience}, {"ns", &c.ns},
-      {"sa", &c.service_account}, {"kind", &c.kind}};
+  const std::pair<const char*, const std::string*> strings[] = {{"iss", &c.issuer},
+                                                                {"aud", &c.audience},
+                                                                {"ns", &c.ns},
+                                                                {"sa", &c.service_account},
+                                                                {"kind", &c.kind}};
   for (const auto& [name, value] : strings) {
     if (value->empty()) return missing(name);
   }
@@ -306,7 +308,8 @@ Result<std::string> TokenSigner::sign(const Claims& c) const {
   int rc = jwt_set_alg(jwt.get(), JWT_ALG_ES256,
                        reinterpret_cast<const unsigned char*>(private_pem_.data()),
                        static_cast<int>(private_pem_.size()));
-  if (rc != 0) return make_error("sign_failed", "jwt_set_alg(ES256): " + std::string(std::strerror(rc)));
+  if (rc != 0)
+    return make_error("sign_failed", "jwt_set_alg(ES256): " + std::string(std::strerror(rc)));
   errno = 0;
   CStrPtr encoded(jwt_encode_str(jwt.get()));
   if (!encoded) {
@@ -315,8 +318,8 @@ Result<std::string> TokenSigner::sign(const Claims& c) const {
   std::string token(encoded.get());
   if (token.size() > kMaxTokenBytes) {
     return make_error("invalid_claim", "token would be " + std::to_string(token.size()) +
-                                           " bytes, over the " +
-                                           std::to_string(kMaxTokenBytes) + " byte limit");
+                                           " bytes, over the " + std::to_string(kMaxTokenBytes) +
+                                           " byte limit");
   }
   return token;
 }
@@ -331,7 +334,8 @@ Result<TokenVerifier> TokenVerifier::from_public_pem(std::string_view public_key
   if (!bio) return make_error("internal", "BIO_new_mem_buf: " + openssl_error());
   PkeyPtr key(PEM_read_bio_PUBKEY(bio.get(), nullptr, no_passphrase, nullptr));
   if (!key) {
-    return make_error("invalid_key", "verification key is not a PEM public key: " + openssl_error());
+    return make_error("invalid_key",
+                      "verification key is not a PEM public key: " + openssl_error());
   }
   if (!is_p256(key.get())) {
     return make_error("wrong_key_type", std::string("verification key must be EC P-256, got ") +
@@ -369,10 +373,12 @@ Result<Claims> TokenVerifier::verify(std::string_view token, std::string_view ex
   const boost::json::value* alg = header->if_contains("alg");
   if (alg == nullptr || !alg->is_string()) return malformed("token header has no \"alg\"");
   if (alg->as_string() != "ES256") {
-    return forged("token algorithm is \"" + std::string(alg->as_string()) + "\", only ES256 is accepted");
+    return forged("token algorithm is \"" + std::string(alg->as_string()) +
+                  "\", only ES256 is accepted");
   }
   if (const boost::json::value* typ = header->if_contains("typ");
-      typ != nullptr && (!typ->is_string() || (typ->as_string() != "JWT" && typ->as_string() != "jwt"))) {
+      typ != nullptr &&
+      (!typ->is_string() || (typ->as_string() != "JWT" && typ->as_string() != "jwt"))) {
     return malformed("token header \"typ\" is not \"JWT\"");
   }
 
@@ -417,8 +423,8 @@ Result<Claims> TokenVerifier::verify(std::string_view token, std::string_view ex
   // 5. Time. Values are bounded by time_claim, so the additions cannot overflow.
   const std::int64_t now_s = to_epoch_seconds(now);
   if (*exp + kExpiryLeeway.count() <= now_s) {
-    return make_error("expired_token", "token expired at " + std::to_string(*exp) +
-                                           " (now " + std::to_string(now_s) + ")");
+    return make_error("expired_token", "token expired at " + std::to_string(*exp) + " (now " +
+                                           std::to_string(now_s) + ")");
   }
   if (*iat > now_s + kMaxIssuedInFuture.count()) {
     return make_error("not_yet_valid", "token issued in the future at " + std::to_string(*iat) +
@@ -438,7 +444,8 @@ Result<Claims> TokenVerifier::verify(std::string_view token, std::string_view ex
   for (const auto& a : audiences) audience_ok = audience_ok || a == expected_audience;
   if (!audience_ok) {
     return make_error("wrong_audience", "token is for audience \"" + audiences.front() +
-                                            "\", expected \"" + std::string(expected_audience) + "\"");
+                                            "\", expected \"" + std::string(expected_audience) +
+                                            "\"");
   }
   if (*kind != expected_kind) {
     return make_error("wrong_kind", "token kind is \"" + *kind + "\", expected \"" +

@@ -22,14 +22,14 @@ inline constexpr std::string_view kKindJoin = "join";
 inline constexpr std::string_view kKindLink = "link";
 
 struct Claims {
-  std::string issuer;            // "iss"
-  std::string audience;          // "aud"
-  std::string ns;                // "ns"
-  std::string service_account;   // "sa"
+  std::string issuer;                                // "iss"
+  std::string audience;                              // "aud"
+  std::string ns;                                    // "ns"
+  std::string service_account;                       // "sa"
   std::chrono::system_clock::time_point issued_at;   // "iat" (whole seconds on the wire)
   std::chrono::system_clock::time_point expires_at;  // "exp"
-  std::string id;                // "jti": random 128-bit hex; sign() fills it in when empty
-  std::string kind;              // "kind": "join" or "link"
+  std::string id;    // "jti": random 128-bit hex; sign() fills it in when empty
+  std::string kind;  // "kind": "join" or "link"
   // Further string claims. Names of the claims above are reserved; non-string claims found when
   // verifying are not reported here.
   std::map<std::string, std::string> extra;
@@ -74,10 +74,9 @@ class TokenVerifier {
 
   // Errors (Error::code): malformed_token, forged_token, missing_claim (message names the claim),
   // expired_token, not_yet_valid, wrong_audience, wrong_kind.
-  Result<Claims> verify(std::string_view token, std::string_view expected_audience,
-                        std::string_view expected_kind,
-                        std::chrono::system_clock::time_point now =
-                            std::chrono::system_clock::now()) const;
+  Result<Claims> verify(
+      std::string_view token, std::string_view expected_audience, std::string_view expected_kind,
+      std::chrono::system_clock::time_point now = std::chrono::system_clock::now()) const;
 
  private:
   explicit TokenVerifier(std::string public_pem) : public_pem_(std::move(public_pem)) {}

@@ -57,8 +57,10 @@ std::string format_command(const std::vector<std::string>& argv) {
     } else {
       out += '\'';
       for (char c : a) {
-        if (c == '\'') out += "'\\''";
-        else out += c;
+        if (c == '\'')
+          out += "'\\''";
+        else
+          out += c;
       }
       out += '\'';
     }
@@ -69,7 +71,8 @@ std::string format_command(const std::vector<std::string>& argv) {
 Result<CommandOutput> run_command(const std::vector<std::string>& argv, const std::string& input,
                                   std::chrono::milliseconds timeout) {
   if (argv.empty()) return make_error("exec_failed", "empty command");
-  // stdin is a socket so that writing after the child exited gives EPIPE (MSG_NOSIGNAL), not SIGPIPE.
+  // stdin is a socket so that writing after the child exited gives EPIPE (MSG_NOSIGNAL), not
+  // SIGPIPE.
   int sv[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) return sys_error("socketpair");
   Fd in_child(sv[0]), in_parent(sv[1]);
@@ -114,11 +117,24 @@ Result<CommandOutput> run_command(const std::vector<std::string>& argv, const st
     pollfd fds[3];
     int n = 0;
     int i_out = -1, i_err = -1, i_in = -1;
-    if (out_open) { fds[n] = {out_r.get(), POLLIN, 0}; i_out = n++; }
-    if (err_open) { fds[n] = {err_r.get(), POLLIN, 0}; i_err = n++; }
-    if (in_parent.get() >= 0) { fds[n] = {in_parent.get(), POLLOUT, 0}; i_in = n++; }
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) { timed_out = true; break; }
+    if (out_open) {
+      fds[n] = {out_r.get(), POLLIN, 0};
+      i_out = n++;
+    }
+    if (err_open) {
+      fds[n] = {err_r.get(), POLLIN, 0};
+      i_err = n++;
+    }
+    if (in_parent.get() >= 0) {
+      fds[n] = {in_parent.get(), POLLOUT, 0};
+      i_in = n++;
+    }
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      timed_out = true;
+      break;
+    }
     int rc = ::poll(fds, static_cast<nfds_t>(n), static_cast<int>(left.count()));
     if (rc < 0) {
       if (errno == EINTR) continue;
@@ -127,15 +143,19 @@ Result<CommandOutput> run_command(const std::vector<std::string>& argv, const st
     auto drain = [&](int idx, Fd& fd, std::string& sink, bool& open) {
       if (idx < 0 || !(fds[idx].revents & (POLLIN | POLLHUP | POLLERR))) return;
       ssize_t r = ::read(fd.get(), buf, sizeof buf);
-      if (r > 0) sink.append(buf, static_cast<size_t>(r));
-      else if (r == 0 || errno != EINTR) open = false;
+      if (r > 0)
+        sink.append(buf, static_cast<size_t>(r));
+      else if (r == 0 || errno != EINTR)
+        open = false;
     };
     drain(i_out, out_r, result.out, out_open);
     drain(i_err, err_r, result.err, err_open);
     if (i_in >= 0 && (fds[i_in].revents & (POLLOUT | POLLERR | POLLHUP))) {
-      ssize_t w = ::send(in_parent.get(), input.data() + written, input.size() - written, MSG_NOSIGNAL);
+      ssize_t w =
+          ::send(in_parent.get(), input.data() + written, input.size() - written, MSG_NOSIGNAL);
       if (w > 0) written += static_cast<size_t>(w);
-      if ((w < 0 && errno != EINTR && errno != EAGAIN) || written == input.size()) in_parent.reset();
+      if ((w < 0 && errno != EINTR && errno != EAGAIN) || written == input.size())
+        in_parent.reset();
     }
   }
   in_parent.reset();
@@ -145,7 +165,8 @@ Result<CommandOutput> run_command(const std::vector<std::string>& argv, const st
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
   int exec_errno = 0;
-  if (::read(status_r.get(), &exec_errno, sizeof exec_errno) == static_cast<ssize_t>(sizeof exec_errno)) {
+  if (::read(status_r.get(), &exec_errno, sizeof exec_errno) ==
+      static_cast<ssize_t>(sizeof exec_errno)) {
     return make_error("exec_failed",
                       "cannot run " + argv[0] + ": " + std::strerror(exec_errno) +
                           (exec_errno == ENOENT ? " (is it installed and in PATH?)" : ""));
@@ -154,8 +175,10 @@ Result<CommandOutput> run_command(const std::vector<std::string>& argv, const st
     return make_error("command_timeout", format_command(argv) + ": no exit after " +
                                              std::to_string(timeout.count()) + "ms, killed");
   }
-  if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
-  else if (WIFSIGNALED(status)) result.exit_code = 128 + WTERMSIG(status);
+  if (WIFEXITED(status))
+    result.exit_code = WEXITSTATUS(status);
+  else if (WIFSIGNALED(status))
+    result.exit_code = 128 + WTERMSIG(status);
   return result;
 }
 

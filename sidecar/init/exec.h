@@ -19,12 +19,14 @@ struct CommandOutput {
 // Runs argv[0] (looked up in PATH) with argv, feeding `input` on stdin, and waits at most `timeout`
 // (then kills it). A non-zero exit is NOT an error here: the caller decides. Errors are for what
 // prevented running it at all (fork/exec/pipe failures, timeout).
-Result<CommandOutput> run_command(const std::vector<std::string>& argv, const std::string& input = "",
+Result<CommandOutput> run_command(const std::vector<std::string>& argv,
+                                  const std::string& input = "",
                                   std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
-// Like run_command, but a non-zero exit becomes an Error{"command_failed"} whose message carries the
-// command line, the exit code and stderr.
-Result<CommandOutput> run_checked(const std::vector<std::string>& argv, const std::string& input = "",
+// Like run_command, but a non-zero exit becomes an Error{"command_failed"} whose message carries
+// the command line, the exit code and stderr.
+Result<CommandOutput> run_checked(const std::vector<std::string>& argv,
+                                  const std::string& input = "",
                                   std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
 // argv rendered for people (and for --dry-run): words with spaces or quotes are single-quoted.

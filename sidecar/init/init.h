@@ -1,10 +1,11 @@
 // strait-init: installs (or removes) the nat rules that send a workload's TCP through the proxy.
 //
 // How: read the nat table once with `iptables-save -t nat`, then apply ONE
-// `iptables-restore -w 5 --noflush` transaction computed from it (rules.h). One transaction means the
-// namespace never shows half our rules: either the old chains or the new ones, and a failure leaves
-// the previous state. --noflush keeps everybody else's rules; declaring our chains flushes only them,
-// which makes re-runs idempotent and lets a re-run with other options replace their contents.
+// `iptables-restore -w 5 --noflush` transaction computed from it (rules.h). One transaction means
+// the namespace never shows half our rules: either the old chains or the new ones, and a failure
+// leaves the previous state. --noflush keeps everybody else's rules; declaring our chains flushes
+// only them, which makes re-runs idempotent and lets a re-run with other options replace their
+// contents.
 // `-w` waits for the xtables lock (legacy backend; harmless on nft). Programs are run with
 // fork/execvp and an explicit argv: no shell anywhere.
 //

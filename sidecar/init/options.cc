@@ -11,13 +11,15 @@ Result<std::uint64_t> parse_uint(std::string_view text, std::uint64_t max) {
   if (text.empty()) return make_error("bad_number", "empty number");
   auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
   if (ec == std::errc::result_out_of_range) {
-    return make_error("bad_number", "\"" + std::string(text) + "\" is out of range (max " + std::to_string(max) + ")");
+    return make_error("bad_number", "\"" + std::string(text) + "\" is out of range (max " +
+                                        std::to_string(max) + ")");
   }
   if (ec != std::errc() || p != text.data() + text.size()) {
     return make_error("bad_number", "\"" + std::string(text) + "\" is not a number");
   }
   if (v > max) {
-    return make_error("bad_number", "\"" + std::string(text) + "\" is out of range (max " + std::to_string(max) + ")");
+    return make_error("bad_number", "\"" + std::string(text) + "\" is out of range (max " +
+                                        std::to_string(max) + ")");
   }
   return v;
 }
@@ -45,7 +47,8 @@ Error flag_error(std::string_view flag, const Error& e) {
 
 std::string Cidr::to_string() const {
   return std::to_string(addr >> 24) + "." + std::to_string((addr >> 16) & 0xff) + "." +
-         std::to_string((addr >> 8) & 0xff) + "." + std::to_string(addr & 0xff) + "/" + std::to_string(prefix);
+         std::to_string((addr >> 8) & 0xff) + "." + std::to_string(addr & 0xff) + "/" +
+         std::to_string(prefix);
 }
 
 std::string PortRange::to_iptables() const {
@@ -55,7 +58,8 @@ std::string PortRange::to_iptables() const {
 
 Result<Cidr> parse_cidr(std::string_view text) {
   auto bad = [&](const std::string& why) {
-    return make_error("bad_cidr", "\"" + std::string(text) + "\" is not an IPv4 CIDR like 10.0.0.0/8 (" + why + ")");
+    return make_error("bad_cidr", "\"" + std::string(text) +
+                                      "\" is not an IPv4 CIDR like 10.0.0.0/8 (" + why + ")");
   };
   std::string_view ip = text;
   int prefix = 32;
@@ -70,8 +74,10 @@ Result<Cidr> parse_cidr(std::string_view text) {
   size_t start = 0;
   while (true) {
     size_t dot = ip.find('.', start);
-    std::string_view part = ip.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
-    if (part.empty() || part.size() > 3) return bad("expected four numbers 0..255 separated by dots");
+    std::string_view part =
+        ip.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
+    if (part.empty() || part.size() > 3)
+      return bad("expected four numbers 0..255 separated by dots");
     auto v = parse_uint(part, 255);
     if (!v) return bad("expected four numbers 0..255 separated by dots");
     addr = (addr << 8) | static_cast<std::uint32_t>(*v);
@@ -114,7 +120,8 @@ Result<Options> parse_args(std::span<const std::string> args) {
   for (size_t i = 0; i < args.size(); ++i) {
     std::string_view arg = args[i];
     if (arg.size() < 3 || arg.substr(0, 2) != "--") {
-      return make_error("bad_argument", "unexpected argument \"" + std::string(arg) + "\" (see --help)");
+      return make_error("bad_argument",
+                        "unexpected argument \"" + std::string(arg) + "\" (see --help)");
     }
     std::string_view flag = arg.substr(2);
     std::optional<std::string_view> inline_value;
@@ -123,14 +130,22 @@ Result<Options> parse_args(std::span<const std::string> args) {
       flag = flag.substr(0, eq);
     }
     auto boolean = [&](bool& target) -> Result<void> {
-      if (!inline_value || *inline_value == "true") { target = true; return {}; }
-      if (*inline_value == "false") { target = false; return {}; }
-      return make_error("bad_argument", "--" + std::string(flag) + ": expected true or false, got \"" +
+      if (!inline_value || *inline_value == "true") {
+        target = true;
+        return {};
+      }
+      if (*inline_value == "false") {
+        target = false;
+        return {};
+      }
+      return make_error("bad_argument", "--" + std::string(flag) +
+                                            ": expected true or false, got \"" +
                                             std::string(*inline_value) + "\"");
     };
     auto value = [&]() -> Result<std::string_view> {
       if (inline_value) return *inline_value;
-      if (i + 1 >= args.size()) return make_error("bad_argument", "--" + std::string(flag) + ": missing value");
+      if (i + 1 >= args.size())
+        return make_error("bad_argument", "--" + std::string(flag) + ": missing value");
       return std::string_view(args[++i]);
     };
     auto port_flag = [&](std::uint16_t& target) -> Result<void> {
@@ -187,8 +202,9 @@ Result<Options> parse_args(std::span<const std::string> args) {
       auto v = value();
       if (!v) return v.error();
       if (v->empty() || v->find('/') != std::string_view::npos || *v == "." || *v == "..") {
-        return make_error("bad_argument", "--netns: \"" + std::string(*v) +
-                                              "\" is not a namespace name (a file name in /var/run/netns)");
+        return make_error("bad_argument",
+                          "--netns: \"" + std::string(*v) +
+                              "\" is not a namespace name (a file name in /var/run/netns)");
       }
       o.netns = std::string(*v);
     } else if (flag == "log-level") {

@@ -23,8 +23,8 @@ std::vector<std::string_view> lines_of(std::string_view text) {
 bool is_our_chain(std::string_view name) { return name == kInboundChain || name == kOutboundChain; }
 
 std::string jump(std::string_view from, std::string_view to) {
-  return "-A " + std::string(from) + " -p tcp -m comment --comment " + std::string(kComment) + " -j " +
-         std::string(to);
+  return "-A " + std::string(from) + " -p tcp -m comment --comment " + std::string(kComment) +
+         " -j " + std::string(to);
 }
 
 std::string deletion_of(const std::string& append_line) {
@@ -83,7 +83,8 @@ NatState parse_nat_state(std::string_view save_output) {
       continue;
     }
     if (line.front() == ':') {
-      auto name = line.substr(1, line.find(' ') == std::string_view::npos ? std::string_view::npos : line.find(' ') - 1);
+      auto name = line.substr(1, line.find(' ') == std::string_view::npos ? std::string_view::npos
+                                                                          : line.find(' ') - 1);
       st.chains.emplace_back(name);
       continue;
     }
@@ -109,10 +110,13 @@ std::vector<std::string> outbound_rules(const Options& o) {
   // The proxy's own connections (to peers, to the control plane) must leave as they are, or they
   // would loop back into the proxy.
   r.push_back(c + " -m owner --uid-owner " + std::to_string(o.proxy_uid) + " -j RETURN");
-  // Loopback traffic (the proxy forwarding inbound to the app, the app talking to itself) stays local.
+  // Loopback traffic (the proxy forwarding inbound to the app, the app talking to itself) stays
+  // local.
   r.push_back(c + " -o lo -j RETURN");
-  for (const auto& cidr : o.skip_outbound_cidrs) r.push_back(c + " -d " + cidr.to_string() + " -j RETURN");
-  for (const auto& p : o.skip_outbound_ports) r.push_back(c + " -p tcp -m tcp --dport " + p.to_iptables() + " -j RETURN");
+  for (const auto& cidr : o.skip_outbound_cidrs)
+    r.push_back(c + " -d " + cidr.to_string() + " -j RETURN");
+  for (const auto& p : o.skip_outbound_ports)
+    r.push_back(c + " -p tcp -m tcp --dport " + p.to_iptables() + " -j RETURN");
   r.push_back(c + " -p tcp -j REDIRECT --to-ports " + std::to_string(o.outbound_port));
   return r;
 }
@@ -122,7 +126,8 @@ std::vector<std::string> inbound_rules(const Options& o) {
   std::vector<std::string> r;
   // Probes and scrapes reach the proxy's admin server directly.
   r.push_back(c + " -p tcp -m tcp --dport " + std::to_string(o.admin_port) + " -j RETURN");
-  for (const auto& p : o.skip_inbound_ports) r.push_back(c + " -p tcp -m tcp --dport " + p.to_iptables() + " -j RETURN");
+  for (const auto& p : o.skip_inbound_ports)
+    r.push_back(c + " -p tcp -m tcp --dport " + p.to_iptables() + " -j RETURN");
   // Connections already aimed at the inbound port are redirected to themselves: harmless.
   r.push_back(c + " -p tcp -j REDIRECT --to-ports " + std::to_string(o.inbound_port));
   return r;

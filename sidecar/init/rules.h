@@ -17,8 +17,9 @@ inline constexpr std::string_view kComment = "strait";
 
 // What of ours is present in the nat table.
 struct NatState {
-  std::vector<std::string> chains;      // user chains, in iptables-save order
-  std::vector<std::string> jump_rules;  // "-A <chain> ... -j STRAIT_*" lines, as iptables-save prints them
+  std::vector<std::string> chains;  // user chains, in iptables-save order
+  std::vector<std::string>
+      jump_rules;  // "-A <chain> ... -j STRAIT_*" lines, as iptables-save prints them
   bool has_chain(std::string_view name) const;
 };
 

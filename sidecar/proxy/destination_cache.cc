@@ -50,7 +50,8 @@ void DestinationCache::sweep() {
       ++it;
     }
   }
-  sweeper_.expires_after(std::min<std::chrono::milliseconds>(settings_.idle_timeout, std::chrono::seconds(10)));
+  sweeper_.expires_after(
+      std::min<std::chrono::milliseconds>(settings_.idle_timeout, std::chrono::seconds(10)));
   sweeper_.async_wait([this](boost::system::error_code ec) {
     if (!ec) sweep();
   });
@@ -116,8 +117,8 @@ const Endpoint* DestinationCache::Entry::pick(std::minstd_rand& rng) const {
   return load(order_[a]) <= load(order_[b]) ? order_[a] : order_[b];
 }
 
-asio::awaitable<Result<DestinationCache::Lease>> DestinationCache::resolve(std::string path,
-                                                                          Clock::time_point deadline) {
+asio::awaitable<Result<DestinationCache::Lease>> DestinationCache::resolve(
+    std::string path, Clock::time_point deadline) {
   auto& slot = entries_[path];
   if (!slot) {
     slot = std::shared_ptr<Entry>(new Entry(io_));
@@ -131,16 +132,17 @@ asio::awaitable<Result<DestinationCache::Lease>> DestinationCache::resolve(std::
         // Runs on the stream's thread: stubs_ must be thread-safe.
         [stubs = stubs_](grpc::ClientContext* ctx, const dst::GetDestination& r, bool retry) {
           auto stub = stubs(retry);
-          return controlplane::keeping(stub, std::unique_ptr<grpc::ClientReaderInterface<dst::Update>>(
-                                                 stub->Get(ctx, r)));
+          return controlplane::keeping(
+              stub, std::unique_ptr<grpc::ClientReaderInterface<dst::Update>>(stub->Get(ctx, r)));
         },
         {.on_message =
              [weak](dst::Update u) {
                if (auto e = weak.lock()) e->apply(u);
              },
-         .on_state = [this](bool connected, const grpc::Status&) {
-           if (settings_.on_stream_state) settings_.on_stream_state(connected);
-         }});
+         .on_state =
+             [this](bool connected, const grpc::Status&) {
+               if (settings_.on_stream_state) settings_.on_stream_state(connected);
+             }});
   }
   std::shared_ptr<Entry> entry = slot;  // the map may drop it while we wait
   Lease lease(entry);
@@ -149,7 +151,8 @@ asio::awaitable<Result<DestinationCache::Lease>> DestinationCache::resolve(std::
     if (!woken) break;
   }
   if (!entry->answered_) {
-    co_return make_error("destination_unavailable", "no answer from the destination service for " + path);
+    co_return make_error("destination_unavailable",
+                         "no answer from the destination service for " + path);
   }
   co_return std::move(lease);
 }

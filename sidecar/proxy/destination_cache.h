@@ -36,7 +36,8 @@ class DestinationCache {
  public:
   using Stub = destination::v1::Destination::StubInterface;
   // Returns a stub on the current channel (credentials rotate); `fresh`: after a broken stream.
-  using StubFactory = std::function<std::shared_ptr<destination::v1::Destination::Stub>(bool fresh)>;
+  using StubFactory =
+      std::function<std::shared_ptr<destination::v1::Destination::Stub>(bool fresh)>;
   struct Settings {
     std::chrono::milliseconds idle_timeout{60'000};
     std::function<void(bool connected)> on_stream_state;  // metrics
@@ -101,8 +102,9 @@ class DestinationCache {
     std::list<boost::asio::steady_timer*> waiters_;
     int holders_ = 0;
     std::chrono::steady_clock::time_point last_used_;
-    std::shared_ptr<controlplane::WatchStream<destination::v1::GetDestination,
-                                              destination::v1::Update>> stream_;
+    std::shared_ptr<
+        controlplane::WatchStream<destination::v1::GetDestination, destination::v1::Update>>
+        stream_;
   };
 
  private:

@@ -11,8 +11,11 @@ using Clock = std::chrono::system_clock;
 
 IdentityManager::IdentityManager(asio::io_context& io, Settings settings, tls::TrustBundle bundle,
                                  OnChange on_change)
-    : io_(io), settings_(std::move(settings)), bundle_(std::move(bundle)),
-      on_change_(std::move(on_change)), timer_(io) {}
+    : io_(io),
+      settings_(std::move(settings)),
+      bundle_(std::move(bundle)),
+      on_change_(std::move(on_change)),
+      timer_(io) {}
 
 IdentityManager::~IdentityManager() { stop(); }
 
@@ -81,9 +84,10 @@ void IdentityManager::completed(Result<controlplane::WorkloadCredentials> r) {
     }
   }
   if (!state) {
-    log::warn("certify failed; retrying", {{"reason", r.error().code},
-                                           {"detail", r.error().message},
-                                           {"retry_ms", static_cast<std::int64_t>(backoff_.count())}});
+    log::warn("certify failed; retrying",
+              {{"reason", r.error().code},
+               {"detail", r.error().message},
+               {"retry_ms", static_cast<std::int64_t>(backoff_.count())}});
     if (on_change_) on_change_(nullptr);  // counts the failure
     timer_.expires_after(backoff_);
     backoff_ = std::min<std::chrono::milliseconds>(backoff_ * 2, std::chrono::seconds(30));

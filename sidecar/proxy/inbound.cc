@@ -31,16 +31,19 @@ asio::awaitable<Result<TransportHeader>> read_header(tls::TlsStream& tls, std::s
 
 }  // namespace
 
-asio::awaitable<Result<Accepted>> accept_connection(ProxyContext& ctx, tcp::socket peer, bool require_tls) {
+asio::awaitable<Result<Accepted>> accept_connection(ProxyContext& ctx, tcp::socket peer,
+                                                    bool require_tls) {
   Accepted out;
   boost::system::error_code ec;
   out.source_ip = peer.remote_endpoint(ec).address().to_string();
   const auto timeout = ctx.config.handshake_timeout;
 
   unsigned char first = 0;
-  auto peeked = co_await (peer.async_receive(asio::buffer(&first, 1), tcp::socket::message_peek, kTuple) ||
-                          sleep_for(timeout));
-  if (peeked.index() == 1) co_return make_error("handshake_timeout", "no byte within the handshake timeout");
+  auto peeked =
+      co_await (peer.async_receive(asio::buffer(&first, 1), tcp::socket::message_peek, kTuple) ||
+                sleep_for(timeout));
+  if (peeked.index() == 1)
+    co_return make_error("handshake_timeout", "no byte within the handshake timeout");
   if (auto [pec, n] = std::get<0>(peeked); pec || n == 0) {
     co_return make_error("closed_early", pec ? pec.message() : "closed before sending anything");
   }
@@ -59,16 +62,20 @@ asio::awaitable<Result<Accepted>> accept_connection(ProxyContext& ctx, tcp::sock
 
   auto state = ctx.identity.current();
   if (!state) co_return make_error("no_identity", "this proxy has no certificate yet");
-  auto tls = std::make_unique<tls::TlsStream>(std::move(peer), state->server, tls::TlsStream::Role::kServer);
+  auto tls = std::make_unique<tls::TlsStream>(std::move(peer), state->server,
+                                              tls::TlsStream::Role::kServer);
   auto hs = co_await (tls->handshake() || sleep_for(timeout));
-  if (hs.index() == 1) co_return make_error("handshake_timeout", "TLS handshake did not finish in time");
+  if (hs.index() == 1)
+    co_return make_error("handshake_timeout", "TLS handshake did not finish in time");
   if (auto hec = std::get<0>(hs); hec) {
     auto why = tls::peer_verify_error(tls->native_handle());
-    co_return make_error("tls_handshake_failed", why ? why->code + ": " + why->message : hec.message());
+    co_return make_error("tls_handshake_failed",
+                         why ? why->code + ": " + why->message : hec.message());
   }
   out.client = tls::peer_identity(tls->native_handle());
   auto header = co_await (read_header(*tls, ctx.config.max_header_bytes) || sleep_for(timeout));
-  if (header.index() == 1) co_return make_error("bad_transport_header", "no transport header in time");
+  if (header.index() == 1)
+    co_return make_error("bad_transport_header", "no transport header in time");
   if (!std::get<0>(header)) co_return std::get<0>(header).error();
   out.header = std::move(*std::get<0>(header));
   out.stream = std::make_unique<AnyStream>(std::move(tls));
@@ -94,13 +101,18 @@ asio::awaitable<void> serve_inbound(ProxyContext& ctx, tcp::socket peer) {
   }
   auto verdict = authorize(*policy, accepted->client, accepted->source_ip);
   if (!verdict.allowed) {
-    ctx.metrics.authz_deny.with({std::to_string(port), policy->server(), verdict.reason, client_id}).inc();
+    ctx.metrics.authz_deny.with({std::to_string(port), policy->server(), verdict.reason, client_id})
+        .inc();
     log::warn("inbound connection denied by policy",
-              {{"port", static_cast<std::int64_t>(port)}, {"reason", verdict.reason},
-               {"client_id", client_id.empty() ? "-" : client_id}, {"source", accepted->source_ip}});
+              {{"port", static_cast<std::int64_t>(port)},
+               {"reason", verdict.reason},
+               {"client_id", client_id.empty() ? "-" : client_id},
+               {"source", accepted->source_ip}});
     co_return;
   }
-  ctx.metrics.authz_allow.with({std::to_string(port), policy->server(), verdict.authorization, client_id}).inc();
+  ctx.metrics.authz_allow
+      .with({std::to_string(port), policy->server(), verdict.authorization, client_id})
+      .inc();
 
   ConnLabels labels;
   labels.direction = "inbound";
@@ -108,17 +120,20 @@ asio::awaitable<void> serve_inbound(ProxyContext& ctx, tcp::socket peer) {
   labels.client_id = client_id;
   ConnectionMetrics conn(ctx.metrics, labels);
   tcp::socket app(ctx.io);
-  auto r = co_await (app.async_connect(tcp::endpoint(asio::ip::address_v4::loopback(), port), kTuple) ||
-                     sleep_for(ctx.config.inbound_connect_timeout));
+  auto r =
+      co_await (app.async_connect(tcp::endpoint(asio::ip::address_v4::loopback(), port), kTuple) ||
+                sleep_for(ctx.config.inbound_connect_timeout));
   if (r.index() == 1 || std::get<0>(std::get<0>(r))) {
     conn.closed(r.index() == 1 ? "connect_timeout" : "connect_refused");
-    log::warn("inbound: the application is not answering", {{"port", static_cast<std::int64_t>(port)}});
+    log::warn("inbound: the application is not answering",
+              {{"port", static_cast<std::int64_t>(port)}});
     co_return;
   }
   app.set_option(tcp::no_delay(true));
   member.hold(app.native_handle());
   PlainStream upstream(std::move(app));
-  auto result = co_await relay(*accepted->stream, upstream, conn.counters(), ctx.config.idle_timeout);
+  auto result =
+      co_await relay(*accepted->stream, upstream, conn.counters(), ctx.config.idle_timeout);
   conn.closed(result.error);
 }
 

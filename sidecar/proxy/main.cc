@@ -29,7 +29,8 @@ int main(int argc, char** argv) {
   }
   auto p = proxy::Proxy::create(std::move(*config));
   if (!p) {
-    log::error("proxy failed to start", {{"reason", p.error().code}, {"detail", p.error().message}});
+    log::error("proxy failed to start",
+               {{"reason", p.error().code}, {"detail", p.error().message}});
     return 1;
   }
   (*p)->run();

@@ -15,9 +15,8 @@ std::optional<ip::tcp::endpoint> original_dst(ip::tcp::socket& s) {
   boost::system::error_code ec;
   auto local = s.local_endpoint(ec);
   if (ec) return std::nullopt;
-  int rc = local.address().is_v4()
-               ? ::getsockopt(fd, SOL_IP, SO_ORIGINAL_DST, &ss, &len)
-               : ::getsockopt(fd, SOL_IPV6, IP6T_SO_ORIGINAL_DST, &ss, &len);
+  int rc = local.address().is_v4() ? ::getsockopt(fd, SOL_IP, SO_ORIGINAL_DST, &ss, &len)
+                                   : ::getsockopt(fd, SOL_IPV6, IP6T_SO_ORIGINAL_DST, &ss, &len);
   if (rc != 0) return std::nullopt;
   ip::tcp::endpoint e;
   std::memcpy(e.data(), &ss, std::min<std::size_t>(len, e.capacity()));

@@ -29,7 +29,8 @@ inline boost::asio::awaitable<void> sleep_for(std::chrono::milliseconds d) {
 
 // Reads exactly buffer.size() bytes from a PlainStream or TlsStream.
 template <typename Stream>
-boost::asio::awaitable<boost::system::error_code> read_exactly(Stream& s, boost::asio::mutable_buffer b) {
+boost::asio::awaitable<boost::system::error_code> read_exactly(Stream& s,
+                                                               boost::asio::mutable_buffer b) {
   auto* p = static_cast<char*>(b.data());
   std::size_t left = b.size();
   while (left > 0) {

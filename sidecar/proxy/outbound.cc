@@ -12,14 +12,16 @@ using namespace asio::experimental::awaitable_operators;
 namespace {
 
 // Connects within the timeout; the error code names what happened.
-asio::awaitable<Result<tcp::socket>> connect_within(tcp::endpoint to, std::chrono::milliseconds timeout) {
+asio::awaitable<Result<tcp::socket>> connect_within(tcp::endpoint to,
+                                                    std::chrono::milliseconds timeout) {
   tcp::socket s(co_await asio::this_coro::executor);
   auto r = co_await (s.async_connect(to, kTuple) || sleep_for(timeout));
   if (r.index() == 1) co_return make_error("connect_timeout", "no answer from " + to_string(to));
   auto [ec] = std::get<0>(r);
   if (ec) {
-    co_return make_error(ec == asio::error::connection_refused ? "connect_refused" : "connect_error",
-                         to_string(to) + ": " + ec.message());
+    co_return make_error(
+        ec == asio::error::connection_refused ? "connect_refused" : "connect_error",
+        to_string(to) + ": " + ec.message());
   }
   s.set_option(tcp::no_delay(true));
   co_return std::move(s);
@@ -36,20 +38,24 @@ asio::awaitable<Result<std::unique_ptr<AnyStream>>> connect_upstream(
   tcp::endpoint to(ip, static_cast<std::uint16_t>(meshed ? addr.proxy_port() : addr.addr().port()));
   auto sock = co_await connect_within(to, ctx.config.outbound_connect_timeout);
   if (!sock) co_return sock.error();
-  if (!meshed) co_return std::make_unique<AnyStream>(std::make_unique<PlainStream>(std::move(*sock)));
+  if (!meshed)
+    co_return std::make_unique<AnyStream>(std::make_unique<PlainStream>(std::move(*sock)));
 
   auto state = ctx.identity.current();
   if (!state) co_return make_error("no_identity", "this proxy has no certificate yet");
   auto expected = identity::SpiffeId::parse(addr.tls_identity());
   if (!expected) co_return make_error("bad_endpoint", "endpoint identity " + addr.tls_identity());
-  auto tls = std::make_unique<tls::TlsStream>(std::move(*sock), state->client, tls::TlsStream::Role::kClient);
+  auto tls = std::make_unique<tls::TlsStream>(std::move(*sock), state->client,
+                                              tls::TlsStream::Role::kClient);
   tls::expect_peer_identity(tls->native_handle(), *expected);
   auto hs = co_await (tls->handshake() || sleep_for(ctx.config.handshake_timeout));
-  if (hs.index() == 1) co_return make_error("tls_handshake_timeout", "no TLS handshake from " + to_string(to));
+  if (hs.index() == 1)
+    co_return make_error("tls_handshake_timeout", "no TLS handshake from " + to_string(to));
   if (auto hec = std::get<0>(hs); hec) {
     auto why = tls::peer_verify_error(tls->native_handle());
-    co_return make_error(why && why->code == "unexpected_identity" ? "identity_mismatch" : "tls_handshake_failed",
-                         to_string(to) + ": " + (why ? why->message : hec.message()));
+    co_return make_error(
+        why && why->code == "unexpected_identity" ? "identity_mismatch" : "tls_handshake_failed",
+        to_string(to) + ": " + (why ? why->message : hec.message()));
   }
   auto h = header.encode();
   if (!h) co_return h.error();
@@ -116,7 +122,8 @@ asio::awaitable<void> serve_outbound(ProxyContext& ctx, tcp::socket app, tcp::en
   header.target_name = addr.authority_override();
   auto upstream = co_await connect_upstream(ctx, addr, header);
   if (!upstream) {
-    log::warn("outbound connect failed", {{"target", target}, {"endpoint", endpoint_key},
+    log::warn("outbound connect failed", {{"target", target},
+                                          {"endpoint", endpoint_key},
                                           {"reason", upstream.error().code},
                                           {"detail", upstream.error().message}});
     conn.closed(upstream.error().code);

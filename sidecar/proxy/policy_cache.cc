@@ -10,7 +10,9 @@ namespace pv = policy::v1;
 
 PolicyCache::PolicyCache(asio::io_context& io, StubFactory stubs, discovery::Labels labels,
                          std::function<void(bool)> on_stream_state)
-    : io_(io), stubs_(std::move(stubs)), labels_(std::move(labels)),
+    : io_(io),
+      stubs_(std::move(stubs)),
+      labels_(std::move(labels)),
       on_stream_state_(std::move(on_stream_state)) {}
 
 PolicyCache::~PolicyCache() {
@@ -31,16 +33,18 @@ void PolicyCache::watch(std::uint16_t port) {
       [stubs = stubs_](grpc::ClientContext* ctx, const pv::InboundPolicyRequest& r, bool retry) {
         auto stub = stubs(retry);
         return controlplane::keeping(
-            stub, std::unique_ptr<grpc::ClientReaderInterface<pv::InboundPolicy>>(stub->Watch(ctx, r)));
+            stub,
+            std::unique_ptr<grpc::ClientReaderInterface<pv::InboundPolicy>>(stub->Watch(ctx, r)));
       },
       {.on_message =
            [p](pv::InboundPolicy policy) {
              p->policy = std::move(policy);
              for (auto* t : p->waiters) t->cancel();
            },
-       .on_state = [this](bool connected, const grpc::Status&) {
-         if (on_stream_state_) on_stream_state_(connected);
-       }});
+       .on_state =
+           [this](bool connected, const grpc::Status&) {
+             if (on_stream_state_) on_stream_state_(connected);
+           }});
 }
 
 bool PolicyCache::all_known() const {

@@ -39,8 +39,9 @@ class PolicyCache {
  private:
   struct Port {
     std::optional<policy::v1::InboundPolicy> policy;
-    std::shared_ptr<controlplane::WatchStream<policy::v1::InboundPolicyRequest,
-                                              policy::v1::InboundPolicy>> stream;
+    std::shared_ptr<
+        controlplane::WatchStream<policy::v1::InboundPolicyRequest, policy::v1::InboundPolicy>>
+        stream;
     std::list<boost::asio::steady_timer*> waiters;
   };
 

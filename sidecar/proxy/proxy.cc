@@ -71,7 +71,8 @@ class ProxyImpl final : public Proxy {
     w.mutable_labels()->insert(c.labels.begin(), c.labels.end());
     auto g = rt_->metrics().control_streams.with({"registration"});
     lease_ = std::make_unique<controlplane::RegistrationLease>(
-        [this](bool fresh) { return rt_->channel(fresh); }, w, [g](controlplane::RegistrationLease::State s, const std::string& detail) {
+        [this](bool fresh) { return rt_->channel(fresh); }, w,
+        [g](controlplane::RegistrationLease::State s, const std::string& detail) {
           if (s == controlplane::RegistrationLease::State::kRegistered) {
             g.set(1);
             log::info("workload registered", {{"endpoint", detail}});

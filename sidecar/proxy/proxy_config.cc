@@ -22,36 +22,36 @@ Result<ProxyConfig> ProxyConfig::from(const config::Config& c) {
   std::vector<std::string> ports;
   std::string register_service;
   std::int64_t register_port = 0, max_conn = 0, max_header = 0;
-  for (auto r : {read(c.require_string("identity.trustDomain"), p.trust_domain),
-                 read(c.require_string("identity.namespace"), p.ns),
-                 read(c.require_string("identity.serviceAccount"), p.service_account),
-                 read(c.get_string("identity.tokenFile", ""), p.token_file),
-                 read(c.require_string("identity.trustAnchors"), p.trust_anchors_file),
-                 read(c.require_string("controller.identity"), p.identity_address),
-                 read(c.require_string("controller.destination"), p.destination_address),
-                 read(c.get_string("cluster.domain", p.cluster_domain), p.cluster_domain),
-                 read(c.get_string("cluster.name", ""), p.cluster_name),
-                 read(c.get_string("listen.outbound", p.outbound_listen), p.outbound_listen),
-                 read(c.get_string("listen.inbound", p.inbound_listen), p.inbound_listen),
-                 read(c.get_string("listen.admin", p.admin_listen), p.admin_listen),
-                 read(c.get_string_list("workload.ports", {}), ports),
-                 read(c.get_string("workload.zone", ""), p.zone),
-                 read(c.get_string("register.service", ""), register_service),
-                 read(c.get_int("register.port", 0), register_port),
-                 read(c.get_string("register.name", ""), p.register_name),
-                 read(c.get_string("register.address", ""), p.register_address),
-                 read(c.get_duration("timeouts.outboundConnect", p.outbound_connect_timeout),
-                      p.outbound_connect_timeout),
-                 read(c.get_duration("timeouts.inboundConnect", p.inbound_connect_timeout),
-                      p.inbound_connect_timeout),
-                 read(c.get_duration("timeouts.handshake", p.handshake_timeout), p.handshake_timeout),
-                 read(c.get_duration("timeouts.failFast", p.fail_fast), p.fail_fast),
-                 read(c.get_duration("timeouts.idle", p.idle_timeout), p.idle_timeout),
-                 read(c.get_duration("timeouts.destinationIdle", p.destination_idle),
-                      p.destination_idle),
-                 read(c.get_duration("timeouts.drain", p.drain_timeout), p.drain_timeout),
-                 read(c.get_int("limits.maxConnections", 10'000), max_conn),
-                 read(c.get_int("limits.maxHeaderBytes", 1024), max_header)}) {
+  for (auto r :
+       {read(c.require_string("identity.trustDomain"), p.trust_domain),
+        read(c.require_string("identity.namespace"), p.ns),
+        read(c.require_string("identity.serviceAccount"), p.service_account),
+        read(c.get_string("identity.tokenFile", ""), p.token_file),
+        read(c.require_string("identity.trustAnchors"), p.trust_anchors_file),
+        read(c.require_string("controller.identity"), p.identity_address),
+        read(c.require_string("controller.destination"), p.destination_address),
+        read(c.get_string("cluster.domain", p.cluster_domain), p.cluster_domain),
+        read(c.get_string("cluster.name", ""), p.cluster_name),
+        read(c.get_string("listen.outbound", p.outbound_listen), p.outbound_listen),
+        read(c.get_string("listen.inbound", p.inbound_listen), p.inbound_listen),
+        read(c.get_string("listen.admin", p.admin_listen), p.admin_listen),
+        read(c.get_string_list("workload.ports", {}), ports),
+        read(c.get_string("workload.zone", ""), p.zone),
+        read(c.get_string("register.service", ""), register_service),
+        read(c.get_int("register.port", 0), register_port),
+        read(c.get_string("register.name", ""), p.register_name),
+        read(c.get_string("register.address", ""), p.register_address),
+        read(c.get_duration("timeouts.outboundConnect", p.outbound_connect_timeout),
+             p.outbound_connect_timeout),
+        read(c.get_duration("timeouts.inboundConnect", p.inbound_connect_timeout),
+             p.inbound_connect_timeout),
+        read(c.get_duration("timeouts.handshake", p.handshake_timeout), p.handshake_timeout),
+        read(c.get_duration("timeouts.failFast", p.fail_fast), p.fail_fast),
+        read(c.get_duration("timeouts.idle", p.idle_timeout), p.idle_timeout),
+        read(c.get_duration("timeouts.destinationIdle", p.destination_idle), p.destination_idle),
+        read(c.get_duration("timeouts.drain", p.drain_timeout), p.drain_timeout),
+        read(c.get_int("limits.maxConnections", 10'000), max_conn),
+        read(c.get_int("limits.maxHeaderBytes", 1024), max_header)}) {
     if (!r) return r.error();
   }
   for (const auto& s : ports) {
@@ -75,7 +75,8 @@ Result<ProxyConfig> ProxyConfig::from(const config::Config& c) {
   }
   if (!register_service.empty()) {
     if (register_port <= 0 || register_port > 65535) {
-      return make_error("invalid_field", "register.port: must be 1..65535 when register.service is set");
+      return make_error("invalid_field",
+                        "register.port: must be 1..65535 when register.service is set");
     }
     p.register_service = register_service;
     p.register_port = static_cast<std::uint16_t>(register_port);

@@ -15,13 +15,13 @@ namespace strait::proxy {
 
 struct ProxyConfig {
   // Who this workload is, and how it proves it.
-  std::string trust_domain;        // identity.trustDomain
-  std::string ns;                  // identity.namespace
-  std::string service_account;     // identity.serviceAccount
-  std::string token_file;          // identity.tokenFile (else env STRAIT_JOIN_TOKEN)
-  std::string trust_anchors_file;  // identity.trustAnchors (PEM bundle)
-  std::string identity_address;    // controller.identity  host:port
-  std::string destination_address; // controller.destination host:port
+  std::string trust_domain;                      // identity.trustDomain
+  std::string ns;                                // identity.namespace
+  std::string service_account;                   // identity.serviceAccount
+  std::string token_file;                        // identity.tokenFile (else env STRAIT_JOIN_TOKEN)
+  std::string trust_anchors_file;                // identity.trustAnchors (PEM bundle)
+  std::string identity_address;                  // controller.identity  host:port
+  std::string destination_address;               // controller.destination host:port
   std::string cluster_domain = "cluster.local";  // cluster.domain
   std::string cluster_name;                      // cluster.name (gateways: loop detection)
 
@@ -31,7 +31,7 @@ struct ProxyConfig {
   std::string admin_listen = "0.0.0.0:4191";
 
   // The workload.
-  discovery::Labels labels;               // workload.labels (policy selection, endpoint labels)
+  discovery::Labels labels;                  // workload.labels (policy selection, endpoint labels)
   std::vector<std::uint16_t> inbound_ports;  // workload.ports: policies fetched before /ready
 
   // Registration (optional): register this workload's endpoint.

@@ -32,7 +32,8 @@ struct ProxyContext {
   // Logs and counts a connection refused before it reached the application or a server.
   void refuse(const char* direction, const std::string& reason, const std::string& detail) {
     metrics.refused.with({direction, reason}).inc();
-    log::warn("connection refused", {{"direction", direction}, {"reason", reason}, {"detail", detail}});
+    log::warn("connection refused",
+              {{"direction", direction}, {"reason", reason}, {"detail", detail}});
   }
 };
 

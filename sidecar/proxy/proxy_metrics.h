@@ -23,16 +23,19 @@ struct ProxyMetrics {
   explicit ProxyMetrics(metrics::Registry& r)
       : tcp_open_total(r.counter("tcp_open_total", "TCP connections opened.", kConn)),
         tcp_open_connections(r.gauge("tcp_open_connections", "TCP connections open now.", kConn)),
-        tcp_read_bytes_total(r.counter("tcp_read_bytes_total",
-                                       "Bytes read from the peer that opened the connection.", kConn)),
+        tcp_read_bytes_total(r.counter(
+            "tcp_read_bytes_total", "Bytes read from the peer that opened the connection.", kConn)),
         tcp_write_bytes_total(r.counter("tcp_write_bytes_total",
-                                        "Bytes written to the peer that opened the connection.", kConn)),
-        tcp_close_total(r.counter("tcp_close_total", "TCP connections closed, by error (empty: clean).",
+                                        "Bytes written to the peer that opened the connection.",
+                                        kConn)),
+        tcp_close_total(r.counter("tcp_close_total",
+                                  "TCP connections closed, by error (empty: clean).",
                                   {"direction", "tls", "client_id", "server_id", "dst_namespace",
                                    "dst_service", "dst_cluster", "error"})),
         authz_allow(r.counter("inbound_tcp_authz_allow_total", "Inbound connections authorized.",
                               {"target_port", "server", "authz", "client_id"})),
-        authz_deny(r.counter("inbound_tcp_authz_deny_total", "Inbound connections refused by policy.",
+        authz_deny(r.counter("inbound_tcp_authz_deny_total",
+                             "Inbound connections refused by policy.",
                              {"target_port", "server", "reason", "client_id"})),
         refused(r.counter("proxy_refused_total",
                           "Connections refused before reaching policy or a destination, by reason.",
@@ -44,8 +47,8 @@ struct ProxyMetrics {
         control_streams(r.gauge("control_plane_streams_connected",
                                 "Open streams to the controller, by API.", {"api"})) {}
 
-  static inline const std::vector<std::string> kConn = {"direction", "tls", "client_id", "server_id",
-                                                        "dst_namespace", "dst_service", "dst_cluster"};
+  static inline const std::vector<std::string> kConn = {
+      "direction", "tls", "client_id", "server_id", "dst_namespace", "dst_service", "dst_cluster"};
 
   metrics::CounterFamily& tcp_open_total;
   metrics::GaugeFamily& tcp_open_connections;

@@ -43,7 +43,8 @@ inline std::string error_name(const boost::system::error_code& ec) {
 }
 
 template <typename From, typename To>
-boost::asio::awaitable<void> transfer(From& from, To& to, std::uint64_t& total, metrics::Counter counter,
+boost::asio::awaitable<void> transfer(From& from, To& to, std::uint64_t& total,
+                                      metrics::Counter counter,
                                       std::chrono::steady_clock::time_point& last_activity,
                                       std::string& error, bool& failed) {
   std::array<char, 16 * 1024> buf;
@@ -90,8 +91,10 @@ boost::asio::awaitable<RelayResult> relay(Client& client, Server& server, RelayC
     }
   };
   auto both = [&]() -> boost::asio::awaitable<void> {
-    co_await (detail::transfer(client, server, r.client_to_server, counters.read, last, r.error, failed) &&
-              detail::transfer(server, client, r.server_to_client, counters.write, last, r.error, failed));
+    co_await (detail::transfer(client, server, r.client_to_server, counters.read, last, r.error,
+                               failed) &&
+              detail::transfer(server, client, r.server_to_client, counters.write, last, r.error,
+                               failed));
   };
   auto v = co_await (both() || watchdog());
   if (v.index() == 1) {

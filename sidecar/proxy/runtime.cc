@@ -27,7 +27,8 @@ Result<std::string> slurp(const std::string& path) {
 Result<tcp::endpoint> parse_listen(const std::string& s) {
   auto colon = s.rfind(':');
   boost::system::error_code ec;
-  if (colon == std::string::npos) return make_error("invalid_field", "expected host:port, got " + s);
+  if (colon == std::string::npos)
+    return make_error("invalid_field", "expected host:port, got " + s);
   std::string host = s.substr(0, colon);
   if (host.size() > 1 && host.front() == '[') host = host.substr(1, host.size() - 2);
   auto addr = asio::ip::make_address(host, ec);
@@ -36,7 +37,8 @@ Result<tcp::endpoint> parse_listen(const std::string& s) {
   return tcp::endpoint(addr, static_cast<std::uint16_t>(port));
 }
 
-Runtime::Runtime(ProxyConfig config) : config_(std::move(config)), metrics_(registry_), signals_(io_) {}
+Runtime::Runtime(ProxyConfig config)
+    : config_(std::move(config)), metrics_(registry_), signals_(io_) {}
 
 Runtime::~Runtime() = default;
 
@@ -67,7 +69,8 @@ Result<void> Runtime::init() {
             }
             auto t = slurp(token_file);
             if (!t) return t.error();
-            while (!t->empty() && std::isspace(static_cast<unsigned char>(t->back()))) t->pop_back();
+            while (!t->empty() && std::isspace(static_cast<unsigned char>(t->back())))
+              t->pop_back();
             return *t;
           }},
       std::move(*bundle), [this](std::shared_ptr<const TlsState> s) { identity_changed(s); });
@@ -78,8 +81,7 @@ Result<void> Runtime::init() {
                                  .on_stream_state = stream_gauge("destination")});
   policies_ = std::make_unique<PolicyCache>(
       io_, [this](bool fresh) { return policy::v1::InboundPolicies::NewStub(channel(fresh)); },
-      config_.labels,
-      stream_gauge("policy"));
+      config_.labels, stream_gauge("policy"));
   ctx_ = std::make_unique<ProxyContext>(
       ProxyContext{io_, config_, metrics_, *identity_, *destinations_, *policies_, connections_});
 
@@ -91,12 +93,13 @@ Result<void> Runtime::init() {
   o.port = ep->port();
   admin_ = std::make_unique<admin::AdminServer>(io_, registry_, o);
   admin_->set_readiness([this] { return readiness(); });
-  admin_->add_handler(boost::beast::http::verb::post, "/shutdown",
-                      [this](const admin::Request&) {
-                        drain();
-                        return admin::Response(202, "draining\n");
-                      },
-                      /*loopback_only=*/true);
+  admin_->add_handler(
+      boost::beast::http::verb::post, "/shutdown",
+      [this](const admin::Request&) {
+        drain();
+        return admin::Response(202, "draining\n");
+      },
+      /*loopback_only=*/true);
   return admin_->start();
 }
 
@@ -123,8 +126,10 @@ void Runtime::identity_changed(const std::shared_ptr<const TlsState>& s) {
   }
   metrics_.cert_renewals.with({"success"}).inc();
   metrics_.cert_expiry.with({}).set(static_cast<double>(
-      std::chrono::duration_cast<std::chrono::seconds>(s->credentials.expiry.time_since_epoch()).count()));
-  controlplane::ClientCredentials creds{anchors_pem_, s->credentials.cert_chain_pem(), s->credentials.key_pem};
+      std::chrono::duration_cast<std::chrono::seconds>(s->credentials.expiry.time_since_epoch())
+          .count()));
+  controlplane::ClientCredentials creds{anchors_pem_, s->credentials.cert_chain_pem(),
+                                        s->credentials.key_pem};
   auto channel = controlplane::make_channel(config_.destination_address, creds);
   {
     std::lock_guard lock(channel_mu_);
@@ -148,10 +153,12 @@ std::shared_ptr<grpc::Channel> Runtime::channel(bool fresh) {
   return channel_;
 }
 
-Result<std::uint16_t> Runtime::listen(const std::string& where, std::string direction, Accept accept) {
+Result<std::uint16_t> Runtime::listen(const std::string& where, std::string direction,
+                                      Accept accept) {
   auto ep = parse_listen(where);
   if (!ep) return ep.error();
-  auto l = std::make_unique<Listener>(Listener{tcp::acceptor(io_), std::move(direction), std::move(accept)});
+  auto l = std::make_unique<Listener>(
+      Listener{tcp::acceptor(io_), std::move(direction), std::move(accept)});
   boost::system::error_code ec;
   l->acceptor.open(ep->protocol(), ec);
   if (!ec) l->acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
@@ -184,7 +191,8 @@ void Runtime::drain() {
   });
 }
 
-asio::awaitable<void> Runtime::accept_loop(tcp::acceptor& acceptor, std::string direction, Accept accept) {
+asio::awaitable<void> Runtime::accept_loop(tcp::acceptor& acceptor, std::string direction,
+                                           Accept accept) {
   while (acceptor.is_open()) {
     auto [ec, sock] = co_await acceptor.async_accept(kTuple);
     if (ec == asio::error::operation_aborted || !acceptor.is_open()) break;
@@ -203,8 +211,9 @@ asio::awaitable<void> Runtime::accept_loop(tcp::acceptor& acceptor, std::string 
 }
 
 asio::awaitable<void> Runtime::drain_steps() {
-  log::info("draining", {{"open_connections", static_cast<std::int64_t>(connections_.size())},
-                         {"deadline_ms", static_cast<std::int64_t>(config_.drain_timeout.count())}});
+  log::info("draining",
+            {{"open_connections", static_cast<std::int64_t>(connections_.size())},
+             {"deadline_ms", static_cast<std::int64_t>(config_.drain_timeout.count())}});
   boost::system::error_code ec;
   for (auto& l : listeners_) l->acceptor.close(ec);
   auto deadline = Clock::now() + config_.drain_timeout;

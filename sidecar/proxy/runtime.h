@@ -61,8 +61,8 @@ class Runtime {
   Result<void> init();
   void identity_changed(const std::shared_ptr<const TlsState>& s);
   std::function<void(bool)> stream_gauge(const std::string& api);
-  boost::asio::awaitable<void> accept_loop(boost::asio::ip::tcp::acceptor& acceptor, std::string direction,
-                                           Accept accept);
+  boost::asio::awaitable<void> accept_loop(boost::asio::ip::tcp::acceptor& acceptor,
+                                           std::string direction, Accept accept);
   boost::asio::awaitable<void> drain_steps();
 
   ProxyConfig config_;

@@ -23,11 +23,12 @@ class PlainStream {
 
   boost::asio::awaitable<std::tuple<boost::system::error_code, std::size_t>> read_some(
       boost::asio::mutable_buffer b) {
-    co_return co_await socket_.async_read_some(b, boost::asio::as_tuple(boost::asio::use_awaitable));
+    co_return co_await socket_.async_read_some(b,
+                                               boost::asio::as_tuple(boost::asio::use_awaitable));
   }
   boost::asio::awaitable<boost::system::error_code> write_all(boost::asio::const_buffer b) {
-    auto [ec, n] = co_await boost::asio::async_write(socket_, b,
-                                                      boost::asio::as_tuple(boost::asio::use_awaitable));
+    auto [ec, n] = co_await boost::asio::async_write(
+        socket_, b, boost::asio::as_tuple(boost::asio::use_awaitable));
     co_return ec;
   }
   boost::asio::awaitable<boost::system::error_code> shutdown_write() {

@@ -48,7 +48,8 @@ Result<std::size_t> TransportHeader::body_length(std::string_view prefix, std::s
     return bad("not a transport header (wrong magic)");
   }
   if (static_cast<std::uint8_t>(prefix[4]) != kVersion) {
-    return bad("unknown transport header version " + std::to_string(static_cast<unsigned char>(prefix[4])));
+    return bad("unknown transport header version " +
+               std::to_string(static_cast<unsigned char>(prefix[4])));
   }
   std::size_t len = get16(prefix, 5);
   if (len + kPrefixSize > max_size) {

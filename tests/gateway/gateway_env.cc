@@ -86,7 +86,8 @@ pid_t spawn(const std::vector<std::string>& args, int out_fd) {
 }
 
 // A program run to completion with its output captured; exit code -1 when killed at the deadline.
-std::pair<int, std::string> run_capture(const std::vector<std::string>& argv, std::chrono::milliseconds deadline) {
+std::pair<int, std::string> run_capture(const std::vector<std::string>& argv,
+                                        std::chrono::milliseconds deadline) {
   int p[2];
   if (::pipe2(p, O_CLOEXEC) != 0) return {-1, "pipe failed"};
   pid_t pid = spawn(argv, p[1]);
@@ -105,7 +106,8 @@ std::pair<int, std::string> run_capture(const std::vector<std::string>& argv, st
   }
   ::close(p[0]);
   int st = 0;
-  bool exited = wait_until([&] { return ::waitpid(pid, &st, WNOHANG) == pid; }, std::chrono::milliseconds(remaining_ms(until)) + 100ms, 5ms);
+  bool exited = wait_until([&] { return ::waitpid(pid, &st, WNOHANG) == pid; },
+                           std::chrono::milliseconds(remaining_ms(until)) + 100ms, 5ms);
   if (!exited) {
     ::kill(pid, SIGKILL);
     ::waitpid(pid, &st, 0);
@@ -141,7 +143,8 @@ std::pair<int, std::string> http_get(std::uint16_t port, const std::string& path
   return {std::atoi(raw.c_str() + 9), raw.substr(end + 4)};
 }
 
-Result<tls::ContextPtr> context_of(const std::string& cert_pem, const std::vector<std::string>& chain_pem,
+Result<tls::ContextPtr> context_of(const std::string& cert_pem,
+                                   const std::vector<std::string>& chain_pem,
                                    const std::string& key_pem, const tls::TrustBundle& bundle) {
   auto leaf = tls::Certificate::from_pem(cert_pem);
   if (!leaf) return leaf.error();
@@ -282,7 +285,8 @@ Result<std::string> Process::wait_log(const std::string& marker, const std::stri
 Result<PlainConn> PlainConn::connect(std::uint16_t port, std::chrono::milliseconds timeout) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return make_error("io_error", std::strerror(errno));
-  timeval tv{static_cast<time_t>(timeout.count() / 1000), static_cast<suseconds_t>((timeout.count() % 1000) * 1000)};
+  timeval tv{static_cast<time_t>(timeout.count() / 1000),
+             static_cast<suseconds_t>((timeout.count() % 1000) * 1000)};
   ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
   sockaddr_in a{};
   a.sin_family = AF_INET;
@@ -337,7 +341,8 @@ namespace {
 
 // Runs `op` on `io` until it finishes or `timeout` passes; then `cancel` and let it unwind.
 template <class Op>
-bool drive(asio::io_context& io, Op op, std::chrono::milliseconds timeout, const std::function<void()>& cancel) {
+bool drive(asio::io_context& io, Op op, std::chrono::milliseconds timeout,
+           const std::function<void()>& cancel) {
   bool done = false;
   asio::co_spawn(io, std::move(op), [&done](std::exception_ptr) { done = true; });
   io.restart();
@@ -365,8 +370,11 @@ Result<std::unique_ptr<TlsConn>> TlsConn::connect(std::uint16_t port, tls::Conte
     result = ec;
   };
   drive(c->io_, connect(), timeout, [&] { sock.close(); });
-  if (result) return make_error("connect_failed", "127.0.0.1:" + std::to_string(port) + ": " + result.message());
-  c->stream_ = std::make_unique<tls::TlsStream>(std::move(sock), std::move(context), tls::TlsStream::Role::kClient);
+  if (result)
+    return make_error("connect_failed",
+                      "127.0.0.1:" + std::to_string(port) + ": " + result.message());
+  c->stream_ = std::make_unique<tls::TlsStream>(std::move(sock), std::move(context),
+                                                tls::TlsStream::Role::kClient);
   result = asio::error::timed_out;
   auto* s = c->stream_.get();
   auto hs = [&]() -> asio::awaitable<void> { result = co_await s->handshake(); };
@@ -405,7 +413,8 @@ std::optional<std::string> TlsConn::read_n(std::size_t n, std::chrono::milliseco
   auto op = [&]() -> asio::awaitable<void> {
     char buf[16384];
     while (out.size() < n) {
-      auto [ec, got] = co_await s->read_some(asio::buffer(buf, std::min(sizeof buf, n - out.size())));
+      auto [ec, got] =
+          co_await s->read_some(asio::buffer(buf, std::min(sizeof buf, n - out.size())));
       if (ec) co_return;
       out.append(buf, got);
     }
@@ -471,7 +480,8 @@ Result<std::string> GatewayEnv::straitctl(std::vector<std::string> args) {
   args.push_back("--state-dir");
   args.push_back((dir_ / "state").string());
   auto [code, out] = run_capture(args, 30s);
-  if (code != 0) return make_error("straitctl_failed", args[1] + " exited " + std::to_string(code) + ": " + out);
+  if (code != 0)
+    return make_error("straitctl_failed", args[1] + " exited " + std::to_string(code) + ": " + out);
   return out;
 }
 
@@ -524,8 +534,8 @@ Result<void> GatewayEnv::start_controller() {
   };
   bool ok = wait_until([&] { return parse() || !controller_.alive(); }, 30s);
   if (!ok || !parse()) {
-    return make_error("controller_not_up", "no run/endpoints.json of this controller: " + slurp(endpoints) +
-                                               "\n" + controller_.log());
+    return make_error("controller_not_up", "no run/endpoints.json of this controller: " +
+                                               slurp(endpoints) + "\n" + controller_.log());
   }
   if (identity_address.empty() || destination_address.empty()) {
     return make_error("controller_not_up", "endpoints.json lacks addresses: " + slurp(endpoints));
@@ -537,7 +547,8 @@ Result<void> GatewayEnv::make_contexts() {
   auto anchor = slurp(dir_ / "state" / "ca" / "anchor.crt");
   auto bundle = tls::TrustBundle::from_pem(anchor);
   if (!bundle) return bundle.error();
-  auto token = straitctl({"token", "--namespace", "remote", "--service-account", "client", "--ttl", "1h"});
+  auto token =
+      straitctl({"token", "--namespace", "remote", "--service-account", "client", "--ttl", "1h"});
   if (!token) return token.error();
   auto client_id = identity::SpiffeId::workload(kTrustDomain, "remote", "client");
   auto creds = controlplane::certify(identity_address, anchor, client_id, trim(*token), 10s);
@@ -566,28 +577,34 @@ Result<void> GatewayEnv::make_contexts() {
   return {};
 }
 
-std::string GatewayEnv::proxy_yaml(const std::string& ns, const std::string& sa, const std::string& token,
-                                   const std::string& inbound) const {
+std::string GatewayEnv::proxy_yaml(const std::string& ns, const std::string& sa,
+                                   const std::string& token, const std::string& inbound) const {
   return "identity:\n  trustDomain: " + std::string(kTrustDomain) + "\n  namespace: " + ns +
          "\n  serviceAccount: " + sa + "\n  tokenFile: " + token +
          "\n  trustAnchors: " + (dir_ / "state" / "ca" / "anchor.crt").string() +
-         "\ncontroller:\n  identity: " + identity_address + "\n  destination: " + destination_address +
-         "\ncluster:\n  domain: cluster.local\n  name: " + kCluster + "\nlisten:\n  outbound: 127.0.0.1:0\n"
-         "  inbound: " + inbound + "\n  admin: 127.0.0.1:0\n";
+         "\ncontroller:\n  identity: " + identity_address +
+         "\n  destination: " + destination_address +
+         "\ncluster:\n  domain: cluster.local\n  name: " + kCluster +
+         "\nlisten:\n  outbound: 127.0.0.1:0\n"
+         "  inbound: " +
+         inbound + "\n  admin: 127.0.0.1:0\n";
 }
 
-Result<std::pair<std::uint16_t, std::uint16_t>> GatewayEnv::start_gateway(Process& p, const std::string& name,
-                                                                          const std::string& token_file) {
+Result<std::pair<std::uint16_t, std::uint16_t>> GatewayEnv::start_gateway(
+    Process& p, const std::string& name, const std::string& token_file) {
   const fs::path yaml = dir_ / (name + ".yaml");
   write_text(yaml, proxy_yaml("strait-multicluster", "strait-gateway", token_file, "127.0.0.1:0"));
-  if (auto r = p.start({build_path("gateway/strait-gateway"), "--config", yaml.string()}, dir_ / (name + ".log")); !r) {
+  if (auto r = p.start({build_path("gateway/strait-gateway"), "--config", yaml.string()},
+                       dir_ / (name + ".log"));
+      !r) {
     return r.error();
   }
   auto gw = p.wait_log("gateway serving", "gateway_port", 30s);
   if (!gw) return gw.error();
   auto admin = p.wait_log("gateway serving", "admin_port", 5s);
   if (!admin) return admin.error();
-  return std::pair{static_cast<std::uint16_t>(std::stoi(*gw)), static_cast<std::uint16_t>(std::stoi(*admin))};
+  return std::pair{static_cast<std::uint16_t>(std::stoi(*gw)),
+                   static_cast<std::uint16_t>(std::stoi(*admin))};
 }
 
 Result<void> GatewayEnv::up() {
@@ -603,8 +620,8 @@ Result<void> GatewayEnv::up() {
   if (auto r = start_controller(); !r) return r;
 
   // The workload: an echo server.
-  if (auto r = echo_.start({build_path("tests/tools/strait-testapp"), "echo", "--listen", "127.0.0.1:0",
-                            "--io-timeout-ms", "120000"},
+  if (auto r = echo_.start({build_path("tests/tools/strait-testapp"), "echo", "--listen",
+                            "127.0.0.1:0", "--io-timeout-ms", "120000"},
                            dir_ / "echo.log");
       !r) {
     return r;
@@ -618,12 +635,14 @@ Result<void> GatewayEnv::up() {
 kind: Service
 metadata: {name: echo, namespace: shop}
 spec:
-  ports: [{name: echo, port: 80, targetPort: )" + ep + R"(}]
+  ports: [{name: echo, port: 80, targetPort: )" +
+                       ep + R"(}]
 ---
 apiVersion: strait.dev/v1alpha1
 kind: Endpoint
 metadata: {name: echo-0, namespace: shop}
-spec: {service: echo, address: 127.0.0.1, port: )" + ep + R"(, identity: ")" + kTargetId + R"("}
+spec: {service: echo, address: 127.0.0.1, port: )" +
+                       ep + R"(, identity: ")" + kTargetId + R"("}
 ---
 apiVersion: strait.dev/v1alpha1
 kind: Service
@@ -640,15 +659,17 @@ spec:
 apiVersion: strait.dev/v1alpha1
 kind: Endpoint
 metadata: {name: mirror-gw, namespace: shop}
-spec: {service: mirror, address: 127.0.0.1, port: )" + std::to_string(target_proxy_port) +
-                       R"(, identity: ")" + kGatewayId + R"(", authorityOverride: "web.shop.svc.cluster.local"}
+spec: {service: mirror, address: 127.0.0.1, port: )" +
+                       std::to_string(target_proxy_port) + R"(, identity: ")" + kGatewayId +
+                       R"(", authorityOverride: "web.shop.svc.cluster.local"}
 )");
   if (!applied) return applied.error();
 
   // The target's proxy.
   auto token = write_token("shop", "echo");
   if (!token) return token.error();
-  write_text(dir_ / "target-proxy.yaml", proxy_yaml("shop", "echo", *token, "127.0.0.1:" + std::to_string(target_proxy_port)));
+  write_text(dir_ / "target-proxy.yaml",
+             proxy_yaml("shop", "echo", *token, "127.0.0.1:" + std::to_string(target_proxy_port)));
   if (auto r = target_proxy_.start({build_path("sidecar/proxy/strait-proxy"), "--config",
                                     (dir_ / "target-proxy.yaml").string()},
                                    dir_ / "target-proxy.log");
@@ -670,7 +691,8 @@ spec: {service: mirror, address: 127.0.0.1, port: )" + std::to_string(target_pro
 
   // Both proxies have their certificates.
   if (!wait_until([&] { return http_get(target_admin_port, "/ready").first == 200; }, 30s, 50ms)) {
-    return make_error("not_ready", "the target proxy is not ready: " + http_get(target_admin_port, "/ready").second);
+    return make_error("not_ready", "the target proxy is not ready: " +
+                                       http_get(target_admin_port, "/ready").second);
   }
   if (!wait_until([&] { return https_get("/ready", 2s).first == 200; }, 30s, 50ms)) {
     return make_error("not_ready", "the gateway is not ready: " + https_get("/ready").second);
@@ -678,7 +700,8 @@ spec: {service: mirror, address: 127.0.0.1, port: )" + std::to_string(target_pro
   return {};
 }
 
-Result<std::unique_ptr<TlsConn>> GatewayEnv::open(const std::string& target_name, std::uint16_t target_port,
+Result<std::unique_ptr<TlsConn>> GatewayEnv::open(const std::string& target_name,
+                                                  std::uint16_t target_port,
                                                   tls::ContextPtr context) {
   auto c = TlsConn::connect(gateway_port, context ? context : contexts.with_client_cert);
   if (!c) return c.error();
@@ -691,12 +714,14 @@ Result<std::unique_ptr<TlsConn>> GatewayEnv::open(const std::string& target_name
   return c;
 }
 
-std::pair<int, std::string> GatewayEnv::https_get(const std::string& path, std::chrono::milliseconds timeout,
+std::pair<int, std::string> GatewayEnv::https_get(const std::string& path,
+                                                  std::chrono::milliseconds timeout,
                                                   std::uint16_t port) {
   if (!contexts.without_cert) return {-1, "no client context yet"};
   auto c = TlsConn::connect(port != 0 ? port : gateway_admin_port, contexts.without_cert, timeout);
   if (!c) return {-1, c.error().to_string()};
-  if (!(*c)->send_all("GET " + path + " HTTP/1.1\r\nHost: gateway\r\nConnection: close\r\n\r\n", timeout)) {
+  if (!(*c)->send_all("GET " + path + " HTTP/1.1\r\nHost: gateway\r\nConnection: close\r\n\r\n",
+                      timeout)) {
     return {-1, "write failed"};
   }
   bool closed = false;

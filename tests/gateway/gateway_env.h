@@ -31,7 +31,8 @@ using Clock = std::chrono::steady_clock;
 
 inline constexpr const char* kTrustDomain = "east.strait";
 inline constexpr const char* kCluster = "east";
-inline constexpr const char* kGatewayId = "spiffe://east.strait/ns/strait-multicluster/sa/strait-gateway";
+inline constexpr const char* kGatewayId =
+    "spiffe://east.strait/ns/strait-multicluster/sa/strait-gateway";
 inline constexpr const char* kTargetId = "spiffe://east.strait/ns/shop/sa/echo";
 inline constexpr const char* kClientId = "spiffe://east.strait/ns/remote/sa/client";
 inline constexpr std::uint16_t kEchoServicePort = 80;  // echo.shop: 80 -> the echo app's port
@@ -108,9 +109,9 @@ class TlsConn {
 
 // Client TLS contexts trusting the cluster's anchor.
 struct ClientContexts {
-  tls::ContextPtr with_client_cert;    // kClientId, certified by the controller
-  tls::ContextPtr without_cert;        // no client certificate
-  tls::ContextPtr foreign_cert;        // kClientId-shaped identity from an unrelated root
+  tls::ContextPtr with_client_cert;  // kClientId, certified by the controller
+  tls::ContextPtr without_cert;      // no client certificate
+  tls::ContextPtr foreign_cert;      // kClientId-shaped identity from an unrelated root
 };
 
 class GatewayEnv {
@@ -142,14 +143,15 @@ class GatewayEnv {
 
   // HTTPS GET on the gateway's admin port (or `port`), no client certificate: status (-1 on
   // failure), body.
-  std::pair<int, std::string> https_get(const std::string& path, std::chrono::milliseconds timeout = 5s,
+  std::pair<int, std::string> https_get(const std::string& path,
+                                        std::chrono::milliseconds timeout = 5s,
                                         std::uint16_t port = 0);
   std::string gateway_metrics() { return https_get("/metrics").second; }
   // The target proxy's plain HTTP admin.
   std::string target_metrics();
   double gateway_refused(const std::string& reason) {
     return std::max(0.0, metric_sum(gateway_metrics(), "proxy_refused_total",
-                                     {{"direction", "gateway"}, {"reason", reason}}));
+                                    {{"direction", "gateway"}, {"reason", reason}}));
   }
 
   Process& gateway() { return gateway_; }

@@ -37,8 +37,10 @@ class GatewayTest : public ::testing::Test {
     const double before = env_->gateway_refused(reason);
     attempt();
     double now = before;
-    EXPECT_TRUE(wait_until([&] { return (now = env_->gateway_refused(reason)) >= before + 1; }, 10s, 50ms))
-        << "proxy_refused_total{direction=\"gateway\",reason=\"" << reason << "\"} stayed at " << now;
+    EXPECT_TRUE(
+        wait_until([&] { return (now = env_->gateway_refused(reason)) >= before + 1; }, 10s, 50ms))
+        << "proxy_refused_total{direction=\"gateway\",reason=\"" << reason << "\"} stayed at "
+        << now;
     EXPECT_TRUE(env_->gateway().alive());
   }
 
@@ -68,12 +70,17 @@ std::string random_bytes(std::size_t n, std::uint32_t seed) {
 // ---- 1. the data path ----
 
 TEST_F(GatewayTest, EchoesThroughTheGatewayToTheTargetsProxyWithTheGatewaysIdentity) {
-  const std::map<std::string, std::string> at_target = {{"direction", "inbound"}, {"client_id", kGatewayId}};
-  const std::map<std::string, std::string> at_gateway = {
-      {"direction", "gateway"}, {"client_id", kClientId}, {"server_id", kTargetId},
-      {"dst_namespace", "shop"}, {"dst_service", "echo"}};
-  const double target_before = std::max(0.0, metric_sum(env_->target_metrics(), "tcp_open_total", at_target));
-  const double gateway_before = std::max(0.0, metric_sum(env_->gateway_metrics(), "tcp_open_total", at_gateway));
+  const std::map<std::string, std::string> at_target = {{"direction", "inbound"},
+                                                        {"client_id", kGatewayId}};
+  const std::map<std::string, std::string> at_gateway = {{"direction", "gateway"},
+                                                         {"client_id", kClientId},
+                                                         {"server_id", kTargetId},
+                                                         {"dst_namespace", "shop"},
+                                                         {"dst_service", "echo"}};
+  const double target_before =
+      std::max(0.0, metric_sum(env_->target_metrics(), "tcp_open_total", at_target));
+  const double gateway_before =
+      std::max(0.0, metric_sum(env_->gateway_metrics(), "tcp_open_total", at_gateway));
 
   auto c = env_->open(GatewayEnv::echo_name());
   ASSERT_TRUE(c.ok()) << c.error().to_string();
@@ -88,12 +95,18 @@ TEST_F(GatewayTest, EchoesThroughTheGatewayToTheTargetsProxyWithTheGatewaysIdent
 
   double target_now = 0, gateway_now = 0;
   EXPECT_TRUE(wait_until(
-      [&] { return (target_now = metric_sum(env_->target_metrics(), "tcp_open_total", at_target)) >= target_before + 1; },
+      [&] {
+        return (target_now = metric_sum(env_->target_metrics(), "tcp_open_total", at_target)) >=
+               target_before + 1;
+      },
       10s, 50ms))
       << "the target's proxy saw no inbound connection from " << kGatewayId << ":\n"
       << env_->target_metrics();
   EXPECT_TRUE(wait_until(
-      [&] { return (gateway_now = metric_sum(env_->gateway_metrics(), "tcp_open_total", at_gateway)) >= gateway_before + 1; },
+      [&] {
+        return (gateway_now = metric_sum(env_->gateway_metrics(), "tcp_open_total", at_gateway)) >=
+               gateway_before + 1;
+      },
       10s, 50ms))
       << env_->gateway_metrics();
 }
@@ -223,14 +236,17 @@ TEST_F(GatewayTest, ProbePortIsReadyOnlyOnceTheGatewayHasItsCertificate) {
   ASSERT_TRUE(good.ok()) << good.error().to_string();
   fs::copy_file(*good, token, fs::copy_options::overwrite_existing);
   std::pair<int, std::string> now;
-  EXPECT_TRUE(wait_until([&] { return (now = env_->https_get("/ready", 2s, admin)).first == 200; }, 40s, 100ms))
-      << now.first << " " << now.second << "\n" << late.log();
+  EXPECT_TRUE(wait_until([&] { return (now = env_->https_get("/ready", 2s, admin)).first == 200; },
+                         40s, 100ms))
+      << now.first << " " << now.second << "\n"
+      << late.log();
   late.stop();
 }
 
 TEST_F(GatewayTest, MetricsPassPromtool) {
   const std::string promtool = STRAIT_PROMTOOL;
-  if (promtool.empty() || promtool.find("NOTFOUND") != std::string::npos) GTEST_SKIP() << "promtool not found";
+  if (promtool.empty() || promtool.find("NOTFOUND") != std::string::npos)
+    GTEST_SKIP() << "promtool not found";
   // Labelled families appear once used: one proxied connection and one refusal first.
   {
     auto c = env_->open(GatewayEnv::echo_name());
@@ -249,7 +265,8 @@ TEST_F(GatewayTest, MetricsPassPromtool) {
   const fs::path file = env_->dir() / "gateway.metrics";
   std::ofstream(file) << metrics.second;
   const fs::path out = env_->dir() / "promtool.out";
-  const std::string cmd = promtool + " check metrics < " + file.string() + " > " + out.string() + " 2>&1";
+  const std::string cmd =
+      promtool + " check metrics < " + file.string() + " > " + out.string() + " 2>&1";
   int status = std::system(cmd.c_str());
   std::ifstream in(out);
   std::string report((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -301,7 +318,8 @@ TEST_F(GatewayTest, ProbePortCutsOffSlowClients) {
 TEST_F(GatewayTest, SurvivesGarbageOnBothPorts) {
   std::string plain = random_bytes(4096, 1);
   plain[0] = 'x';  // not a TLS record: plaintext
-  std::string tls_junk = "\x16\x03\x01\x02\x00" + random_bytes(4096, 2);  // a record header, then noise
+  std::string tls_junk =
+      "\x16\x03\x01\x02\x00" + random_bytes(4096, 2);  // a record header, then noise
 
   for (std::uint16_t port : {env_->gateway_port, env_->gateway_admin_port}) {
     for (const std::string* junk : {&plain, &tls_junk}) {

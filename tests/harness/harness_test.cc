@@ -121,12 +121,14 @@ TEST(Harness, FlatPodsReachAcrossClustersAndGatewayCutsThemOff) {
   ASSERT_TRUE(ready.ok()) << ready.error().to_string();
 
   // Flat: a pod in west reaches a pod in east directly.
-  auto flat = h->exec("west/client", {kTestapp, "echo-client", "--connect", server_addr, "--message", "hi"}, 10s);
+  auto flat = h->exec("west/client",
+                      {kTestapp, "echo-client", "--connect", server_addr, "--message", "hi"}, 10s);
   ASSERT_TRUE(flat.ok());
   EXPECT_TRUE(flat->success()) << flat->status.to_string() << " " << flat->err;
   // A long-lived connection, re-checked every second.
   auto held = h->exec("west/client",
-                      {kTestapp, "echo-client", "--connect", server_addr, "--message", "still", "--hold-seconds", "2"},
+                      {kTestapp, "echo-client", "--connect", server_addr, "--message", "still",
+                       "--hold-seconds", "2"},
                       10s);
   ASSERT_TRUE(held.ok());
   EXPECT_TRUE(held->success()) << held->err;
@@ -144,13 +146,15 @@ TEST(Harness, FlatPodsReachAcrossClustersAndGatewayCutsThemOff) {
                          10s);
   ASSERT_TRUE(cut_app.ok());
   EXPECT_FALSE(cut_app->success());
-  auto via_gw = h->exec("west/client",
-                        {kTestapp, "echo-client", "--connect", gw->wan_ip + ":9000", "--message", "through the wan"},
-                        10s);
+  auto via_gw = h->exec(
+      "west/client",
+      {kTestapp, "echo-client", "--connect", gw->wan_ip + ":9000", "--message", "through the wan"},
+      10s);
   ASSERT_TRUE(via_gw.ok());
   EXPECT_TRUE(via_gw->success()) << via_gw->err;
   // Inside a cluster nothing changes.
-  auto local = h->exec("east/client", {kTestapp, "echo-client", "--connect", server_addr, "--message", "x"}, 10s);
+  auto local = h->exec("east/client",
+                       {kTestapp, "echo-client", "--connect", server_addr, "--message", "x"}, 10s);
   ASSERT_TRUE(local.ok());
   EXPECT_TRUE(local->success()) << local->err;
   // And back to flat.
@@ -176,7 +180,8 @@ TEST(Harness, GatewayRunFromTheStart) {
   // The gateway sees the west router's wan address, not the pod's (MASQUERADE).
   auto rules = h->exec("west", {"iptables-save", "-t", "nat"}, 5s);
   ASSERT_TRUE(rules.ok());
-  EXPECT_NE(rules->out.find("-A POSTROUTING -o wan0 -j MASQUERADE"), std::string::npos) << rules->out;
+  EXPECT_NE(rules->out.find("-A POSTROUTING -o wan0 -j MASQUERADE"), std::string::npos)
+      << rules->out;
 }
 
 TEST(Harness, TeardownRemovesNamespacesAndProcesses) {
@@ -230,13 +235,12 @@ TEST(Harness, SpawnAndExecOptions) {
   ASSERT_TRUE(h);
   ASSERT_TRUE(h->add_cluster("east").ok());
   ASSERT_TRUE(h->add_pod("east", "a").ok());
-  auto id = h->exec("east/a", {"sh", "-c", "id -u; id -g; echo $STRAIT_X; pwd"}, 5s,
-                    [] {
-                      SpawnOptions o = as_user(4321, 4322);
-                      o.env = {{"STRAIT_X", "y"}};
-                      o.working_dir = "/tmp";
-                      return o;
-                    }());
+  auto id = h->exec("east/a", {"sh", "-c", "id -u; id -g; echo $STRAIT_X; pwd"}, 5s, [] {
+    SpawnOptions o = as_user(4321, 4322);
+    o.env = {{"STRAIT_X", "y"}};
+    o.working_dir = "/tmp";
+    return o;
+  }());
   ASSERT_TRUE(id.ok());
   EXPECT_EQ(id->out, "4321\n4322\ny\n/tmp\n");
   // The timeout kills the whole group.
@@ -254,8 +258,7 @@ TEST(Harness, SpawnAndExecOptions) {
   EXPECT_NE(resolv->out.find("nameserver 198.18.1.2"), std::string::npos) << resolv->out;
   // Log files and signals.
   const std::string log = "/tmp/strait-harness-test-" + h->id() + ".log";
-  auto echo = h->spawn("east/a", {kTestapp, "echo", "--listen", "0.0.0.0:9000"},
-                       to_log(log));
+  auto echo = h->spawn("east/a", {kTestapp, "echo", "--listen", "0.0.0.0:9000"}, to_log(log));
   ASSERT_TRUE(echo.ok());
   ASSERT_TRUE(h->wait_for_tcp("east/a", "127.0.0.1:9000", deadline_in(10s)).ok());
   // The line is written just after listen(): wait for it rather than assume it is there.
@@ -265,7 +268,8 @@ TEST(Harness, SpawnAndExecOptions) {
     std::getline(in, line);
     return line;
   };
-  EXPECT_TRUE(wait_until([&] { return first_line() == "listening 0.0.0.0:9000"; }, deadline_in(5s)).ok())
+  EXPECT_TRUE(
+      wait_until([&] { return first_line() == "listening 0.0.0.0:9000"; }, deadline_in(5s)).ok())
       << first_line();
   echo->signal(SIGTERM);
   auto st = echo->wait_exit(deadline_in(5s));
@@ -283,10 +287,12 @@ TEST(Harness, HttpReadiness) {
   auto web = h->add_pod("east", "web");
   ASSERT_TRUE(web.ok());
   ASSERT_TRUE(h->add_pod("west", "client").ok());
-  ASSERT_TRUE(h->spawn("east/web", {kTestapp, "http", "--listen", "0.0.0.0:8080", "--name", "web"}).ok());
+  ASSERT_TRUE(
+      h->spawn("east/web", {kTestapp, "http", "--listen", "0.0.0.0:8080", "--name", "web"}).ok());
   auto ok = h->wait_for_http_ok("west/client", "http://" + web->ip + ":8080/", deadline_in(10s));
   EXPECT_TRUE(ok.ok()) << ok.error().to_string();
-  auto missing = h->wait_for_http_ok("west/client", "http://" + web->ip + ":8080/nope", deadline_in(500ms));
+  auto missing =
+      h->wait_for_http_ok("west/client", "http://" + web->ip + ":8080/nope", deadline_in(500ms));
   EXPECT_FALSE(missing.ok());
   // Body and keep-alive: two requests on one connection.
   auto c = h->connect("west/client", web->ip + ":8080", deadline_in(5s));
@@ -294,7 +300,8 @@ TEST(Harness, HttpReadiness) {
   const std::string req = "GET / HTTP/1.1\r\nHost: web\r\n\r\n";
   std::string got;
   for (int i = 0; i < 2; ++i) {
-    ASSERT_EQ(::send(c->get(), req.data(), req.size(), MSG_NOSIGNAL), static_cast<ssize_t>(req.size()));
+    ASSERT_EQ(::send(c->get(), req.data(), req.size(), MSG_NOSIGNAL),
+              static_cast<ssize_t>(req.size()));
   }
   timeval tv{5, 0};
   ::setsockopt(c->get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
@@ -320,18 +327,22 @@ TEST(Harness, SinkAndSourceTenMegabytes) {
   ASSERT_TRUE(h->spawn("east/sink", {kTestapp, "sink", "--listen", "0.0.0.0:9100"}).ok());
   ASSERT_TRUE(h->wait_for_tcp("west/source", sink->ip + ":9100", deadline_in(10s)).ok());
   auto r = h->exec("west/source",
-                   {kTestapp, "source", "--connect", sink->ip + ":9100", "--bytes", "10485760", "--seed", "7",
-                    "--expect-match"},
+                   {kTestapp, "source", "--connect", sink->ip + ":9100", "--bytes", "10485760",
+                    "--seed", "7", "--expect-match"},
                    60s);
   ASSERT_TRUE(r.ok());
   EXPECT_TRUE(r->success()) << r->status.to_string() << " " << r->err;
   ASSERT_EQ(r->out.size(), 65u);  // 64 hex digits and a newline
   EXPECT_NE(r->err.find("sent=" + r->out.substr(0, 64)), std::string::npos) << r->err;
   // Deterministic: the same seed gives the same hash; another seed another.
-  auto again = h->exec("west/source",
-                       {kTestapp, "source", "--connect", sink->ip + ":9100", "--bytes", "10485760", "--seed", "7"}, 60s);
-  auto other = h->exec("west/source",
-                       {kTestapp, "source", "--connect", sink->ip + ":9100", "--bytes", "10485760", "--seed", "8"}, 60s);
+  auto again = h->exec(
+      "west/source",
+      {kTestapp, "source", "--connect", sink->ip + ":9100", "--bytes", "10485760", "--seed", "7"},
+      60s);
+  auto other = h->exec(
+      "west/source",
+      {kTestapp, "source", "--connect", sink->ip + ":9100", "--bytes", "10485760", "--seed", "8"},
+      60s);
   ASSERT_TRUE(again.ok() && other.ok());
   EXPECT_EQ(again->out, r->out);
   EXPECT_NE(other->out, r->out);
@@ -341,8 +352,10 @@ TEST(HarnessCli, DownRemovesTheRunOfAKilledUp) {
   REQUIRE_ROOT();
   const std::string id = "t" + std::to_string(::getpid() % 100000);
   const std::string root = default_state_root();
-  auto up = spawn_in("", {kCli, "up", "--clusters", "east,west", "--pods", "east/a,west/b,east/gw:wan", "--id", id},
-                     to_log("/dev/null"));
+  auto up = spawn_in(
+      "",
+      {kCli, "up", "--clusters", "east,west", "--pods", "east/a,west/b,east/gw:wan", "--id", id},
+      to_log("/dev/null"));
   ASSERT_TRUE(up.ok()) << up.error().to_string();
   auto ready = wait_until(
       [&] {
@@ -431,7 +444,8 @@ TEST(HarnessCli, ListAndNotRootMessage) {
     auto as_nobody = exec_in("", {kCli, "up", "--clusters", "east"}, 10s, as_user(65534, 65534));
     ASSERT_TRUE(as_nobody.ok());
     EXPECT_EQ(as_nobody->status.code, 2);
-    EXPECT_NE(as_nobody->err.find("strait-harness needs root: it creates network namespaces"), std::string::npos)
+    EXPECT_NE(as_nobody->err.find("strait-harness needs root: it creates network namespaces"),
+              std::string::npos)
         << as_nobody->err;
   }
 }

@@ -27,7 +27,8 @@ class FakeStore final : public LocalStore {
     if (objects_.erase(key)) ++removes;
     return {};
   }
-  Result<std::vector<discovery::Object>> list(discovery::Kind kind, const std::string& ns) override {
+  Result<std::vector<discovery::Object>> list(discovery::Kind kind,
+                                              const std::string& ns) override {
     if (auto e = take_failure()) return *e;
     std::vector<discovery::Object> out;
     for (const auto& [k, o] : objects_) {
@@ -41,7 +42,8 @@ class FakeStore final : public LocalStore {
     for (int i = 0; i < n; ++i) failures_.push_back(error);
   }
   void put(discovery::Object o) { objects_[discovery::key_of(o)] = std::move(o); }
-  const discovery::Object* find(discovery::Kind kind, const std::string& ns, const std::string& name) const {
+  const discovery::Object* find(discovery::Kind kind, const std::string& ns,
+                                const std::string& name) const {
     auto it = objects_.find({kind, ns, name});
     return it == objects_.end() ? nullptr : &it->second;
   }
@@ -50,7 +52,8 @@ class FakeStore final : public LocalStore {
     return o ? &std::get<discovery::Service>(*o) : nullptr;
   }
   // Endpoints backing `service`, by name.
-  std::map<std::string, discovery::Endpoint> endpoints_of(const std::string& ns, const std::string& service) const {
+  std::map<std::string, discovery::Endpoint> endpoints_of(const std::string& ns,
+                                                          const std::string& service) const {
     std::map<std::string, discovery::Endpoint> out;
     for (const auto& [k, o] : objects_) {
       if (k.kind != discovery::Kind::kEndpoint || k.ns != ns) continue;

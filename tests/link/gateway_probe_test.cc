@@ -44,7 +44,8 @@ class GatewayProbeTest : public ::testing::Test {
     ProbeRequest req{"127.0.0.1", port, "/ready", std::move(identity), client_ctx_, timeout};
     std::promise<Result<std::chrono::microseconds>> done;
     asio::co_spawn(
-        io_, [&]() -> asio::awaitable<void> { done.set_value(co_await probe_once(req)); }, asio::detached);
+        io_, [&]() -> asio::awaitable<void> { done.set_value(co_await probe_once(req)); },
+        asio::detached);
     return done.get_future().get();
   }
 
@@ -60,7 +61,8 @@ TEST_F(GatewayProbeTest, SucceedsOverMutualTls) {
   auto r = probe(server_.port());
   ASSERT_TRUE(r) << r.error().to_string();
   EXPECT_EQ(server_.requests(), 1);
-  EXPECT_EQ(server_.last_client_identity(), "spiffe://east.strait/ns/strait-multicluster/sa/link-west");
+  EXPECT_EQ(server_.last_client_identity(),
+            "spiffe://east.strait/ns/strait-multicluster/sa/link-west");
 }
 
 TEST_F(GatewayProbeTest, RefusesAnotherIdentity) {
@@ -72,7 +74,8 @@ TEST_F(GatewayProbeTest, RefusesAnotherIdentity) {
 
 TEST_F(GatewayProbeTest, RefusesAServerOutsideTheLinksRoots) {
   tls::testing::Cluster other("east.strait");  // same name, different root
-  testing::TestHttpsServer impostor(other.credentials("strait-multicluster", "strait-gateway"), other.bundle);
+  testing::TestHttpsServer impostor(other.credentials("strait-multicluster", "strait-gateway"),
+                                    other.bundle);
   ASSERT_TRUE(impostor.start());
   auto r = probe(impostor.port());
   ASSERT_FALSE(r);
@@ -80,7 +83,8 @@ TEST_F(GatewayProbeTest, RefusesAServerOutsideTheLinksRoots) {
 }
 
 TEST_F(GatewayProbeTest, NonSuccessStatusFails) {
-  testing::TestHttpsServer sick(east_.credentials("strait-multicluster", "strait-gateway"), east_.bundle, 503);
+  testing::TestHttpsServer sick(east_.credentials("strait-multicluster", "strait-gateway"),
+                                east_.bundle, 503);
   ASSERT_TRUE(sick.start());
   auto r = probe(sick.port());
   ASSERT_FALSE(r);
@@ -112,20 +116,19 @@ TEST_F(GatewayProbeTest, WorkerReportsOnlyTransitions) {
   std::condition_variable cv;
   std::vector<bool> transitions;
   int probes = 0, successes = 0;
-  GatewayProbe worker(io_.get_executor(),
-                      {.on_transition =
-                           [&](bool alive) {
-                             std::lock_guard lock(mu);
-                             transitions.push_back(alive);
-                             cv.notify_all();
-                           },
-                       .on_probe =
-                           [&](const std::string& result, double) {
-                             std::lock_guard lock(mu);
-                             ++probes;
-                             if (result == "success") ++successes;
-                             cv.notify_all();
-                           }});
+  GatewayProbe worker(io_.get_executor(), {.on_transition =
+                                               [&](bool alive) {
+                                                 std::lock_guard lock(mu);
+                                                 transitions.push_back(alive);
+                                                 cv.notify_all();
+                                               },
+                                           .on_probe =
+                                               [&](const std::string& result, double) {
+                                                 std::lock_guard lock(mu);
+                                                 ++probes;
+                                                 if (result == "success") ++successes;
+                                                 cv.notify_all();
+                                               }});
   discovery::ProbeSpec spec;
   spec.port = server_.port();
   spec.period = 50ms;
@@ -161,7 +164,10 @@ TEST_F(GatewayProbeTest, WorkerReportsOnlyTransitions) {
     EXPECT_TRUE(transitions[1]);
   }
   // Steady health: no further reports.
-  const int seen = [&] { std::lock_guard lock(mu); return probes; }();
+  const int seen = [&] {
+    std::lock_guard lock(mu);
+    return probes;
+  }();
   ASSERT_TRUE(wait([&] { return probes >= seen + 3; }, 5s));
   {
     std::lock_guard lock(mu);

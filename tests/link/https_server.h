@@ -96,7 +96,8 @@ class TestHttpsServer {
     }
     ++requests_;
     const std::string body = status_ == 200 ? "ready\n" : "not ready\n";
-    const std::string out = "HTTP/1.1 " + std::to_string(status_) + (status_ == 200 ? " OK" : " Unavailable") +
+    const std::string out = "HTTP/1.1 " + std::to_string(status_) +
+                            (status_ == 200 ? " OK" : " Unavailable") +
                             "\r\nContent-Length: " + std::to_string(body.size()) +
                             "\r\nConnection: close\r\n\r\n" + body;
     co_await stream.write_all(asio::buffer(out));

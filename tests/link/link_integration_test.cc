@@ -49,8 +49,11 @@ ControllerOptions east_options(std::uint16_t export_port, std::uint16_t identity
   o.trust_domain = "east.strait";
   const std::string e = "127.0.0.1:" + std::to_string(export_port);
   const std::string i = "127.0.0.1:" + std::to_string(identity_port);
-  o.flags = {"--listen.export=" + e, "--multicluster.exportAddress=" + e, "--listen.identity=" + i,
-             "--multicluster.identityAddress=" + i, "--multicluster.gatewayAddresses=127.0.0.1",
+  o.flags = {"--listen.export=" + e,
+             "--multicluster.exportAddress=" + e,
+             "--listen.identity=" + i,
+             "--multicluster.identityAddress=" + i,
+             "--multicluster.gatewayAddresses=127.0.0.1",
              "--multicluster.gatewayPort=4143"};
   return o;
 }
@@ -151,13 +154,16 @@ class LinkIntegrationTest : public ::testing::Test {
     auto r = west_->list(kind, "shop");
     return r ? *r : std::vector<discovery::Object>{};
   }
-  const discovery::Service* find_service(const std::vector<discovery::Object>& all, const std::string& name) {
+  const discovery::Service* find_service(const std::vector<discovery::Object>& all,
+                                         const std::string& name) {
     for (const auto& o : all) {
       if (discovery::meta_of(o).name == name) return &std::get<discovery::Service>(o);
     }
     return nullptr;
   }
-  bool has_service(const std::string& name) { return find_service(west_list(Kind::kService), name) != nullptr; }
+  bool has_service(const std::string& name) {
+    return find_service(west_list(Kind::kService), name) != nullptr;
+  }
   std::vector<discovery::Endpoint> endpoints_of(const std::string& svc) {
     std::vector<discovery::Endpoint> out;
     for (const auto& o : west_list(Kind::kEndpoint)) {
@@ -200,16 +206,17 @@ class LinkIntegrationTest : public ::testing::Test {
 };
 
 TEST_F(LinkIntegrationTest, MirrorsFollowExportsProbesAndUnlink) {
-  ASSERT_TRUE(east_->apply({service("web", {{"mirror.strait.dev/exported", "true"}, {"app", "web"}}),
-                            endpoint("web", "10.1.0.1"),
-                            service("db", {{"mirror.strait.dev/exported", "remote-discovery"}}),
-                            endpoint("db", "10.1.0.2"), endpoint("db", "10.1.0.3"),
-                            service("private", {})}));
+  ASSERT_TRUE(east_->apply(
+      {service("web", {{"mirror.strait.dev/exported", "true"}, {"app", "web"}}),
+       endpoint("web", "10.1.0.1"),
+       service("db", {{"mirror.strait.dev/exported", "remote-discovery"}}),
+       endpoint("db", "10.1.0.2"), endpoint("db", "10.1.0.3"), service("private", {})}));
   ASSERT_TRUE(west_->apply({link_gen()}));
   start_link();
 
   // Gateway mode: <svc>-east whose endpoints are the gateway's addresses and identity.
-  ASSERT_TRUE(wait_until([&] { return endpoints_of("web-east").size() == 1; }, 20s)) << link_->log();
+  ASSERT_TRUE(wait_until([&] { return endpoints_of("web-east").size() == 1; }, 20s))
+      << link_->log();
   auto web = endpoints_of("web-east")[0];
   EXPECT_EQ(web.address, "127.0.0.1");
   EXPECT_EQ(web.port, 4143);
@@ -234,11 +241,13 @@ TEST_F(LinkIntegrationTest, MirrorsFollowExportsProbesAndUnlink) {
   ASSERT_TRUE(wait_until([&] { return endpoints_of("db-east").size() == 1; }, 10s));
 
   // /links: the status of the link and its mirrors.
-  ASSERT_TRUE(wait_until([&] {
-    auto s = links_status();
-    return s.is_object() && s.at("links").as_array().size() == 1 &&
-           s.at("links").as_array()[0].at("mirrors").as_array().size() == 2;
-  }, 10s));
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto s = links_status();
+        return s.is_object() && s.at("links").as_array().size() == 1 &&
+               s.at("links").as_array()[0].at("mirrors").as_array().size() == 2;
+      },
+      10s));
   auto st = links_status().at("links").as_array()[0].as_object();
   EXPECT_EQ(st.at("target_cluster").as_string(), "east");
   EXPECT_TRUE(st.at("synced").as_bool());
@@ -257,20 +266,24 @@ TEST_F(LinkIntegrationTest, MirrorsFollowExportsProbesAndUnlink) {
   // Flat mirrors do not depend on the gateway.
   for (const auto& e : endpoints_of("db-east")) EXPECT_TRUE(e.ready);
   auto restarted = gateway_->start(probe_port);
-  ASSERT_TRUE(restarted) << restarted.error().to_string()
-                         << controlplane::testing::run_process({"/usr/bin/ss", "-tanpe"}, 5s).output;
+  ASSERT_TRUE(restarted)
+      << restarted.error().to_string()
+      << controlplane::testing::run_process({"/usr/bin/ss", "-tanpe"}, 5s).output;
   ASSERT_TRUE(wait_until([&] { return gateway_endpoints_ready(true); }, 5s)) << link_->log();
   auto metrics = link_->get("/metrics").body;
   EXPECT_NE(metrics.find("gateway_alive{target_cluster=\"east\"} 1"), std::string::npos) << metrics;
-  EXPECT_NE(metrics.find("gateway_probes_total{target_cluster=\"east\",result=\"success\"}"), std::string::npos);
-  EXPECT_NE(metrics.find("gateway_probe_latency_ms_count{target_cluster=\"east\"}"), std::string::npos);
+  EXPECT_NE(metrics.find("gateway_probes_total{target_cluster=\"east\",result=\"success\"}"),
+            std::string::npos);
+  EXPECT_NE(metrics.find("gateway_probe_latency_ms_count{target_cluster=\"east\"}"),
+            std::string::npos);
   EXPECT_NE(metrics.find("link_mirrors{target_cluster=\"east\"} 2"), std::string::npos);
   EXPECT_NE(metrics.find("link_events_total{target_cluster=\"east\",event=\"gateway_health\"} 2"),
             std::string::npos);
 
   // Unexport (the label removed): the mirror goes.
   ASSERT_TRUE(east_->apply({service("web", {{"app", "web"}})}));
-  ASSERT_TRUE(wait_until([&] { return !has_service("web-east") && endpoints_of("web-east").empty(); }, 10s));
+  ASSERT_TRUE(wait_until(
+      [&] { return !has_service("web-east") && endpoints_of("web-east").empty(); }, 10s));
   EXPECT_TRUE(has_service("db-east"));
 
   // straitctl multicluster unlink: every mirror and the Link go, and stay gone.
@@ -279,10 +292,12 @@ TEST_F(LinkIntegrationTest, MirrorsFollowExportsProbesAndUnlink) {
        "--state-dir", west_->state_dir().string()},
       20s);
   ASSERT_EQ(out.exit_code, 0) << out.output;
-  ASSERT_TRUE(wait_until([&] {
-    auto s = links_status();
-    return s.is_object() && s.at("links").as_array().empty();
-  }, 10s));
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto s = links_status();
+        return s.is_object() && s.at("links").as_array().empty();
+      },
+      10s));
   EXPECT_EQ(owned_by_east(), 0u);
   EXPECT_FALSE(std::filesystem::exists(west_->state_dir() / "links" / "east"));
   EXPECT_TRUE(has_service("frontend"));
@@ -295,13 +310,15 @@ TEST_F(LinkIntegrationTest, RestartLeavesNoOrphansAndNoDuplicates) {
                             endpoint("db", "10.1.0.2")}));
   ASSERT_TRUE(west_->apply({link_gen()}));
   start_link();
-  ASSERT_TRUE(wait_until([&] { return has_service("web-east") && endpoints_of("db-east").size() == 1; }, 20s))
+  ASSERT_TRUE(wait_until(
+      [&] { return has_service("web-east") && endpoints_of("db-east").size() == 1; }, 20s))
       << link_->log();
   ASSERT_EQ(link_->stop(), 0);
   EXPECT_TRUE(std::filesystem::exists(west_->state_dir() / "links" / "east" / "key.pem"));
-  EXPECT_EQ(std::filesystem::status(west_->state_dir() / "links" / "east" / "key.pem").permissions() &
-                std::filesystem::perms::all,
-            std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  EXPECT_EQ(
+      std::filesystem::status(west_->state_dir() / "links" / "east" / "key.pem").permissions() &
+          std::filesystem::perms::all,
+      std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
 
   // While strait-link is down: db is unexported in east, and an orphan appears in west.
   ASSERT_TRUE(east_->apply({service("db", {})}));
@@ -314,13 +331,15 @@ TEST_F(LinkIntegrationTest, RestartLeavesNoOrphansAndNoDuplicates) {
 
   // Restarted, with the spent token: the persisted credential is used.
   start_link();
-  ASSERT_TRUE(wait_until([&] { return !has_service("ghost-east") && !has_service("db-east"); }, 20s))
+  ASSERT_TRUE(
+      wait_until([&] { return !has_service("ghost-east") && !has_service("db-east"); }, 20s))
       << link_->log();
   EXPECT_TRUE(endpoints_of("ghost-east").empty());
   EXPECT_TRUE(endpoints_of("db-east").empty());
   // web-east exactly once, with exactly its gateway endpoint.
   std::size_t webs = 0;
-  for (const auto& o : west_list(Kind::kService)) webs += discovery::meta_of(o).name == "web-east" ? 1 : 0;
+  for (const auto& o : west_list(Kind::kService))
+    webs += discovery::meta_of(o).name == "web-east" ? 1 : 0;
   EXPECT_EQ(webs, 1u);
   EXPECT_EQ(endpoints_of("web-east").size(), 1u);
   EXPECT_EQ(owned_by_east(), before - 4);  // ghost service + endpoint, db-east + its endpoint
@@ -334,28 +353,36 @@ TEST_F(LinkIntegrationTest, LinkTokensAreSingleUseAndExpire) {
   auto link = link_gen();
   ASSERT_TRUE(west_->apply({link}));
   start_link();
-  ASSERT_TRUE(wait_until([&] {
-    auto s = links_status();
-    return s.is_object() && s.at("links").as_array().size() == 1 &&
-           s.at("links").as_array()[0].at("credentials").at("valid").as_bool();
-  }, 20s)) << link_->log();
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto s = links_status();
+        return s.is_object() && s.at("links").as_array().size() == 1 &&
+               s.at("links").as_array()[0].at("credentials").at("valid").as_bool();
+      },
+      20s))
+      << link_->log();
 
   // Reused: refused, whoever presents it.
   auto id = identity::SpiffeId::parse("spiffe://east.strait/ns/strait-multicluster/sa/link-west");
   ASSERT_TRUE(id);
-  auto again = controlplane::certify(link.identity_address, link.trust_bundle_pem, *id, link.link_token, 10s);
+  auto again = controlplane::certify(link.identity_address, link.trust_bundle_pem, *id,
+                                     link.link_token, 10s);
   ASSERT_FALSE(again);
-  EXPECT_NE(again.error().message.find("reused_token"), std::string::npos) << again.error().to_string();
+  EXPECT_NE(again.error().message.find("reused_token"), std::string::npos)
+      << again.error().to_string();
   // A strait-link that lost its persisted credential cannot get in with the spent token.
   ASSERT_EQ(link_->stop(), 0);
   std::filesystem::remove_all(west_->state_dir() / "links" / "east");
   start_link();
-  ASSERT_TRUE(wait_until([&] {
-    auto s = links_status();
-    if (!s.is_object() || s.at("links").as_array().empty()) return false;
-    const auto& c = s.at("links").as_array()[0].at("credentials");
-    return std::string(c.at("error").as_string()).find("reused_token") != std::string::npos;
-  }, 20s)) << link_->log();
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto s = links_status();
+        if (!s.is_object() || s.at("links").as_array().empty()) return false;
+        const auto& c = s.at("links").as_array()[0].at("credentials");
+        return std::string(c.at("error").as_string()).find("reused_token") != std::string::npos;
+      },
+      20s))
+      << link_->log();
 
   // Expired: refused.
   auto short_lived = link_gen(1);
@@ -364,10 +391,11 @@ TEST_F(LinkIntegrationTest, LinkTokensAreSingleUseAndExpire) {
   // seconds) and the verifier's clock-skew leeway.
   const auto past = 1s + token::kExpiryLeeway + 1500ms;
   wait_until([&] { return std::chrono::steady_clock::now() - issued > past; }, past + 2s, 50ms);
-  auto expired = controlplane::certify(short_lived.identity_address, short_lived.trust_bundle_pem, *id,
-                                       short_lived.link_token, 10s);
+  auto expired = controlplane::certify(short_lived.identity_address, short_lived.trust_bundle_pem,
+                                       *id, short_lived.link_token, 10s);
   ASSERT_FALSE(expired);
-  EXPECT_NE(expired.error().message.find("expired_token"), std::string::npos) << expired.error().to_string();
+  EXPECT_NE(expired.error().message.find("expired_token"), std::string::npos)
+      << expired.error().to_string();
 }
 
 }  // namespace
@@ -377,8 +405,8 @@ namespace strait::link {
 namespace {
 
 TEST_F(LinkIntegrationTest, LocalControllerOutageIsRetried) {
-  ASSERT_TRUE(east_->apply({service("web", {{"mirror.strait.dev/exported", "true"}}),
-                            endpoint("web", "10.1.0.1")}));
+  ASSERT_TRUE(east_->apply(
+      {service("web", {{"mirror.strait.dev/exported", "true"}}), endpoint("web", "10.1.0.1")}));
   ASSERT_TRUE(west_->apply({link_gen()}));
   start_link();
   ASSERT_TRUE(wait_until([&] { return has_service("web-east"); }, 20s)) << link_->log();
@@ -390,9 +418,11 @@ TEST_F(LinkIntegrationTest, LocalControllerOutageIsRetried) {
   ASSERT_TRUE(wait_until([&] { return link_->log().find("will retry") != std::string::npos; }, 10s))
       << link_->log();
   ASSERT_TRUE(west_->start());
-  ASSERT_TRUE(wait_until([&] { return endpoints_of("cart-east").size() == 1; }, 30s)) << link_->log();
+  ASSERT_TRUE(wait_until([&] { return endpoints_of("cart-east").size() == 1; }, 30s))
+      << link_->log();
   EXPECT_TRUE(has_service("web-east"));
-  EXPECT_NE(link_->get("/metrics").body.find("link_retries_total{target_cluster=\"east\",outcome=\"retrying\"}"),
+  EXPECT_NE(link_->get("/metrics")
+                .body.find("link_retries_total{target_cluster=\"east\",outcome=\"retrying\"}"),
             std::string::npos);
 }
 
@@ -402,8 +432,8 @@ class ShortLivedLinkCertificates : public LinkIntegrationTest {
 };
 
 TEST_F(ShortLivedLinkCertificates, RenewedAt70PercentWithTheCurrentCertificate) {
-  ASSERT_TRUE(east_->apply({service("web", {{"mirror.strait.dev/exported", "true"}}),
-                            endpoint("web", "10.1.0.1")}));
+  ASSERT_TRUE(east_->apply(
+      {service("web", {{"mirror.strait.dev/exported", "true"}}), endpoint("web", "10.1.0.1")}));
   ASSERT_TRUE(west_->apply({link_gen()}));
   start_link();
   auto expires = [&]() -> std::int64_t {
@@ -420,8 +450,8 @@ TEST_F(ShortLivedLinkCertificates, RenewedAt70PercentWithTheCurrentCertificate) 
   EXPECT_GT(std::chrono::steady_clock::now() - got, 5s);
   EXPECT_EQ(east_->log().find("reused_token"), std::string::npos);
   // And the renewed certificate keeps working: a new export arrives.
-  ASSERT_TRUE(east_->apply({service("cart", {{"mirror.strait.dev/exported", "true"}}),
-                            endpoint("cart", "10.1.0.8")}));
+  ASSERT_TRUE(east_->apply(
+      {service("cart", {{"mirror.strait.dev/exported", "true"}}), endpoint("cart", "10.1.0.8")}));
   ASSERT_TRUE(wait_until([&] { return has_service("cart-east"); }, 10s)) << link_->log();
 }
 
@@ -435,7 +465,8 @@ TEST_F(LinkIntegrationTest, FederatedServiceIsTheUnionOfBothClusters) {
   start_link();
   auto members = [&] {
     std::set<std::string> out;
-    for (const auto& e : endpoints_of("api-federated")) out.insert(e.address + "@" + e.meta.cluster);
+    for (const auto& e : endpoints_of("api-federated"))
+      out.insert(e.address + "@" + e.meta.cluster);
     return out;
   };
   const std::set<std::string> both = {"10.1.0.5@east", "10.2.0.5@west"};

@@ -27,7 +27,8 @@ discovery::Link east_link() {
 }
 
 topologies::RemoteService remote(const std::string& name, discovery::Labels labels,
-                                 std::vector<std::string> ips, const std::string& cluster = "east") {
+                                 std::vector<std::string> ips,
+                                 const std::string& cluster = "east") {
   topologies::RemoteService r;
   r.service.meta.cluster = cluster;
   r.service.meta.ns = "shop";
@@ -252,9 +253,10 @@ TEST(FederatedSetTest, OldestMemberGivesMetadataAndLeavingRemovesOnlyItsEndpoint
   FakeStore store;
   FederatedSet set(store, "west");
   auto link = east_link();
-  auto east = remote("api", {{"mirror.strait.dev/federated", "member"}, {"tier", "east"}}, {"10.1.0.1"});
-  auto north = remote("api", {{"mirror.strait.dev/federated", "member"}, {"tier", "north"}}, {"10.3.0.1"},
-                      "north");
+  auto east =
+      remote("api", {{"mirror.strait.dev/federated", "member"}, {"tier", "east"}}, {"10.1.0.1"});
+  auto north = remote("api", {{"mirror.strait.dev/federated", "member"}, {"tier", "north"}},
+                      {"10.3.0.1"}, "north");
   ASSERT_TRUE(set.set_member({"shop", "api"}, "east", east, link));
   ASSERT_TRUE(set.set_member({"shop", "api"}, "north", north, link));
   EXPECT_EQ(store.service("shop", "api-federated")->meta.labels.at("tier"), "east");

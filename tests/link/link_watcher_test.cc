@@ -66,8 +66,9 @@ class LinkWatcherTest : public ::testing::Test {
   LinkMetrics metrics_{registry_};
   testing::FakeStore store_;
   controlplane::testing::TempDir dir_;
-  LinkWatcher watcher_{io_.get_executor(), io_.get_executor(), link(), "west", dir_.path() / "east",
-                       store_, nullptr, metrics_, WatcherOptions{}};
+  LinkWatcher watcher_{
+      io_.get_executor(), io_.get_executor(), link(), "west", dir_.path() / "east", store_, nullptr,
+      metrics_,           WatcherOptions{}};
 };
 
 TEST_F(LinkWatcherTest, ExportMessagesBecomeMirrors) {

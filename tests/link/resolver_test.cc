@@ -35,8 +35,8 @@ TEST(ResolverTest, UnknownNamesFailWithinTheDeadline) {
 
 TEST(ResolverTest, GatewaysAreMergedWithoutDuplicatesAndFailuresReported) {
   std::vector<Error> errors;
-  auto all = resolve_gateways({"198.18.0.10", "198.18.0.10", "198.18.0.11", "no-such-gateway.invalid"}, 1s,
-                              &errors);
+  auto all = resolve_gateways(
+      {"198.18.0.10", "198.18.0.10", "198.18.0.11", "no-such-gateway.invalid"}, 1s, &errors);
   EXPECT_EQ(all, (std::vector<std::string>{"198.18.0.10", "198.18.0.11"}));
   EXPECT_EQ(errors.size(), 1u);
 }

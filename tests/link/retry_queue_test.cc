@@ -38,7 +38,8 @@ TEST(RetryQueueTest, RetriesRetryableErrorsUntilSuccess) {
 TEST(RetryQueueTest, GivesUpOnErrorsThatAreNotRetryable) {
   boost::asio::io_context io;
   bool gave_up = false;
-  RetryQueue q(io.get_executor(), fast(), [&](const std::string&, const Error&, bool g) { gave_up = g; });
+  RetryQueue q(io.get_executor(), fast(),
+               [&](const std::string&, const Error&, bool g) { gave_up = g; });
   int calls = 0;
   q.add({"gc", [&]() -> Result<void> {
            ++calls;
@@ -54,8 +55,14 @@ TEST(RetryQueueTest, OneKeyIsQueuedOnceWithTheNewestWork) {
   boost::asio::io_context io;
   RetryQueue q(io.get_executor(), fast());
   std::vector<int> ran;
-  q.add({"k", [&]() -> Result<void> { ran.push_back(1); return {}; }});
-  q.add({"k", [&]() -> Result<void> { ran.push_back(2); return {}; }});
+  q.add({"k", [&]() -> Result<void> {
+           ran.push_back(1);
+           return {};
+         }});
+  q.add({"k", [&]() -> Result<void> {
+           ran.push_back(2);
+           return {};
+         }});
   EXPECT_EQ(q.size(), 1u);
   io.run_for(2s);
   EXPECT_EQ(ran, std::vector<int>{2});

@@ -32,7 +32,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-int g_io_timeout_ms = 30000;       // each read/write
+int g_io_timeout_ms = 30000;  // each read/write
 int g_connect_timeout_ms = 5000;
 
 [[noreturn]] void die(const std::string& msg, int code = 1) {
@@ -86,7 +86,8 @@ int listen_on(const std::string& addr) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   int one = 1;
   ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&*sa), sizeof *sa) != 0) die("bind " + addr + ": " + std::strerror(errno));
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&*sa), sizeof *sa) != 0)
+    die("bind " + addr + ": " + std::strerror(errno));
   if (::listen(fd, 128) != 0) die("listen: " + std::string(std::strerror(errno)));
   sockaddr_in bound{};
   socklen_t len = sizeof bound;
@@ -224,7 +225,8 @@ int run_http(const Flags& f) {
       std::string method = request_line.substr(0, request_line.find(' '));
       auto p1 = request_line.find(' ');
       auto p2 = request_line.rfind(' ');
-      std::string target = p1 != std::string::npos && p2 > p1 ? request_line.substr(p1 + 1, p2 - p1 - 1) : "";
+      std::string target =
+          p1 != std::string::npos && p2 > p1 ? request_line.substr(p1 + 1, p2 - p1 - 1) : "";
       std::string version = p2 != std::string::npos ? request_line.substr(p2 + 1) : "";
       size_t content_length = 0;
       bool keep_alive = version == "HTTP/1.1";
@@ -262,8 +264,9 @@ int run_http(const Flags& f) {
         body = "not found\n";
       }
       std::string resp = "HTTP/1.1 " + status + "\r\nContent-Type: text/plain\r\nContent-Length: " +
-                         std::to_string(body.size()) + "\r\nConnection: " + (keep_alive ? "keep-alive" : "close") +
-                         "\r\n\r\n" + (method == "HEAD" ? "" : body);
+                         std::to_string(body.size()) +
+                         "\r\nConnection: " + (keep_alive ? "keep-alive" : "close") + "\r\n\r\n" +
+                         (method == "HEAD" ? "" : body);
       if (!write_all(c, resp.data(), resp.size()) || !keep_alive) return;
     }
   });
@@ -346,8 +349,10 @@ int run_echo_client(const Flags& f) {
   const auto end = Clock::now() + std::chrono::seconds(hold);
   int checks = 1;
   while (Clock::now() < end) {
-    std::this_thread::sleep_for(std::min<Clock::duration>(std::chrono::seconds(1), end - Clock::now()));
-    if (!echo_once(fd, msg)) die("echo from " + addr + " failed after " + std::to_string(checks) + " checks");
+    std::this_thread::sleep_for(
+        std::min<Clock::duration>(std::chrono::seconds(1), end - Clock::now()));
+    if (!echo_once(fd, msg))
+      die("echo from " + addr + " failed after " + std::to_string(checks) + " checks");
     ++checks;
   }
   ::close(fd);
@@ -387,7 +392,8 @@ int main(int argc, char** argv) {
   }
   try {
     if (f.count("--io-timeout-ms")) g_io_timeout_ms = std::stoi(f["--io-timeout-ms"]);
-    if (f.count("--connect-timeout-ms")) g_connect_timeout_ms = std::stoi(f["--connect-timeout-ms"]);
+    if (f.count("--connect-timeout-ms"))
+      g_connect_timeout_ms = std::stoi(f["--connect-timeout-ms"]);
     if (mode == "echo") return run_echo(f);
     if (mode == "http") return run_http(f);
     if (mode == "sink") return run_sink(f);

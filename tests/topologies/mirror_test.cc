@@ -77,9 +77,13 @@ TEST(LinkSelects, ByModeSelector) {
 }
 
 TEST(GatewayMirror, EndpointsAreTheGatewayWithAnAuthorityOverride) {
-  RemoteService r{service("web", {{std::string(kExported), "true"}, {"app", "web"}, {"secret", "x"}}),
-                  {pod("198.18.1.10"), pod("198.18.1.11")}};
-  GatewayView gw{{"198.18.250.100", "198.18.250.101"}, 4143, "spiffe://east.strait/ns/strait-multicluster/sa/gateway", true};
+  RemoteService r{
+      service("web", {{std::string(kExported), "true"}, {"app", "web"}, {"secret", "x"}}),
+      {pod("198.18.1.10"), pod("198.18.1.11")}};
+  GatewayView gw{{"198.18.250.100", "198.18.250.101"},
+                 4143,
+                 "spiffe://east.strait/ns/strait-multicluster/sa/gateway",
+                 true};
   auto m = gateway_mirror(r, link_to_east(), gw, "west");
   EXPECT_EQ(m.service.meta.name, "web-east");
   EXPECT_EQ(m.service.meta.ns, "shop");

@@ -326,7 +326,8 @@ TEST_F(DestinationIndexTest, ClusterIpSubscribedBeforeTheServiceExists) {
 
 TEST_F(DestinationIndexTest, LookupByPodIp) {
   index_.apply(added(service("shop", "web", "198.19.0.7")));
-  auto e1 = endpoint("shop", "web-1", "web", "10.1.0.1", 80, "spiffe://west.example/ns/shop/sa/web");
+  auto e1 =
+      endpoint("shop", "web-1", "web", "10.1.0.1", 80, "spiffe://west.example/ns/shop/sa/web");
   index_.apply(added(e1));
   index_.apply(added(endpoint("shop", "web-2", "web", "10.1.0.2", 80)));
   Recorder r;
@@ -398,8 +399,8 @@ TEST_F(DestinationIndexTest, EndpointChangingAddressIsRemovedAndAdded) {
 
 TEST_F(DestinationIndexTest, ProxyPortIsTheInboundPortForMeshedEndpointsOnly) {
   index_.apply(added(service("shop", "web")));
-  index_.apply(added(endpoint("shop", "meshed", "web", "10.1.0.1", 80,
-                              "spiffe://west.example/ns/shop/sa/web")));
+  index_.apply(added(
+      endpoint("shop", "meshed", "web", "10.1.0.1", 80, "spiffe://west.example/ns/shop/sa/web")));
   index_.apply(added(endpoint("shop", "plain", "web", "10.1.0.2", 80)));
   Recorder r;
   subscribe(r, kWeb);
@@ -413,8 +414,8 @@ TEST_F(DestinationIndexTest, ProxyPortIsTheInboundPortForMeshedEndpointsOnly) {
 TEST(DestinationIndexSettingsTest, ProxyPortFollowsTheConfiguredInboundPort) {
   DestinationIndex index(DestinationIndex::Settings{"west", "cluster.local", 5143});
   index.apply(added(service("shop", "web")));
-  index.apply(added(endpoint("shop", "meshed", "web", "10.1.0.1", 80,
-                             "spiffe://west.example/ns/shop/sa/web")));
+  index.apply(added(
+      endpoint("shop", "meshed", "web", "10.1.0.1", 80, "spiffe://west.example/ns/shop/sa/web")));
   Recorder r;
   ASSERT_TRUE(index.subscribe(index.reserve_id(), kWeb, r.sink()).ok());
   ASSERT_EQ(r.view.size(), 1u);
@@ -426,7 +427,8 @@ TEST(DestinationIndexSettingsTest, ClusterDomainComesFromSettings) {
   index.apply(added(service("shop", "web")));
   index.apply(added(endpoint("shop", "web-1", "web", "10.1.0.1")));
   Recorder in_domain, other_domain;
-  ASSERT_TRUE(index.subscribe(index.reserve_id(), "web.shop.svc.east.local:80", in_domain.sink()).ok());
+  ASSERT_TRUE(
+      index.subscribe(index.reserve_id(), "web.shop.svc.east.local:80", in_domain.sink()).ok());
   ASSERT_TRUE(index.subscribe(index.reserve_id(), kWeb, other_domain.sink()).ok());
   EXPECT_EQ(in_domain.keys(), std::vector<std::string>{"10.1.0.1:80"});
   ASSERT_TRUE(other_domain.last().has_no_endpoints());

@@ -85,7 +85,7 @@ TEST(TargetTest, RefusesMalformedPaths) {
         "web.shop.svc.cluster.local:65536", "web.shop.svc.cluster.local:http",
         "web.shop.svc.cluster.local:-1", "web.shop.svc.cluster.local:+80",
         "web.shop.svc.cluster.local:80x", "web.shop.svc.cluster.local: 80", "1.2.3.4:99999",
-        ":80",           // empty host
+        ":80",  // empty host
         "", "[::1", "[::1]", "[::1]80", "[]:80", "[::1]:", "[::1]:0"}) {
     auto t = parse_target(path, kDomain);
     ASSERT_FALSE(t.ok()) << "accepted \"" << path << "\"";

@@ -82,7 +82,8 @@ TEST_F(CertifierTest, IssuesALeafThatVerifiesAgainstTheRoot) {
   EXPECT_EQ(issued->expiry, leaf.not_after());
 
   std::vector<tls::Certificate> chain;
-  for (const auto& pem : issued->intermediates_pem) chain.push_back(must(tls::Certificate::from_pem(pem)));
+  for (const auto& pem : issued->intermediates_pem)
+    chain.push_back(must(tls::Certificate::from_pem(pem)));
   auto bundle = must(tls::TrustBundle::from_pem(root_.cert().to_pem()));
   auto verified = bundle.verify(leaf, chain);
   ASSERT_TRUE(verified.ok()) << verified.error().to_string();
@@ -160,9 +161,8 @@ TEST_F(CertifierTest, RefusesATokenForAnotherServiceAccountOrNamespace) {
 }
 
 TEST_F(CertifierTest, RefusesACsrNamingAnotherIdentity) {
-  expect_refused(
-      certifier_.certify(kWebId, token(), csr("spiffe://west.example/ns/shop/sa/admin")),
-      "identity_mismatch");
+  expect_refused(certifier_.certify(kWebId, token(), csr("spiffe://west.example/ns/shop/sa/admin")),
+                 "identity_mismatch");
 }
 
 TEST_F(CertifierTest, RefusesAMalformedCsr) {

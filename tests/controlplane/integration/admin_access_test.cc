@@ -51,8 +51,9 @@ TEST_F(AdminAccess, OnlyTheAdminIdentityMayUseTheAdminApi) {
   // A workload certificate for a look-alike name in the admin namespace is no better.
   auto imposter = c_.certify_workload("strait-system", "straitctl-not");
   ASSERT_TRUE(imposter) << imposter.error().to_string();
-  EXPECT_EQ(list_services(ControllerProcess::credentials_of(*imposter, c_.anchor_pem())).error_code(),
-            grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(
+      list_services(ControllerProcess::credentials_of(*imposter, c_.anchor_pem())).error_code(),
+      grpc::StatusCode::PERMISSION_DENIED);
 
   // Every mutating call is refused the same way.
   auto stub = admin::v1::Admin::NewStub(c_.channel(creds));

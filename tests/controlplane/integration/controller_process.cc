@@ -107,16 +107,30 @@ std::optional<int> wait_exit(pid_t pid, std::chrono::milliseconds deadline) {
 }
 
 std::string status_name(grpc::StatusCode code) {
-  static const char* names[] = {"ok", "cancelled", "unknown", "invalid_argument",
-                                "deadline_exceeded", "not_found", "already_exists",
-                                "permission_denied", "resource_exhausted", "failed_precondition",
-                                "aborted", "out_of_range", "unimplemented", "internal",
-                                "unavailable", "data_loss", "unauthenticated"};
+  static const char* names[] = {"ok",
+                                "cancelled",
+                                "unknown",
+                                "invalid_argument",
+                                "deadline_exceeded",
+                                "not_found",
+                                "already_exists",
+                                "permission_denied",
+                                "resource_exhausted",
+                                "failed_precondition",
+                                "aborted",
+                                "out_of_range",
+                                "unimplemented",
+                                "internal",
+                                "unavailable",
+                                "data_loss",
+                                "unauthenticated"};
   auto i = static_cast<std::size_t>(code);
   return i < std::size(names) ? names[i] : "grpc_" + std::to_string(i);
 }
 
-Error rpc_error(const grpc::Status& s) { return make_error(status_name(s.error_code()), s.error_message()); }
+Error rpc_error(const grpc::Status& s) {
+  return make_error(status_name(s.error_code()), s.error_message());
+}
 
 std::unique_ptr<grpc::ClientContext> rpc_context() {
   auto c = std::make_unique<grpc::ClientContext>();
@@ -126,7 +140,8 @@ std::unique_ptr<grpc::ClientContext> rpc_context() {
 
 }  // namespace
 
-ProcessResult run_process(const std::vector<std::string>& argv, std::chrono::milliseconds deadline) {
+ProcessResult run_process(const std::vector<std::string>& argv,
+                          std::chrono::milliseconds deadline) {
   ProcessResult out;
   int pipefd[2];
   if (::pipe2(pipefd, O_CLOEXEC) != 0) return out;
@@ -164,7 +179,8 @@ ProcessResult run_process(const std::vector<std::string>& argv, std::chrono::mil
   return out;
 }
 
-HttpResponse http_get(std::uint16_t port, const std::string& path, std::chrono::milliseconds deadline) {
+HttpResponse http_get(std::uint16_t port, const std::string& path,
+                      std::chrono::milliseconds deadline) {
   HttpResponse out;
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return out;
@@ -232,7 +248,9 @@ double metric_value(const std::string& exposition, const std::string& sample) {
 std::string ControllerProcess::controller_binary() {
   return std::string(STRAIT_BUILD_DIR) + "/controlplane/strait-controller";
 }
-std::string ControllerProcess::straitctl_binary() { return std::string(STRAIT_BUILD_DIR) + "/cli/straitctl"; }
+std::string ControllerProcess::straitctl_binary() {
+  return std::string(STRAIT_BUILD_DIR) + "/cli/straitctl";
+}
 
 ControllerProcess::ControllerProcess(ControllerOptions options) : options_(std::move(options)) {
   state_dir_ = dir_.path() / "state";
@@ -389,7 +407,8 @@ ClientCredentials ControllerProcess::admin_credentials() const {
   return out;
 }
 
-std::shared_ptr<grpc::Channel> ControllerProcess::channel(const ClientCredentials& credentials) const {
+std::shared_ptr<grpc::Channel> ControllerProcess::channel(
+    const ClientCredentials& credentials) const {
   return make_channel(destination_address_, credentials);
 }
 
@@ -400,7 +419,8 @@ std::unique_ptr<admin::v1::Admin::Stub> ControllerProcess::admin() const {
 Result<std::vector<discovery::Object>> ControllerProcess::apply(
     const std::vector<discovery::Object>& objects) const {
   admin::v1::ApplyRequest req;
-  for (const auto& o : objects) req.add_objects_json(boost::json::serialize(discovery::object_to_json(o)));
+  for (const auto& o : objects)
+    req.add_objects_json(boost::json::serialize(discovery::object_to_json(o)));
   admin::v1::ApplyResponse resp;
   auto ctx = rpc_context();
   auto s = admin()->Apply(ctx.get(), req, &resp);

@@ -74,7 +74,8 @@ class ControllerProcess {
   static std::string straitctl_binary();
 
   explicit ControllerProcess(ControllerOptions options = {});
-  // stop(), print the log if the test failed (or STRAIT_TEST_PRINT_LOG is set), remove the state dir
+  // stop(), print the log if the test failed (or STRAIT_TEST_PRINT_LOG is set), remove the state
+  // dir
   ~ControllerProcess();
   ControllerProcess(const ControllerProcess&) = delete;
   ControllerProcess& operator=(const ControllerProcess&) = delete;
@@ -111,7 +112,8 @@ class ControllerProcess {
 
   // Admin API shortcuts. Errors carry the gRPC status code name and message.
   Result<std::vector<discovery::Object>> apply(const std::vector<discovery::Object>& objects) const;
-  Result<std::vector<discovery::Object>> list(discovery::Kind kind, const std::string& ns = "") const;
+  Result<std::vector<discovery::Object>> list(discovery::Kind kind,
+                                              const std::string& ns = "") const;
   Result<void> remove(discovery::Kind kind, const std::string& ns, const std::string& name) const;
   Result<std::string> issue_token(const std::string& ns, const std::string& sa,
                                   std::chrono::seconds ttl = std::chrono::seconds(600)) const;

@@ -40,8 +40,9 @@ TEST_F(DestinationIntegration, StreamsEndpointsOfAServiceAsTheyChange) {
   ASSERT_TRUE(c_.apply({endpoint("shop", "web-1", "web", "10.0.0.1", 8080, {{"pod", "web-1"}})}));
   ASSERT_TRUE(c_.apply({endpoint("shop", "web-2", "web", "10.0.0.2", 8080)}));
   // An endpoint of another service, and one on another port, are not part of this answer.
-  ASSERT_TRUE(c_.apply({service("shop", "api", 80), endpoint("shop", "api-1", "api", "10.0.1.1", 80),
-                        endpoint("shop", "web-admin", "web", "10.0.0.9", 9000)}));
+  ASSERT_TRUE(
+      c_.apply({service("shop", "api", 80), endpoint("shop", "api-1", "api", "10.0.1.1", 80),
+                endpoint("shop", "web-admin", "web", "10.0.0.9", 9000)}));
   ASSERT_TRUE(w.wait_for_addrs({"10.0.0.1:8080", "10.0.0.2:8080"}, 10s)) << w.history();
   const auto& a1 = w.addrs().at("10.0.0.1:8080");
   EXPECT_EQ(a1.metric_labels().at("endpoint"), "web-1");
@@ -121,7 +122,8 @@ TEST_F(DestinationIntegration, AnUnrelatedChangeSendsNothing) {
   const auto before = w.updates();
 
   // Other services come and go; this one does not change.
-  for (int i = 0; i < 5; ++i) ASSERT_TRUE(c_.apply({service("shop", "other-" + std::to_string(i), 80)}));
+  for (int i = 0; i < 5; ++i)
+    ASSERT_TRUE(c_.apply({service("shop", "other-" + std::to_string(i), 80)}));
   // A marker change on this service, so that everything before it has been delivered.
   ASSERT_TRUE(c_.apply({endpoint("shop", "web-2", "web", "10.0.0.2", 8080)}));
   ASSERT_TRUE(w.wait_for_addrs({"10.0.0.1:8080", "10.0.0.2:8080"}, 10s)) << w.history();

@@ -29,7 +29,8 @@ inline std::string describe(const destination::v1::Update& u) {
     for (const auto& a : u.remove().addrs()) out += addr_text(a) + " ";
     out += "]";
   } else if (u.has_no_endpoints()) {
-    out = std::string("no_endpoints{exists=") + (u.no_endpoints().exists() ? "true" : "false") + "}";
+    out =
+        std::string("no_endpoints{exists=") + (u.no_endpoints().exists() ? "true" : "false") + "}";
   } else {
     out = "empty update";
   }
@@ -64,8 +65,9 @@ class DestinationWatch {
   }
   // Until the addresses are exactly `want`.
   bool wait_for_addrs(const std::set<std::string>& want, std::chrono::milliseconds deadline) {
-    return wait_until([&](const DestinationWatch& w) { return w.announced() && w.addrs_set() == want; },
-                      deadline);
+    return wait_until(
+        [&](const DestinationWatch& w) { return w.announced() && w.addrs_set() == want; },
+        deadline);
   }
 
   void take(const destination::v1::Update& u) {
@@ -91,7 +93,9 @@ class DestinationWatch {
     return out;
   }
   const std::map<std::string, std::string>& set_labels() const { return set_labels_; }
-  const std::optional<destination::v1::NoEndpoints>& last_no_endpoints() const { return no_endpoints_; }
+  const std::optional<destination::v1::NoEndpoints>& last_no_endpoints() const {
+    return no_endpoints_;
+  }
   std::string history() const {
     std::string out;
     for (const auto& h : history_) out += h + "\n";

@@ -63,7 +63,8 @@ class IdentityIntegration : public ::testing::Test {
 
   grpc::Status certify_raw(const std::string& identity, const std::string& token,
                            const std::string& csr, iv::CertifyResponse* resp = nullptr) const {
-    auto stub = iv::Identity::NewStub(make_channel(c_.identity_address(), {c_.anchor_pem(), "", ""}));
+    auto stub =
+        iv::Identity::NewStub(make_channel(c_.identity_address(), {c_.anchor_pem(), "", ""}));
     iv::CertifyRequest req;
     req.set_identity(identity);
     req.set_token(token);
@@ -112,7 +113,8 @@ TEST_F(IdentityIntegration, IssuesAVerifiableShortLivedCertificate) {
   EXPECT_GE(lifetime.count(), 55);
   EXPECT_LE(lifetime.count(), 70);
   EXPECT_EQ(resp.valid_until_unix(),
-            std::chrono::duration_cast<std::chrono::seconds>(leaf->not_after().time_since_epoch()).count());
+            std::chrono::duration_cast<std::chrono::seconds>(leaf->not_after().time_since_epoch())
+                .count());
 
   // The client helper goes the same way and yields usable credentials.
   auto token = c_.issue_token("shop", "web");
@@ -134,9 +136,9 @@ TEST_F(IdentityIntegration, RefusesEachBadRequestWithItsCodeAndReasonAndCountsIt
   auto now = std::chrono::system_clock::now();
   std::vector<Refusal> cases;
 
-  cases.push_back({"expired token", grpc::StatusCode::UNAUTHENTICATED, "expired_token",
-                   certify_raw(web.to_string(), token("shop", "web", now - 2h, now - 1h),
-                               p256_csr(web))});
+  cases.push_back(
+      {"expired token", grpc::StatusCode::UNAUTHENTICATED, "expired_token",
+       certify_raw(web.to_string(), token("shop", "web", now - 2h, now - 1h), p256_csr(web))});
 
   auto other_key = token::generate_signing_key_pem();
   ASSERT_TRUE(other_key);
@@ -169,9 +171,9 @@ TEST_F(IdentityIntegration, RefusesEachBadRequestWithItsCodeAndReasonAndCountsIt
                    certify_raw(web.to_string(), valid_token("shop", "web"), *p384_csr)});
 
   auto foreign = identity::SpiffeId::workload("west.strait", "shop", "web");
-  cases.push_back({"outside the trust domain", grpc::StatusCode::PERMISSION_DENIED,
-                   "outside_trust_domain",
-                   certify_raw(foreign.to_string(), valid_token("shop", "web"), p256_csr(foreign))});
+  cases.push_back(
+      {"outside the trust domain", grpc::StatusCode::PERMISSION_DENIED, "outside_trust_domain",
+       certify_raw(foreign.to_string(), valid_token("shop", "web"), p256_csr(foreign))});
 
   for (const auto& c : cases) {
     SCOPED_TRACE(c.name);
@@ -189,7 +191,8 @@ TEST_F(IdentityIntegration, RefusesEachBadRequestWithItsCodeAndReasonAndCountsIt
     EXPECT_EQ(metric_value(metrics.body,
                            "identity_certificates_refused_total{reason=\"" + c.reason + "\"}"),
               1.0)
-        << c.reason << "\n" << metrics.body;
+        << c.reason << "\n"
+        << metrics.body;
   }
   EXPECT_EQ(metric_value(metrics.body, "identity_certificates_issued_total"), 1.0) << metrics.body;
 }

@@ -23,11 +23,12 @@ class PolicyIntegration : public ::testing::Test {
     ASSERT_TRUE(s) << s.error().to_string();
     auto w = c_.certify_workload("shop", "web");
     ASSERT_TRUE(w) << w.error().to_string();
-    stub_ = pv::InboundPolicies::NewStub(c_.channel(ControllerProcess::credentials_of(*w, c_.anchor_pem())));
+    stub_ = pv::InboundPolicies::NewStub(
+        c_.channel(ControllerProcess::credentials_of(*w, c_.anchor_pem())));
   }
 
-  std::unique_ptr<StreamReader<pv::InboundPolicy>> watch(std::uint32_t port,
-                                                         std::map<std::string, std::string> labels) {
+  std::unique_ptr<StreamReader<pv::InboundPolicy>> watch(
+      std::uint32_t port, std::map<std::string, std::string> labels) {
     pv::InboundPolicyRequest req;
     req.set_port(port);
     req.mutable_workload_labels()->insert(labels.begin(), labels.end());
@@ -64,8 +65,8 @@ TEST_F(PolicyIntegration, FollowsServersAndAuthorizations) {
   EXPECT_EQ(denied->authorizations_size(), 0);
   EXPECT_EQ(denied->protocol(), common::v1::PROTOCOL_HTTP1) << describe(*denied);
 
-  ASSERT_TRUE(c_.apply({authorization("shop", "web-allow", "web-http",
-                                      {"spiffe://east.strait/ns/shop/*"})}));
+  ASSERT_TRUE(c_.apply(
+      {authorization("shop", "web-allow", "web-http", {"spiffe://east.strait/ns/shop/*"})}));
   auto allowed = web->next(10s);
   ASSERT_TRUE(allowed) << "no policy after the AuthorizationPolicy";
   EXPECT_EQ(allowed->server(), "web-http");

@@ -99,7 +99,8 @@ TEST_F(RegistrationIntegration, EndpointGoesWhenHeartbeatsStopButTheStreamStaysO
   ASSERT_TRUE(w.wait_until([](const DestinationWatch& d) { return d.announced(); }, 10s));
 
   // A well-behaved lease, heartbeating, that must outlive the silent one.
-  RegistrationLease good([this](bool) { return workload_channel_; }, workload("web", 8080, "10.1.1.2", "web-good"));
+  RegistrationLease good([this](bool) { return workload_channel_; },
+                         workload("web", 8080, "10.1.1.2", "web-good"));
 
   // A raw stream that registers and then never sends a heartbeat, without closing.
   auto stub = rv::Registration::NewStub(workload_channel_);
@@ -127,7 +128,8 @@ TEST_F(RegistrationIntegration, EndpointGoesWhenHeartbeatsStopButTheStreamStaysO
   EXPECT_FALSE(stream->Read(&none));
   auto status = stream->Finish();
   EXPECT_EQ(status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED) << status.error_message();
-  EXPECT_NE(status.error_message().find("lease expired"), std::string::npos) << status.error_message();
+  EXPECT_NE(status.error_message().find("lease expired"), std::string::npos)
+      << status.error_message();
 
   // The heartbeating lease is still there well past its own lease time.
   auto check_until = Clock::now() + 2500ms;

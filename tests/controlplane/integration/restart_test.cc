@@ -18,7 +18,8 @@ using namespace std::chrono_literals;
 using discovery::Kind;
 namespace rv = registration::v1;
 
-constexpr Kind kKinds[] = {Kind::kService, Kind::kEndpoint, Kind::kServer, Kind::kAuthorizationPolicy};
+constexpr Kind kKinds[] = {Kind::kService, Kind::kEndpoint, Kind::kServer,
+                           Kind::kAuthorizationPolicy};
 
 // Every object of every kind as store JSON, keyed by kind/ns/name.
 std::map<std::string, std::string> snapshot(const ControllerProcess& c) {
@@ -58,9 +59,10 @@ TEST_P(RestartIntegration, KeepsAppliedObjectsAndDropsLeases) {
   ASSERT_TRUE(started) << started.error().to_string();
 
   ASSERT_TRUE(c.apply({service("shop", "web", 80, 8080), service("shop", "api", 9090)}));
-  ASSERT_TRUE(c.apply({endpoint("shop", "web-1", "web", "10.0.0.1", 8080, {{"zone", "a"}}),
-                       server("shop", "web-http", 8080, {{"app", "web"}}),
-                       authorization("shop", "web-allow", "web-http", {"spiffe://east.strait/ns/shop/*"})}));
+  ASSERT_TRUE(c.apply(
+      {endpoint("shop", "web-1", "web", "10.0.0.1", 8080, {{"zone", "a"}}),
+       server("shop", "web-http", 8080, {{"app", "web"}}),
+       authorization("shop", "web-allow", "web-http", {"spiffe://east.strait/ns/shop/*"})}));
   // A write that replaces an object: its version moves on.
   ASSERT_TRUE(c.apply({endpoint("shop", "web-1", "web", "10.0.0.1", 8080, {{"zone", "b"}})}));
   ASSERT_TRUE(c.remove(Kind::kService, "shop", "api"));
@@ -68,7 +70,8 @@ TEST_P(RestartIntegration, KeepsAppliedObjectsAndDropsLeases) {
   // A leased endpoint, held by a raw stream that the restart breaks (no re-registration).
   auto w = c.certify_workload("shop", "web");
   ASSERT_TRUE(w) << w.error().to_string();
-  auto stub = rv::Registration::NewStub(c.channel(ControllerProcess::credentials_of(*w, c.anchor_pem())));
+  auto stub =
+      rv::Registration::NewStub(c.channel(ControllerProcess::credentials_of(*w, c.anchor_pem())));
   auto ctx = std::make_unique<grpc::ClientContext>();
   ctx->set_deadline(std::chrono::system_clock::now() + 60s);
   auto stream = stub->Register(ctx.get());

@@ -17,7 +17,8 @@ namespace dst = destination::v1;
 
 // Like make_channel, but on a connection of its own with a fixed, small HTTP/2 window (no BDP
 // probing), so that a stream nobody reads fills up after a few messages.
-std::shared_ptr<grpc::Channel> stuck_channel(const std::string& address, const ClientCredentials& c) {
+std::shared_ptr<grpc::Channel> stuck_channel(const std::string& address,
+                                             const ClientCredentials& c) {
   grpc::SslCredentialsOptions tls;
   tls.pem_root_certs = c.anchor_pem;
   tls.pem_cert_chain = c.cert_chain_pem;
@@ -34,8 +35,8 @@ TEST(SlowSubscriber, IsCutOffWhileTheReaderKeepsUp) {
   ASSERT_TRUE(c.install());
   auto started = c.start();
   ASSERT_TRUE(started) << started.error().to_string();
-  ASSERT_TRUE(c.apply({service("shop", "web", 80, 8080),
-                       endpoint("shop", "web-0", "web", "10.0.0.1", 8080)}));
+  ASSERT_TRUE(c.apply(
+      {service("shop", "web", 80, 8080), endpoint("shop", "web-0", "web", "10.0.0.1", 8080)}));
   const auto admin = c.admin_credentials();
   const std::string path = "web.shop.svc.cluster.local:80";
 
@@ -52,7 +53,8 @@ TEST(SlowSubscriber, IsCutOffWhileTheReaderKeepsUp) {
   // The controller holds both subscriptions before the churn starts.
   ASSERT_TRUE(wait_until(
       [&] {
-        return metric_value(c.get("/metrics").body, "controller_streams_open{api=\"destination\"}") >= 2;
+        return metric_value(c.get("/metrics").body,
+                            "controller_streams_open{api=\"destination\"}") >= 2;
       },
       10s));
 
@@ -88,7 +90,8 @@ TEST(SlowSubscriber, IsCutOffWhileTheReaderKeepsUp) {
   while (stuck->Read(&u)) ++drained;
   auto status = stuck->Finish();
   EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
-      << status.error_code() << " " << status.error_message() << " after " << drained << " messages";
+      << status.error_code() << " " << status.error_message() << " after " << drained
+      << " messages";
   EXPECT_LT(drained, changes) << "the stuck stream should not have received everything";
 
   auto metrics = c.get("/metrics").body;
@@ -96,7 +99,8 @@ TEST(SlowSubscriber, IsCutOffWhileTheReaderKeepsUp) {
   // Only the reading stream is still open.
   EXPECT_TRUE(wait_until(
       [&] {
-        return metric_value(c.get("/metrics").body, "controller_streams_open{api=\"destination\"}") == 1;
+        return metric_value(c.get("/metrics").body,
+                            "controller_streams_open{api=\"destination\"}") == 1;
       },
       5s));
 }

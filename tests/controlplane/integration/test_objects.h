@@ -14,7 +14,9 @@ inline discovery::Object service(const std::string& ns, const std::string& name,
   discovery::Service s;
   s.meta.ns = ns;
   s.meta.name = name;
-  s.ports.push_back({.name = "http", .port = port, .target_port = target_port,
+  s.ports.push_back({.name = "http",
+                     .port = port,
+                     .target_port = target_port,
                      .protocol = discovery::ProtocolHint::kHttp1});
   return s;
 }

@@ -161,7 +161,8 @@ TEST(PolicyIndexTest, SubscribeSendsTheCurrentPolicyThenChanges) {
   EXPECT_EQ(r.pushed[0].server(), "web-http");
   EXPECT_EQ(r.pushed[0].authorizations_size(), 0);
 
-  auto a = authz("shop", "allow-frontend", "web-http", {"spiffe://west.example/ns/shop/sa/frontend"});
+  auto a =
+      authz("shop", "allow-frontend", "web-http", {"spiffe://west.example/ns/shop/sa/frontend"});
   index.apply(added(a));
   ASSERT_EQ(r.pushed.size(), 2u);
   EXPECT_EQ(names_of(r.pushed[1]), std::vector<std::string>{"allow-frontend"});

@@ -20,9 +20,7 @@ T must(Result<T> r) {
   return std::move(r).value();
 }
 
-fs::perms perms_of(const fs::path& p) {
-  return fs::status(p).permissions() & fs::perms::all;
-}
+fs::perms perms_of(const fs::path& p) { return fs::status(p).permissions() & fs::perms::all; }
 
 constexpr auto kSecret = fs::perms::owner_read | fs::perms::owner_write;
 

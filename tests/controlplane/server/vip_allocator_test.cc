@@ -13,8 +13,8 @@ VipAllocator must_parse(std::string_view cidr) {
 }
 
 TEST(VipAllocatorTest, ParsesValidRanges) {
-  for (std::string_view cidr : {"198.19.0.0/20", "10.0.0.0/8", "192.168.1.0/24", "10.0.0.0/30",
-                                "172.16.0.0/12"}) {
+  for (std::string_view cidr :
+       {"198.19.0.0/20", "10.0.0.0/8", "192.168.1.0/24", "10.0.0.0/30", "172.16.0.0/12"}) {
     EXPECT_TRUE(VipAllocator::parse(cidr).ok()) << cidr;
   }
 }
@@ -27,7 +27,8 @@ TEST(VipAllocatorTest, RefusesInvalidRanges) {
     auto r = VipAllocator::parse(cidr);
     ASSERT_FALSE(r.ok()) << "accepted \"" << cidr << "\"";
     EXPECT_EQ(r.error().code, "invalid_field") << cidr;
-    EXPECT_NE(r.error().message.find("cluster.serviceCIDR"), std::string::npos) << r.error().message;
+    EXPECT_NE(r.error().message.find("cluster.serviceCIDR"), std::string::npos)
+        << r.error().message;
   }
 }
 

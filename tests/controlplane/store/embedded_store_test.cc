@@ -19,10 +19,10 @@ using discovery::Kind;
 using discovery::Object;
 using discovery::ObjectKey;
 using testing::Collector;
-using testing::Seen;
-using testing::TempDir;
 using testing::endpoint;
+using testing::Seen;
 using testing::service;
+using testing::TempDir;
 
 class StoreTest : public ::testing::TestWithParam<bool> {
  protected:
@@ -63,7 +63,10 @@ TEST_P(StoreTest, PutGetListRemove) {
   auto b = store->put(service("shop", "web", 81));
   ASSERT_TRUE(b.ok());
   EXPECT_EQ(discovery::meta_of(*b).version, 5u);
-  EXPECT_EQ(std::get<discovery::Service>(*store->get(ObjectKey{Kind::kService, "shop", "web"})).ports[0].port, 81);
+  EXPECT_EQ(std::get<discovery::Service>(*store->get(ObjectKey{Kind::kService, "shop", "web"}))
+                .ports[0]
+                .port,
+            81);
 
   auto removed = store->remove(ObjectKey{Kind::kService, "shop", "web"});
   ASSERT_TRUE(removed.ok());
@@ -126,7 +129,8 @@ TEST_P(StoreTest, WatchFromVersionReplaysAndExpires) {
   EmbeddedStoreOptions options;
   options.watch_log_capacity = 10;
   auto store = open(options);
-  for (int i = 0; i < 30; ++i) ASSERT_TRUE(store->put(service("shop", "s" + std::to_string(i % 3))).ok());
+  for (int i = 0; i < 30; ++i)
+    ASSERT_TRUE(store->put(service("shop", "s" + std::to_string(i % 3))).ok());
   Collector c;
   auto w = store->watch(discovery::WatchRequest{{}, 25}, c.callback());
   ASSERT_TRUE(w.ok()) << w.error().to_string();
@@ -169,7 +173,8 @@ TEST_P(StoreTest, CancelWithConcurrentWriter) {
   int after = calls.load();
   std::uint64_t v = store->version();
   deadline = std::chrono::steady_clock::now() + 20s;
-  while (store->version() < v + 20 && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+  while (store->version() < v + 20 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::yield();
   stop = true;
   writer.join();
   EXPECT_GE(store->version(), v + 20);
@@ -188,7 +193,8 @@ TEST_P(StoreTest, SlowWatcherDoesNotBlockWritesOrReads) {
     cv.wait(lock, [&] { return release; });
   });
   ASSERT_TRUE(w.ok());
-  for (int i = 0; i < 200; ++i) ASSERT_TRUE(store->put(service("shop", "s" + std::to_string(i))).ok());
+  for (int i = 0; i < 200; ++i)
+    ASSERT_TRUE(store->put(service("shop", "s" + std::to_string(i))).ok());
   EXPECT_EQ(store->list(Kind::kService).size(), 200u);  // reads too
   // The watcher's worker may not have started its first callback yet: wait for it, then it
   // must still be the only one (stuck all along, while 200 writes went through).

@@ -23,11 +23,12 @@ namespace {
 using discovery::Kind;
 using discovery::Object;
 using discovery::ObjectKey;
-using testing::TempDir;
 using testing::endpoint;
 using testing::service;
+using testing::TempDir;
 
-std::unique_ptr<EmbeddedStore> open_ok(const std::filesystem::path& dir, EmbeddedStoreOptions options = {}) {
+std::unique_ptr<EmbeddedStore> open_ok(const std::filesystem::path& dir,
+                                       EmbeddedStoreOptions options = {}) {
   auto s = EmbeddedStore::open(dir, options);
   EXPECT_TRUE(s.ok()) << s.error().to_string();
   return s.ok() ? std::move(s).value() : nullptr;
@@ -35,7 +36,8 @@ std::unique_ptr<EmbeddedStore> open_ok(const std::filesystem::path& dir, Embedde
 
 std::map<ObjectKey, Object> dump(const EmbeddedStore& store) {
   std::map<ObjectKey, Object> out;
-  for (Kind k : {Kind::kService, Kind::kEndpoint, Kind::kServer, Kind::kAuthorizationPolicy, Kind::kLink}) {
+  for (Kind k :
+       {Kind::kService, Kind::kEndpoint, Kind::kServer, Kind::kAuthorizationPolicy, Kind::kLink}) {
     for (auto& o : store.list(k)) out[discovery::key_of(o)] = o;
   }
   return out;
@@ -88,8 +90,11 @@ TEST(Persistence, ReopenRestoresStateAndVersionsContinue) {
     pol.meta.name = "allow";
     pol.identities = {"*"};
     ASSERT_TRUE(store->put(pol).ok());
-    ASSERT_TRUE(store->put(discovery::Server{{"west", "shop", "srv", {}, {}, 0, ""}, {{"app", "web"}}, 8080,
-                                             discovery::ProtocolHint::kHttp2})
+    ASSERT_TRUE(store
+                    ->put(discovery::Server{{"west", "shop", "srv", {}, {}, 0, ""},
+                                            {{"app", "web"}},
+                                            8080,
+                                            discovery::ProtocolHint::kHttp2})
                     .ok());
     ASSERT_TRUE(store->put(service("shop", "web", 81)).ok());
     ASSERT_TRUE(store->put(service("shop", "gone")).ok());
@@ -123,7 +128,8 @@ TEST(Persistence, EphemeralObjectsAreNotRestoredAndTheirVersionsNotReused) {
     ASSERT_TRUE(store->put(endpoint("shop", "taken-over")).ok());
     // A lease takes over a persisted name: the persisted one must not come back after restart.
     ASSERT_TRUE(store->put(endpoint("shop", "taken-over", "lease:2")).ok());
-    for (int i = 0; i < 10; ++i) ASSERT_TRUE(store->put(endpoint("shop", "leased", "lease:1")).ok());
+    for (int i = 0; i < 10; ++i)
+      ASSERT_TRUE(store->put(endpoint("shop", "leased", "lease:1")).ok());
     last = store->version();
     EXPECT_EQ(store->list(Kind::kEndpoint).size(), 3u);
   }
@@ -144,8 +150,10 @@ TEST(Persistence, SnapshotRotationAtTheDefaultLimits) {
     auto store = open_ok(dir.path());
     EXPECT_EQ(store->wal_generation(), 1u);
     for (int i = 0; i < 10050; ++i) {
-      auto r = (i % 10 == 9) ? store->remove(ObjectKey{Kind::kService, "shop", "s" + std::to_string((i - 1) % 500)})
-                             : store->put(service("shop", "s" + std::to_string(i % 500), static_cast<std::uint16_t>(1 + i % 60000)));
+      auto r = (i % 10 == 9) ? store->remove(ObjectKey{Kind::kService, "shop",
+                                                       "s" + std::to_string((i - 1) % 500)})
+                             : store->put(service("shop", "s" + std::to_string(i % 500),
+                                                  static_cast<std::uint16_t>(1 + i % 60000)));
       ASSERT_TRUE(r.ok() || r.error().code == "not_found") << r.error().to_string();
     }
     EXPECT_EQ(store->wal_generation(), 2u);  // one rotation after 10000 records
@@ -191,7 +199,8 @@ TEST(Persistence, ManyRotationsBySizeAndCount) {
 // Writes n services and returns the WAL path (no rotation).
 std::filesystem::path write_services(const std::filesystem::path& dir, int n) {
   auto store = open_ok(dir);
-  for (int i = 1; i <= n; ++i) EXPECT_TRUE(store->put(service("shop", "s" + std::to_string(i))).ok());
+  for (int i = 1; i <= n; ++i)
+    EXPECT_TRUE(store->put(service("shop", "s" + std::to_string(i))).ok());
   return store->wal_path();
 }
 
@@ -238,7 +247,8 @@ TEST(Persistence, FlippedByteInACompleteRecordRefusesToOpen) {
   std::filesystem::path wal = write_services(dir.path(), 5);
   std::string data = read_bytes(wal);
   // Inside the payload of the second record.
-  std::uint32_t len0 = static_cast<unsigned char>(data[0]) | static_cast<unsigned char>(data[1]) << 8;
+  std::uint32_t len0 = static_cast<unsigned char>(data[0]) | static_cast<unsigned char>(data[1])
+                                                                 << 8;
   std::size_t second = 8 + len0;
   data[second + 8 + 20] ^= 0x01;
   write_bytes(wal, data);
@@ -246,7 +256,8 @@ TEST(Persistence, FlippedByteInACompleteRecordRefusesToOpen) {
   ASSERT_FALSE(store.ok());
   EXPECT_EQ(store.error().code, "corrupt_state");
   EXPECT_NE(store.error().message.find(wal.string()), std::string::npos) << store.error().message;
-  EXPECT_NE(store.error().message.find("offset " + std::to_string(second)), std::string::npos) << store.error().message;
+  EXPECT_NE(store.error().message.find("offset " + std::to_string(second)), std::string::npos)
+      << store.error().message;
   EXPECT_EQ(read_bytes(wal), data);  // nothing was "repaired"
 }
 
@@ -265,13 +276,15 @@ TEST(Persistence, CorruptLengthInTheMiddleIsNotMistakenForATornTail) {
   TempDir dir;
   std::filesystem::path wal = write_services(dir.path(), 5);
   std::string data = read_bytes(wal);
-  std::uint32_t len0 = static_cast<unsigned char>(data[0]) | static_cast<unsigned char>(data[1]) << 8;
+  std::uint32_t len0 = static_cast<unsigned char>(data[0]) | static_cast<unsigned char>(data[1])
+                                                                 << 8;
   data[8 + len0 + 3] = 0x7f;  // the second record's length now runs far past EOF
   write_bytes(wal, data);
   auto store = EmbeddedStore::open(dir.path());
   ASSERT_FALSE(store.ok());
   EXPECT_EQ(store.error().code, "corrupt_state");
-  EXPECT_NE(store.error().message.find("a valid record follows"), std::string::npos) << store.error().message;
+  EXPECT_NE(store.error().message.find("a valid record follows"), std::string::npos)
+      << store.error().message;
 }
 
 TEST(Persistence, ValidChecksumButBadJsonRefusesToOpen) {
@@ -279,7 +292,9 @@ TEST(Persistence, ValidChecksumButBadJsonRefusesToOpen) {
   std::filesystem::path wal = write_services(dir.path(), 2);
   std::string payload = "{not json";
   std::string rec;
-  auto put32 = [&](std::uint32_t v) { for (int i = 0; i < 4; ++i) rec.push_back(static_cast<char>(v >> (8 * i))); };
+  auto put32 = [&](std::uint32_t v) {
+    for (int i = 0; i < 4; ++i) rec.push_back(static_cast<char>(v >> (8 * i)));
+  };
   boost::crc_optimal<32, 0x1EDC6F41, 0xFFFFFFFF, 0xFFFFFFFF, true, true> crc;
   crc.process_bytes(payload.data(), payload.size());
   put32(static_cast<std::uint32_t>(payload.size()));
@@ -295,7 +310,8 @@ TEST(Persistence, CorruptSnapshotRefusesToOpen) {
   std::filesystem::path snapshot;
   {
     auto store = open_ok(dir.path());
-    for (int i = 0; i < 20; ++i) ASSERT_TRUE(store->put(service("shop", "s" + std::to_string(i))).ok());
+    for (int i = 0; i < 20; ++i)
+      ASSERT_TRUE(store->put(service("shop", "s" + std::to_string(i))).ok());
     ASSERT_TRUE(store->compact().ok());
     snapshot = store->store_dir() / "snapshot";
   }
@@ -329,7 +345,8 @@ TEST(Persistence, LeftoversFromAnInterruptedRotationAreHandled) {
   std::string old_wal_bytes;
   {
     auto store = open_ok(dir.path());
-    for (int i = 0; i < 5; ++i) ASSERT_TRUE(store->put(service("shop", "s" + std::to_string(i))).ok());
+    for (int i = 0; i < 5; ++i)
+      ASSERT_TRUE(store->put(service("shop", "s" + std::to_string(i))).ok());
     old_wal = store->wal_path();
     old_wal_bytes = read_bytes(old_wal);
     ASSERT_TRUE(store->compact().ok());
@@ -381,7 +398,10 @@ TEST(Persistence, FailedWriteLeavesMemoryAndDiskUnchanged) {
     ASSERT_FALSE(r.ok());
     EXPECT_EQ(r.error().code, "io_error");
     EXPECT_EQ(store->version(), 1u);
-    EXPECT_EQ(std::get<discovery::Service>(*store->get(ObjectKey{Kind::kService, "shop", "web"})).ports[0].port, 80);
+    EXPECT_EQ(std::get<discovery::Service>(*store->get(ObjectKey{Kind::kService, "shop", "web"}))
+                  .ports[0]
+                  .port,
+              80);
     EXPECT_EQ(std::filesystem::file_size(store->wal_path()), size);  // rolled back
     // The small write fit under the limit (or failed cleanly); either way the store works on.
     if (!r2.ok()) {
@@ -392,7 +412,10 @@ TEST(Persistence, FailedWriteLeavesMemoryAndDiskUnchanged) {
   }
   auto store = open_ok(dir.path());
   ASSERT_TRUE(store);
-  EXPECT_EQ(std::get<discovery::Service>(*store->get(ObjectKey{Kind::kService, "shop", "web"})).ports[0].port, 99);
+  EXPECT_EQ(std::get<discovery::Service>(*store->get(ObjectKey{Kind::kService, "shop", "web"}))
+                .ports[0]
+                .port,
+            99);
 }
 
 // ---- Crash simulation --------------------------------------------------------------------------
@@ -506,9 +529,10 @@ TEST(Persistence, CrashAtARandomMomentKeepsEveryAcknowledgedWrite) {
         break;
       }
     }
-    ASSERT_TRUE(matched) << "round " << round << ": state after restart is not the result of ops 1.." << last_ack
-                         << " (or one more); store version " << store->version() << ", model version "
-                         << model(last_ack).second;
+    ASSERT_TRUE(matched) << "round " << round
+                         << ": state after restart is not the result of ops 1.." << last_ack
+                         << " (or one more); store version " << store->version()
+                         << ", model version " << model(last_ack).second;
   }
   EXPECT_GT(applied, 80u);
 }

@@ -34,8 +34,8 @@ class TempDir {
   std::filesystem::path path_;
 };
 
-inline discovery::Service service(const std::string& ns, const std::string& name, std::uint16_t port = 80,
-                                  const std::string& owner = "") {
+inline discovery::Service service(const std::string& ns, const std::string& name,
+                                  std::uint16_t port = 80, const std::string& owner = "") {
   discovery::Service s;
   s.meta.cluster = "west";
   s.meta.ns = ns;
@@ -45,7 +45,8 @@ inline discovery::Service service(const std::string& ns, const std::string& name
   return s;
 }
 
-inline discovery::Endpoint endpoint(const std::string& ns, const std::string& name, const std::string& owner = "") {
+inline discovery::Endpoint endpoint(const std::string& ns, const std::string& name,
+                                    const std::string& owner = "") {
   discovery::Endpoint e;
   e.meta.cluster = "west";
   e.meta.ns = ns;
@@ -69,7 +70,8 @@ class Collector {
   std::function<void(const discovery::Event&)> callback() {
     return [this](const discovery::Event& e) {
       std::lock_guard<std::mutex> lock(mu_);
-      seen_.push_back(Seen{e.type, discovery::key_of(e.object), discovery::meta_of(e.object).version});
+      seen_.push_back(
+          Seen{e.type, discovery::key_of(e.object), discovery::meta_of(e.object).version});
       cv_.notify_all();
     };
   }

@@ -19,8 +19,8 @@ int main() {
   boost::asio::io_context ioc;
   metrics::Registry registry;
 
-  auto& requests = registry.counter("demo_requests_total", "Requests served.\nBy \\ route and code.",
-                                    {"route", "code"});
+  auto& requests = registry.counter("demo_requests_total",
+                                    "Requests served.\nBy \\ route and code.", {"route", "code"});
   requests.with({"/metrics", "200"}).inc(3);
   requests.with({"quote\"d \\back\\slash\nnew line", "500"}).inc();
   requests.with({"", "0"});
@@ -40,8 +40,8 @@ int main() {
         return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       });
 
-  auto& latency = registry.histogram("demo_request_duration_seconds", "Request latency.", {"direction"},
-                                     {0.001, 0.01, 0.1, 1, 10});
+  auto& latency = registry.histogram("demo_request_duration_seconds", "Request latency.",
+                                     {"direction"}, {0.001, 0.01, 0.1, 1, 10});
   for (double v : {0.0005, 0.002, 0.05, 0.3, 2.0, 50.0}) latency.with({"outbound"}).observe(v);
   latency.with({"in\"bound\n"}).observe(0.01);
 

@@ -78,7 +78,8 @@ class Child {
   std::string read_output(bool first_line_only, std::chrono::milliseconds deadline) {
     auto until = std::chrono::steady_clock::now() + deadline;
     while (!(first_line_only && out_buf_.find('\n') != std::string::npos)) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          until - std::chrono::steady_clock::now());
       if (left.count() <= 0) break;
       pollfd p{out_, POLLIN, 0};
       if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) break;
@@ -129,7 +130,8 @@ TEST(AdminProcess, MetricsPassPromtoolCheck) {
       size_t nl = all.find('\n', pos);
       if (nl == std::string::npos) break;
       std::string line = all.substr(pos, nl - pos);
-      if (!line.empty() && line.find_first_not_of("0123456789") == std::string::npos) port = std::stoi(line);
+      if (!line.empty() && line.find_first_not_of("0123456789") == std::string::npos)
+        port = std::stoi(line);
       pos = nl + 1;
     }
   }
@@ -140,10 +142,12 @@ TEST(AdminProcess, MetricsPassPromtoolCheck) {
   ASSERT_TRUE(c.send("GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"));
   std::string r = c.read_response();
   ASSERT_EQ(status_of(r), 200) << r;
-  EXPECT_NE(r.find("Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n"), std::string::npos);
+  EXPECT_NE(r.find("Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n"),
+            std::string::npos);
   std::string metrics = body_of(r);
   // The awkward cases really are in there.
-  EXPECT_NE(metrics.find("route=\"quote\\\"d \\\\back\\\\slash\\nnew line\""), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("route=\"quote\\\"d \\\\back\\\\slash\\nnew line\""), std::string::npos)
+      << metrics;
   EXPECT_NE(metrics.find("demo_open_connections{peer=\"nan\"} NaN\n"), std::string::npos);
   EXPECT_NE(metrics.find("demo_open_connections{peer=\"plus-inf\"} +Inf\n"), std::string::npos);
   EXPECT_NE(metrics.find("le=\"+Inf\""), std::string::npos);
@@ -155,7 +159,9 @@ TEST(AdminProcess, MetricsPassPromtoolCheck) {
   check.close_stdin();
   std::string report = check.read_output(false, 30s);
   int code = check.wait_exit(30s);
-  EXPECT_EQ(code, 0) << "promtool check metrics failed:\n" << report << "\n--- exposition:\n" << metrics;
+  EXPECT_EQ(code, 0) << "promtool check metrics failed:\n"
+                     << report << "\n--- exposition:\n"
+                     << metrics;
 
   // A sanity check that promtool is a real judge: a broken exposition must fail.
   Child bad({promtool, "check", "metrics"}, true);

@@ -107,9 +107,11 @@ TEST_F(AdminServerTest, MetricsExposition) {
   registry_.counter("test_things_total", "Things.").with({}).inc(5);
   std::string r = fetch(get("/metrics"));
   EXPECT_EQ(status_of(r), 200);
-  EXPECT_NE(r.find("Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n"), std::string::npos) << r;
+  EXPECT_NE(r.find("Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n"), std::string::npos)
+      << r;
   EXPECT_NE(r.find("\r\n\r\n# HELP admin_requests_refused_total"), std::string::npos) << r;
-  EXPECT_NE(r.find("admin_requests_refused_total{reason=\"header_too_large\"} 0\n"), std::string::npos);
+  EXPECT_NE(r.find("admin_requests_refused_total{reason=\"header_too_large\"} 0\n"),
+            std::string::npos);
   EXPECT_NE(r.find("test_things_total 5\n"), std::string::npos);
 }
 
@@ -137,7 +139,8 @@ TEST_F(AdminServerTest, CustomHandlerSeesRequest) {
 
 TEST_F(AdminServerTest, HandlerExceptionIs500) {
   start();
-  server_->add_handler(http::verb::get, "/boom", [](const Request&) -> Response { throw std::runtime_error("x"); });
+  server_->add_handler(http::verb::get, "/boom",
+                       [](const Request&) -> Response { throw std::runtime_error("x"); });
   EXPECT_EQ(status_of(fetch(get("/boom"))), 500);
   EXPECT_EQ(status_of(fetch(get("/live"))), 200);
 }
@@ -158,14 +161,18 @@ TEST_F(AdminServerTest, OversizedHeaderRefusedAndClosed) {
 
 TEST_F(AdminServerTest, OversizedBodyRefused) {
   start();
-  server_->add_handler(http::verb::post, "/sink", [](const Request&) { return Response{200, "ok"}; });
+  server_->add_handler(http::verb::post, "/sink", [](const Request&) {
+    return Response{200, "ok"};
+  });
   std::string body(70 * 1024, 'b');
-  std::string r = fetch("POST /sink HTTP/1.1\r\nHost: t\r\nContent-Length: " + std::to_string(body.size()) +
-                        "\r\n\r\n" + body);
+  std::string r =
+      fetch("POST /sink HTTP/1.1\r\nHost: t\r\nContent-Length: " + std::to_string(body.size()) +
+            "\r\n\r\n" + body);
   EXPECT_EQ(status_of(r), 413) << r.substr(0, 200);
   EXPECT_EQ(refused("body_too_large"), 1u);
   std::string fits(60 * 1024, 'b');
-  r = fetch("POST /sink HTTP/1.1\r\nHost: t\r\nContent-Length: " + std::to_string(fits.size()) + "\r\n\r\n" + fits);
+  r = fetch("POST /sink HTTP/1.1\r\nHost: t\r\nContent-Length: " + std::to_string(fits.size()) +
+            "\r\n\r\n" + fits);
   EXPECT_EQ(status_of(r), 200);
 }
 
@@ -260,7 +267,12 @@ TEST_F(AdminServerTest, LoopbackOnlyRoute) {
   start({.address = "0.0.0.0"});
   std::atomic<int> calls{0};
   server_->add_handler(
-      http::verb::post, "/shutdown", [&](const Request&) { ++calls; return Response{200, "bye"}; }, true);
+      http::verb::post, "/shutdown",
+      [&](const Request&) {
+        ++calls;
+        return Response{200, "bye"};
+      },
+      true);
   std::string req = "POST /shutdown HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n";
   EXPECT_EQ(status_of(fetch(req)), 200);
   EXPECT_EQ(calls.load(), 1);

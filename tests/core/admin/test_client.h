@@ -66,7 +66,8 @@ class Conn {
     }
   }
 
-  // True when the peer closes (EOF or reset) before the deadline; data received meanwhile is dropped.
+  // True when the peer closes (EOF or reset) before the deadline; data received meanwhile is
+  // dropped.
   bool closed_within(std::chrono::milliseconds deadline) {
     auto until = std::chrono::steady_clock::now() + deadline;
     while (std::chrono::steady_clock::now() < until) {
@@ -85,7 +86,8 @@ class Conn {
     return s;
   }
   int wait_readable(std::chrono::steady_clock::time_point until) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        until - std::chrono::steady_clock::now());
     if (left.count() <= 0) return 0;
     pollfd p{fd_, POLLIN, 0};
     return ::poll(&p, 1, static_cast<int>(left.count()));
@@ -104,7 +106,8 @@ class Conn {
 };
 
 inline std::string get(std::string_view path, std::string_view extra_headers = "") {
-  return "GET " + std::string(path) + " HTTP/1.1\r\nHost: test\r\n" + std::string(extra_headers) + "\r\n";
+  return "GET " + std::string(path) + " HTTP/1.1\r\nHost: test\r\n" + std::string(extra_headers) +
+         "\r\n";
 }
 
 inline int status_of(const std::string& response) {

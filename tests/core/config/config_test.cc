@@ -55,15 +55,16 @@ TEST(Config, DefaultsForMissingPaths) {
   Config c = load();
   EXPECT_EQ(*c.get_string("cluster.zone", "z1"), "z1");
   EXPECT_EQ(*c.get_int("nope.port", 4191), 4191);
-  EXPECT_EQ(*c.get_bool("empty", true), true);  // null counts as missing
+  EXPECT_EQ(*c.get_bool("empty", true), true);                // null counts as missing
   EXPECT_EQ(*c.get_duration("cluster.name.deeper", 3s), 3s);  // a path through a scalar is missing
   EXPECT_EQ(*c.get_string_list("x", {"d"}), std::vector<std::string>{"d"});
 }
 
 TEST(Config, FlagsOverlayYamlBothSyntaxes) {
   Config c = load();
-  auto r = c.apply_flags(args({"--cluster.name=east", "pos1", "--admin.port", "4191", "--identity.enabled=false",
-                               "--new.deep.key", "v", "--verbose", "--", "--not-a-flag"}));
+  auto r = c.apply_flags(
+      args({"--cluster.name=east", "pos1", "--admin.port", "4191", "--identity.enabled=false",
+            "--new.deep.key", "v", "--verbose", "--", "--not-a-flag"}));
   ASSERT_TRUE(r.ok()) << r.error().to_string();
   EXPECT_EQ(*c.get_string("cluster.name"), "east");
   EXPECT_EQ(*c.get_string("cluster.domain"), "cluster.local");  // siblings survive
@@ -72,12 +73,15 @@ TEST(Config, FlagsOverlayYamlBothSyntaxes) {
   EXPECT_EQ(*c.get_string("new.deep.key"), "v");
   EXPECT_EQ(*c.get_bool("verbose"), true);
   EXPECT_EQ(c.positional(), args({"pos1", "--not-a-flag"}));
-  EXPECT_EQ(c.flags(), args({"cluster.name", "admin.port", "identity.enabled", "new.deep.key", "verbose"}));
+  EXPECT_EQ(c.flags(),
+            args({"cluster.name", "admin.port", "identity.enabled", "new.deep.key", "verbose"}));
 }
 
 TEST(Config, FlagListAndDurationValues) {
   Config c = load();
-  ASSERT_TRUE(c.apply_flags(args({"--dns.upstreams=8.8.8.8, 8.8.4.4", "--identity.certLifetime=1h30m"})).ok());
+  ASSERT_TRUE(
+      c.apply_flags(args({"--dns.upstreams=8.8.8.8, 8.8.4.4", "--identity.certLifetime=1h30m"}))
+          .ok());
   EXPECT_EQ(*c.get_string_list("dns.upstreams"), (std::vector<std::string>{"8.8.8.8", "8.8.4.4"}));
   EXPECT_EQ(*c.get_duration("identity.certLifetime", 0ms), 90min);
 }
@@ -88,7 +92,8 @@ TEST(Config, ErrorsNameThePathAndExpectation) {
   auto d = c.get_duration("identity.certLifetime", 1s);
   ASSERT_FALSE(d.ok());
   EXPECT_EQ(d.error().code, "config_invalid");
-  EXPECT_EQ(d.error().message, "identity.certLifetime: expected a duration like \"24h\", got \"abc\"");
+  EXPECT_EQ(d.error().message,
+            "identity.certLifetime: expected a duration like \"24h\", got \"abc\"");
 
   auto p = c.get_int("admin.port");
   ASSERT_FALSE(p.ok());
@@ -109,7 +114,8 @@ TEST(Config, ErrorsNameThePathAndExpectation) {
   auto req = c.require_string("identity.issuer");
   ASSERT_FALSE(req.ok());
   EXPECT_EQ(req.error().code, "config_missing");
-  EXPECT_EQ(req.error().message.rfind("identity.issuer: required, expected a string", 0), 0u) << req.error().message;
+  EXPECT_EQ(req.error().message.rfind("identity.issuer: required, expected a string", 0), 0u)
+      << req.error().message;
 }
 
 TEST(Config, Durations) {
@@ -144,7 +150,8 @@ TEST(Config, BadFlagsAndYaml) {
   EXPECT_EQ(r.error().code, "config_flag");
   auto r2 = c.apply_flags(args({"--cluster.name.sub=1"}));  // cluster.name is a scalar
   ASSERT_FALSE(r2.ok());
-  EXPECT_NE(r2.error().message.find("cluster.name to be a map"), std::string::npos) << r2.error().message;
+  EXPECT_NE(r2.error().message.find("cluster.name to be a map"), std::string::npos)
+      << r2.error().message;
 
   auto y = Config::from_yaml("a: [1, 2\nb: c", "broken.yaml");
   ASSERT_FALSE(y.ok());

@@ -22,13 +22,25 @@ Meta meta(std::string name, std::string owner = "") {
 }
 
 std::vector<Object> every_kind() {
-  Service svc{meta("web"), "10.96.0.10",
+  Service svc{meta("web"),
+              "10.96.0.10",
               {{"http", 80, 8080, ProtocolHint::kHttp1}, {"grpc", 9090, 0, ProtocolHint::kHttp2}}};
-  Endpoint ep{meta("web-1", "lease:abc"), "web", "10.1.2.3", 8080, "spiffe://west.local/ns/shop/sa/web",
-              "zone-a", false, 123, ProtocolHint::kOpaque, "web.shop.svc.east.local:80"};
+  Endpoint ep{meta("web-1", "lease:abc"),
+              "web",
+              "10.1.2.3",
+              8080,
+              "spiffe://west.local/ns/shop/sa/web",
+              "zone-a",
+              false,
+              123,
+              ProtocolHint::kOpaque,
+              "web.shop.svc.east.local:80"};
   Server srv{meta("web-http"), {{"app", "web"}}, 8080, ProtocolHint::kHttp2};
-  AuthorizationPolicy pol{meta("web-allow"), "web-http",
-                          {"spiffe://west.local/ns/shop/*", "*"}, {"10.0.0.0/8", "fd00::/8"}, true};
+  AuthorizationPolicy pol{meta("web-allow"),
+                          "web-http",
+                          {"spiffe://west.local/ns/shop/*", "*"},
+                          {"10.0.0.0/8", "fd00::/8"},
+                          true};
   Link link;
   link.meta = meta("east", "link:east");
   link.target_cluster = "east";
@@ -39,7 +51,8 @@ std::vector<Object> every_kind() {
   link.gateway_addresses = {"192.0.2.1", "gw.east.example"};
   link.gateway_port = 4444;
   link.gateway_identity = "spiffe://east.example/ns/strait/sa/gateway";
-  link.probe = ProbeSpec{"/health", 4192, std::chrono::milliseconds(1500), std::chrono::milliseconds(250), 7};
+  link.probe = ProbeSpec{"/health", 4192, std::chrono::milliseconds(1500),
+                         std::chrono::milliseconds(250), 7};
   link.selector = {{"export", "true"}};
   link.remote_discovery_selector = {{"flat", "yes"}};
   link.federated_selector = {{"fed", "1"}};
@@ -60,7 +73,8 @@ TEST(JsonCodec, EveryKindRoundTrips) {
 }
 
 TEST(JsonCodec, DefaultsRoundTrip) {
-  for (Object o : std::vector<Object>{Service{}, Endpoint{}, Server{}, AuthorizationPolicy{}, Link{}}) {
+  for (Object o :
+       std::vector<Object>{Service{}, Endpoint{}, Server{}, AuthorizationPolicy{}, Link{}}) {
     meta_of(o).name = "x";
     auto back = object_from_json(object_to_json(o));
     ASSERT_TRUE(back.ok()) << back.error().to_string();
@@ -105,20 +119,23 @@ TEST(JsonCodec, ErrorsNameTheFieldPath) {
   j.at("spec").as_object()["protocol"] = "http3";
   r = object_from_json(j);
   ASSERT_FALSE(r.ok());
-  EXPECT_NE(r.error().message.find("spec.protocol: must be one of opaque, http1, http2, unknown"), std::string::npos)
+  EXPECT_NE(r.error().message.find("spec.protocol: must be one of opaque, http1, http2, unknown"),
+            std::string::npos)
       << r.error().message;
 
   j = object_to_json(every_kind()[4]);
   j.at("spec").at("probeSpec").as_object()["period"] = "soon";
   r = object_from_json(j);
   ASSERT_FALSE(r.ok());
-  EXPECT_NE(r.error().message.find("spec.probeSpec.period:"), std::string::npos) << r.error().message;
+  EXPECT_NE(r.error().message.find("spec.probeSpec.period:"), std::string::npos)
+      << r.error().message;
 
   j = object_to_json(every_kind()[0]);
   j.at("metadata").at("labels").as_object()["n"] = 3;
   r = object_from_json(j);
   ASSERT_FALSE(r.ok());
-  EXPECT_NE(r.error().message.find("metadata.labels.n: expected a string"), std::string::npos) << r.error().message;
+  EXPECT_NE(r.error().message.find("metadata.labels.n: expected a string"), std::string::npos)
+      << r.error().message;
 
   j = object_to_json(every_kind()[0]);
   j.as_object()["kind"] = "Foo";

@@ -156,14 +156,17 @@ TEST(Manifest, ParsesEveryKind) {
   EXPECT_EQ(link.target_cluster, "east");
   EXPECT_EQ(link.target_domain, "east.local");
   EXPECT_EQ(link.target_trust_domain, "east.example");
-  EXPECT_EQ(link.trust_bundle_pem, "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n");
+  EXPECT_EQ(link.trust_bundle_pem,
+            "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n");
   EXPECT_EQ(link.export_address, "export.east.example:8443");
   EXPECT_EQ(link.gateway_addresses, (std::vector<std::string>{"192.0.2.1", "gw.east.example"}));
   EXPECT_EQ(link.gateway_port, 4143);
   EXPECT_EQ(link.gateway_identity, "spiffe://east.example/ns/strait/sa/gateway");
-  EXPECT_TRUE((link.probe == ProbeSpec{"/ready", 4191, std::chrono::seconds(5), std::chrono::milliseconds(500), 4}));
+  EXPECT_TRUE((link.probe == ProbeSpec{"/ready", 4191, std::chrono::seconds(5),
+                                       std::chrono::milliseconds(500), 4}));
   EXPECT_EQ(link.selector, (Labels{{"mirror.strait.dev/exported", "true"}}));
-  EXPECT_EQ(link.remote_discovery_selector, (Labels{{"mirror.strait.dev/exported", "remote-discovery"}}));
+  EXPECT_EQ(link.remote_discovery_selector,
+            (Labels{{"mirror.strait.dev/exported", "remote-discovery"}}));
   EXPECT_EQ(link.federated_selector, (Labels{{"mirror.strait.dev/federated", "member"}}));
   EXPECT_EQ(link.excluded_labels, (std::vector<std::string>{"internal"}));
 }
@@ -207,51 +210,65 @@ metadata: {name: web, namespace: shop}
 spec:
   ports: [{port: 70000}]
 )"),
-            "invalid_field | document 2 (Service shop/web): spec.ports[0].port: must be 1..65535, got 70000");
+            "invalid_field | document 2 (Service shop/web): spec.ports[0].port: must be 1..65535, "
+            "got 70000");
 
-  EXPECT_EQ(error_of("apiVersion: strait.dev/v1alpha1\nkind: Foo\nmetadata: {name: x}\n"),
-            "unknown_kind | document 1 (Foo default/x): unknown kind \"Foo\" (known: Service, Endpoint, "
-            "Server, AuthorizationPolicy, Link)");
+  EXPECT_EQ(
+      error_of("apiVersion: strait.dev/v1alpha1\nkind: Foo\nmetadata: {name: x}\n"),
+      "unknown_kind | document 1 (Foo default/x): unknown kind \"Foo\" (known: Service, Endpoint, "
+      "Server, AuthorizationPolicy, Link)");
 
-  EXPECT_EQ(error_of("apiVersion: strait.dev/v1alpha1\nkind: Server\nmetadata: {name: s}\n"
-                     "spec: {port: 80, podSelector: {matchLabels: {a: b}, matchExpressions: []}}\n"),
-            "invalid_field | document 1 (Server default/s): spec.podSelector.matchExpressions: unknown field");
+  EXPECT_EQ(
+      error_of("apiVersion: strait.dev/v1alpha1\nkind: Server\nmetadata: {name: s}\n"
+               "spec: {port: 80, podSelector: {matchLabels: {a: b}, matchExpressions: []}}\n"),
+      "invalid_field | document 1 (Server default/s): spec.podSelector.matchExpressions: unknown "
+      "field");
 
-  EXPECT_EQ(error_of("apiVersion: strait.dev/v1alpha1\nkind: Server\nmetadata: {name: Web_1}\nspec: {port: 80}\n"),
-            "invalid_field | document 1 (Server default/Web_1): metadata.name: must be a DNS label (lowercase "
-            "letters, digits and '-', starting and ending with a letter or digit, at most 63 characters), "
+  EXPECT_EQ(error_of("apiVersion: strait.dev/v1alpha1\nkind: Server\nmetadata: {name: "
+                     "Web_1}\nspec: {port: 80}\n"),
+            "invalid_field | document 1 (Server default/Web_1): metadata.name: must be a DNS label "
+            "(lowercase "
+            "letters, digits and '-', starting and ending with a letter or digit, at most 63 "
+            "characters), "
             "got \"Web_1\"");
 
   std::string long_name(64, 'a');
-  EXPECT_NE(error_of("apiVersion: strait.dev/v1alpha1\nkind: Server\nmetadata: {name: " + long_name +
-                     "}\nspec: {port: 80}\n")
+  EXPECT_NE(error_of("apiVersion: strait.dev/v1alpha1\nkind: Server\nmetadata: {name: " +
+                     long_name + "}\nspec: {port: 80}\n")
                 .find("metadata.name: must be a DNS label"),
             std::string::npos);
 
   EXPECT_EQ(error_of("apiVersion: strait.dev/v1alpha1\nkind: Endpoint\nmetadata: {name: e}\n"
                      "spec: {service: web, address: 'not an address', port: 80}\n"),
-            "invalid_field | document 1 (Endpoint default/e): spec.address: must be an IP address or a DNS "
+            "invalid_field | document 1 (Endpoint default/e): spec.address: must be an IP address "
+            "or a DNS "
             "name, got \"not an address\"");
 
   EXPECT_EQ(error_of("apiVersion: strait.dev/v1alpha1\nkind: Service\nmetadata: {name: w}\n"
                      "spec: {clusterIP: 10.0.0.300, ports: [{port: 80}]}\n"),
-            "invalid_field | document 1 (Service default/w): spec.clusterIP: must be an IP address (or omitted "
+            "invalid_field | document 1 (Service default/w): spec.clusterIP: must be an IP address "
+            "(or omitted "
             "to allocate one), got \"10.0.0.300\"");
 
-  EXPECT_NE(error_of("apiVersion: strait.dev/v1alpha1\nkind: AuthorizationPolicy\nmetadata: {name: p}\n"
-                     "spec: {targetRef: {kind: Server, name: s}, requiredAuthentication: {networks: [10.0.0.0/33]}}\n")
-                .find("spec.requiredAuthentication.networks[0]: must be a CIDR"),
-            std::string::npos);
+  EXPECT_NE(
+      error_of("apiVersion: strait.dev/v1alpha1\nkind: AuthorizationPolicy\nmetadata: {name: p}\n"
+               "spec: {targetRef: {kind: Server, name: s}, requiredAuthentication: {networks: "
+               "[10.0.0.0/33]}}\n")
+          .find("spec.requiredAuthentication.networks[0]: must be a CIDR"),
+      std::string::npos);
 
-  EXPECT_NE(error_of("apiVersion: strait.dev/v1alpha1\nkind: AuthorizationPolicy\nmetadata: {name: p}\n"
-                     "spec: {targetRef: {kind: Server, name: s}, requiredAuthentication: {identities: [web]}}\n")
-                .find("spec.requiredAuthentication.identities[0]: must be a SPIFFE id"),
-            std::string::npos);
+  EXPECT_NE(
+      error_of("apiVersion: strait.dev/v1alpha1\nkind: AuthorizationPolicy\nmetadata: {name: p}\n"
+               "spec: {targetRef: {kind: Server, name: s}, requiredAuthentication: {identities: "
+               "[web]}}\n")
+          .find("spec.requiredAuthentication.identities[0]: must be a SPIFFE id"),
+      std::string::npos);
 
-  EXPECT_NE(error_of("apiVersion: strait.dev/v1alpha1\nkind: AuthorizationPolicy\nmetadata: {name: p}\n"
-                     "spec: {targetRef: {kind: Pod, name: s}, unauthenticated: true}\n")
-                .find("spec.targetRef.kind: must be Server"),
-            std::string::npos);
+  EXPECT_NE(
+      error_of("apiVersion: strait.dev/v1alpha1\nkind: AuthorizationPolicy\nmetadata: {name: p}\n"
+               "spec: {targetRef: {kind: Pod, name: s}, unauthenticated: true}\n")
+          .find("spec.targetRef.kind: must be Server"),
+      std::string::npos);
 
   EXPECT_NE(error_of("apiVersion: strait.dev/v1alpha1\nkind: Endpoint\nmetadata: {name: e}\n"
                      "spec: {service: web, address: 10.0.0.1, port: 80, identity: spiffe://}\n")
@@ -263,13 +280,16 @@ spec:
                 .find("apiVersion: must be multicluster.strait.dev/v1alpha1 for Link"),
             std::string::npos);
 
-  EXPECT_NE(error_of("apiVersion: multicluster.strait.dev/v1alpha1\nkind: Link\nmetadata: {name: l}\n"
-                     "spec: {targetClusterName: east, targetClusterDomain: east.local, targetTrustDomain: e.x,\n"
-                     "       exportAddress: 'e.x:1', probeSpec: {period: 3}}\n")
-                .find("document 1 (Link default/l): spec.probeSpec.period: expected a duration"),
-            std::string::npos);
+  EXPECT_NE(
+      error_of("apiVersion: multicluster.strait.dev/v1alpha1\nkind: Link\nmetadata: {name: l}\n"
+               "spec: {targetClusterName: east, targetClusterDomain: east.local, "
+               "targetTrustDomain: e.x,\n"
+               "       exportAddress: 'e.x:1', probeSpec: {period: 3}}\n")
+          .find("document 1 (Link default/l): spec.probeSpec.period: expected a duration"),
+      std::string::npos);
 
-  EXPECT_NE(error_of("apiVersion: strait.dev/v1alpha1\nkind: Server\nmetadata: {name: s}\nspec: {port: \"80\"}\n")
+  EXPECT_NE(error_of("apiVersion: strait.dev/v1alpha1\nkind: Server\nmetadata: {name: s}\nspec: "
+                     "{port: \"80\"}\n")
                 .find("spec.port: expected an integer, got string \"80\""),
             std::string::npos);
 
@@ -313,7 +333,9 @@ TEST(Manifest, YamlAndJsonOutputParseBack) {
 
 TEST(Manifest, StringsThatLookLikeOtherTypesStayStrings) {
   Service s;
-  s.meta = Meta{"west", "default", "web", {{"v", "1"}, {"flag", "true"}, {"empty", ""}, {"n", "null"}}, {}, 0, ""};
+  s.meta =
+      Meta{"west", "default", "web", {{"v", "1"}, {"flag", "true"}, {"empty", ""}, {"n", "null"}},
+           {},     0,         ""};
   s.ports = {{"", 80, 0, ProtocolHint::kUnknown}};
   auto back = parse(to_manifest_yaml(Object{s}));
   ASSERT_TRUE(back.ok()) << back.error().to_string() << "\n" << to_manifest_yaml(Object{s});

@@ -15,7 +15,8 @@ namespace {
 
 using namespace std::chrono_literals;
 
-Event make_event(std::uint64_t version, Kind kind = Kind::kService, Event::Type type = Event::Type::kModified) {
+Event make_event(std::uint64_t version, Kind kind = Kind::kService,
+                 Event::Type type = Event::Type::kModified) {
   Object o = Service{};
   if (kind == Kind::kEndpoint) o = Endpoint{};
   if (kind == Kind::kServer) o = Server{};
@@ -89,10 +90,12 @@ TEST(WatchHub, ResumeFromVersionAndExpiry) {
   ASSERT_TRUE(w2.ok());
   ASSERT_TRUE(c2.wait_for(5));
 
-  auto expired = hub.subscribe(WatchRequest{{}, 14}, [](const Event&) {}, {}, 21);
+  auto expired = hub.subscribe(
+      WatchRequest{{}, 14}, [](const Event&) {}, {}, 21);
   ASSERT_FALSE(expired.ok());
   EXPECT_EQ(expired.error().code, "version_expired");
-  auto future = hub.subscribe(WatchRequest{{}, 99}, [](const Event&) {}, {}, 21);
+  auto future = hub.subscribe(
+      WatchRequest{{}, 99}, [](const Event&) {}, {}, 21);
   ASSERT_FALSE(future.ok());
   EXPECT_EQ(future.error().code, "version_expired");
 }
@@ -116,12 +119,15 @@ TEST(WatchHub, CancelWaitsForRunningCallbackAndStopsDelivery) {
   std::atomic<bool> in_callback{false};
   std::atomic<int> calls{0};
   std::atomic<bool> violated{false};
-  auto w = hub.subscribe({}, [&](const Event&) {
-    if (in_callback.exchange(true)) violated = true;  // two at once: not serialized
-    calls++;
-    std::this_thread::sleep_for(200us);
-    in_callback = false;
-  }, {}, 0);
+  auto w = hub.subscribe(
+      {},
+      [&](const Event&) {
+        if (in_callback.exchange(true)) violated = true;  // two at once: not serialized
+        calls++;
+        std::this_thread::sleep_for(200us);
+        in_callback = false;
+      },
+      {}, 0);
   ASSERT_TRUE(w.ok());
 
   std::atomic<bool> stop{false};
@@ -152,13 +158,16 @@ TEST(WatchHub, CancelFromInsideTheCallbackDoesNotDeadlock) {
   std::mutex mu;
   std::condition_variable cv;
   bool done = false;
-  auto w = hub.subscribe({}, [&](const Event&) {
-    calls++;
-    std::lock_guard<std::mutex> lock(mu);
-    if (self) self->cancel();
-    done = true;
-    cv.notify_all();
-  }, {}, 0);
+  auto w = hub.subscribe(
+      {},
+      [&](const Event&) {
+        calls++;
+        std::lock_guard<std::mutex> lock(mu);
+        if (self) self->cancel();
+        done = true;
+        cv.notify_all();
+      },
+      {}, 0);
   ASSERT_TRUE(w.ok());
   {
     std::lock_guard<std::mutex> lock(mu);
@@ -184,11 +193,14 @@ TEST(WatchHub, SlowWatcherBlocksNeitherPublishNorOtherWatchers) {
   std::condition_variable cv;
   bool release = false;
   std::atomic<int> slow_calls{0};
-  auto slow = hub.subscribe({}, [&](const Event&) {
-    slow_calls++;
-    std::unique_lock<std::mutex> lock(mu);
-    cv.wait(lock, [&] { return release; });
-  }, {}, 0);
+  auto slow = hub.subscribe(
+      {},
+      [&](const Event&) {
+        slow_calls++;
+        std::unique_lock<std::mutex> lock(mu);
+        cv.wait(lock, [&] { return release; });
+      },
+      {}, 0);
   ASSERT_TRUE(slow.ok());
   Collector fast;
   auto fast_w = hub.subscribe({}, fast.callback(), {}, 0);
@@ -203,7 +215,8 @@ TEST(WatchHub, SlowWatcherBlocksNeitherPublishNorOtherWatchers) {
   }
   cv.notify_all();
   auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (slow_calls < 1000 && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+  while (slow_calls < 1000 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::yield();
   EXPECT_EQ(slow_calls.load(), 1000);
 }
 

@@ -21,8 +21,10 @@ TEST_P(ValidSpiffeId, ParsesAndRoundTrips) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Spec, ValidSpiffeId,
-                         ::testing::Values("spiffe://example.org", "spiffe://example.org/ns/shop/sa/web",
-                                           "spiffe://a-b_c.9/x", "spiffe://td/Upper.Case-ok_1/.../a..b",
+                         ::testing::Values("spiffe://example.org",
+                                           "spiffe://example.org/ns/shop/sa/web",
+                                           "spiffe://a-b_c.9/x",
+                                           "spiffe://td/Upper.Case-ok_1/.../a..b",
                                            "spiffe://td/.hidden"));
 
 class InvalidSpiffeId : public ::testing::TestWithParam<const char*> {};
@@ -35,13 +37,15 @@ TEST_P(InvalidSpiffeId, IsRefused) {
 
 INSTANTIATE_TEST_SUITE_P(
     Spec, InvalidSpiffeId,
-    ::testing::Values("", "spiffe://", "spiffe:///path", "http://example.org/x", "SPIFFE://example.org/x",
-                      "spiffe:/example.org/x", "spiffe://Example.org/x", "spiffe://example.org:8443/x",
-                      "spiffe://user@example.org/x", "spiffe://exa%20mple.org/x", "spiffe://example.org/",
-                      "spiffe://example.org//x", "spiffe://example.org/x/", "spiffe://example.org/./x",
-                      "spiffe://example.org/x/..", "spiffe://example.org/x?query=1", "spiffe://example.org/x#frag",
-                      "spiffe://example.org/a%2Fb", "spiffe://example.org/a b", "spiffe://example.org/*",
-                      "spiffe://example.org\\x"));
+    ::testing::Values("", "spiffe://", "spiffe:///path", "http://example.org/x",
+                      "SPIFFE://example.org/x", "spiffe:/example.org/x", "spiffe://Example.org/x",
+                      "spiffe://example.org:8443/x", "spiffe://user@example.org/x",
+                      "spiffe://exa%20mple.org/x", "spiffe://example.org/",
+                      "spiffe://example.org//x", "spiffe://example.org/x/",
+                      "spiffe://example.org/./x", "spiffe://example.org/x/..",
+                      "spiffe://example.org/x?query=1", "spiffe://example.org/x#frag",
+                      "spiffe://example.org/a%2Fb", "spiffe://example.org/a b",
+                      "spiffe://example.org/*", "spiffe://example.org\\x"));
 
 TEST(SpiffeIdTest, RefusesIdsLongerThan2048Bytes) {
   const std::string prefix = "spiffe://td/";
@@ -125,8 +129,9 @@ TEST(IdentityPatternTest, WholeTrustDomainWildcard) {
 }
 
 TEST(IdentityPatternTest, RefusesMisplacedWildcards) {
-  for (const char* text : {"", "**", "spiffe://td/ns/*/sa/web", "spiffe://td/ns/sh*", "spiffe://*/ns/x",
-                           "spiffe://td/ns/shop/*/", "spiffe://td/ns/shop//*", "shop/*"}) {
+  for (const char* text :
+       {"", "**", "spiffe://td/ns/*/sa/web", "spiffe://td/ns/sh*", "spiffe://*/ns/x",
+        "spiffe://td/ns/shop/*/", "spiffe://td/ns/shop//*", "shop/*"}) {
     Result<IdentityPattern> parsed = IdentityPattern::parse(text);
     ASSERT_FALSE(parsed.ok()) << text;
     EXPECT_EQ(parsed.error().code, "invalid_identity_pattern");

@@ -21,9 +21,10 @@ std::string value_of(std::string_view text) {
 }
 
 TEST(LogFormat, LineLayout) {
-  EXPECT_EQ(format_line(kTs, Level::info, "proxy", "listening", {{"port", 4140}, {"addr", "0.0.0.0"}}),
-            "ts=2026-11-26T06:00:00.123Z level=info component=proxy msg=\"listening\" port=4140 "
-            "addr=0.0.0.0\n");
+  EXPECT_EQ(
+      format_line(kTs, Level::info, "proxy", "listening", {{"port", 4140}, {"addr", "0.0.0.0"}}),
+      "ts=2026-11-26T06:00:00.123Z level=info component=proxy msg=\"listening\" port=4140 "
+      "addr=0.0.0.0\n");
 }
 
 TEST(LogFormat, ComponentOmittedWhenEmpty) {
@@ -45,17 +46,26 @@ TEST(LogFormat, ValueEscaping) {
 
 TEST(LogFormat, MessageAlwaysQuotedAndEscaped) {
   std::string line = format_line(kTs, Level::error, "c", "bad \"thing\"\nhappened", {});
-  EXPECT_EQ(line, "ts=2026-11-26T06:00:00.123Z level=error component=c msg=\"bad \\\"thing\\\"\\nhappened\"\n");
+  EXPECT_EQ(
+      line,
+      "ts=2026-11-26T06:00:00.123Z level=error component=c msg=\"bad \\\"thing\\\"\\nhappened\"\n");
 }
 
 TEST(LogFormat, FieldTypes) {
   std::string s = "with space";
   std::string line = format_line(kTs, Level::debug, "c", "m",
-                                 {{"s", s}, {"n", -42}, {"u", 7u}, {"big", 1ull << 40}, {"f", 0.25},
-                                  {"b", true}, {"nan", 0.0 / 0.0}, {"sv", std::string_view("k=v")}});
-  EXPECT_EQ(line,
-            "ts=2026-11-26T06:00:00.123Z level=debug component=c msg=\"m\" s=\"with space\" n=-42 u=7 "
-            "big=1099511627776 f=0.25 b=true nan=NaN sv=\"k=v\"\n");
+                                 {{"s", s},
+                                  {"n", -42},
+                                  {"u", 7u},
+                                  {"big", 1ull << 40},
+                                  {"f", 0.25},
+                                  {"b", true},
+                                  {"nan", 0.0 / 0.0},
+                                  {"sv", std::string_view("k=v")}});
+  EXPECT_EQ(
+      line,
+      "ts=2026-11-26T06:00:00.123Z level=debug component=c msg=\"m\" s=\"with space\" n=-42 u=7 "
+      "big=1099511627776 f=0.25 b=true nan=NaN sv=\"k=v\"\n");
 }
 
 TEST(LogLevel, ParseAndFilter) {

@@ -15,18 +15,24 @@ namespace {
 TEST(Exposition, GoldenTextForEveryType) {
   Registry r;
   // Declared out of order on purpose: families come out sorted by name.
-  auto& lat = r.histogram("proxy_request_duration_seconds", "Request latency.\nIn seconds.", {"direction"},
-                          {0.005, 0.1, 1});
+  auto& lat = r.histogram("proxy_request_duration_seconds", "Request latency.\nIn seconds.",
+                          {"direction"}, {0.005, 0.1, 1});
   auto& conns = r.gauge("proxy_open_connections", "Open connections, by peer.", {"peer", "tls"});
-  auto& refused = r.counter("admin_requests_refused_total", "Requests refused, by C:\\reason.", {"reason"});
-  r.gauge("proxy_cert_expiry_seconds", "Seconds until the certificate expires.").with_callback({}, [] { return 3600.5; });
+  auto& refused =
+      r.counter("admin_requests_refused_total", "Requests refused, by C:\\reason.", {"reason"});
+  r.gauge("proxy_cert_expiry_seconds", "Seconds until the certificate expires.")
+      .with_callback({}, [] { return 3600.5; });
 
   refused.with({"header_too_large"}).inc(2);
   refused.with({"quote\" back\\slash\nnewline"}).inc();
   refused.with({""}).inc(0);
   conns.with({"spiffe://west/ns/a/sa/b", "true"}).set(3);
   conns.with({"h\xC3\xA9llo", "false"}).set(-1.5);
-  conns.with({"bad\xFF" "utf8", "nan"}).set(std::numeric_limits<double>::quiet_NaN());
+  conns
+      .with({"bad\xFF"
+             "utf8",
+             "nan"})
+      .set(std::numeric_limits<double>::quiet_NaN());
   conns.with({"inf", "x"}).set(std::numeric_limits<double>::infinity());
   auto out = lat.with({"outbound"});
   out.observe(0.001);
@@ -77,7 +83,8 @@ TEST(Exposition, UnlabelledFamiliesExistFromDeclarationAndEmptyOnesAreOmitted) {
             "# HELP a_total A.\n# TYPE a_total counter\na_total 0\n"
             "# HELP b B.\n# TYPE b gauge\nb 0\n"
             "# HELP d_seconds D.\n# TYPE d_seconds histogram\n"
-            "d_seconds_bucket{le=\"1\"} 0\nd_seconds_bucket{le=\"+Inf\"} 0\nd_seconds_sum 0\nd_seconds_count 0\n");
+            "d_seconds_bucket{le=\"1\"} 0\nd_seconds_bucket{le=\"+Inf\"} 0\nd_seconds_sum "
+            "0\nd_seconds_count 0\n");
 }
 
 TEST(Exposition, FormatValue) {
@@ -93,9 +100,10 @@ TEST(Exposition, FormatValue) {
 TEST(Exposition, Escaping) {
   EXPECT_EQ(escape_label_value("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
   EXPECT_EQ(escape_help("a\"b\\c\nd"), "a\"b\\\\c\\nd");
-  EXPECT_EQ(escape_label_value("\xE2\x82\xAC ok"), "\xE2\x82\xAC ok");       // valid 3-byte
-  EXPECT_EQ(escape_label_value("\xC0\xAF"), "\xEF\xBF\xBD\xEF\xBF\xBD");     // overlong
-  EXPECT_EQ(escape_label_value("\xED\xA0\x80"), "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");  // surrogate
+  EXPECT_EQ(escape_label_value("\xE2\x82\xAC ok"), "\xE2\x82\xAC ok");    // valid 3-byte
+  EXPECT_EQ(escape_label_value("\xC0\xAF"), "\xEF\xBF\xBD\xEF\xBF\xBD");  // overlong
+  EXPECT_EQ(escape_label_value("\xED\xA0\x80"),
+            "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");  // surrogate
   EXPECT_EQ(escape_label_value("cut\xE2\x82"), "cut\xEF\xBF\xBD\xEF\xBF\xBD");
 }
 
@@ -108,8 +116,9 @@ TEST(Families, RemoveForgetsLabelSetButHandlesStayUsable) {
   EXPECT_TRUE(alive.remove({"east"}));
   EXPECT_FALSE(alive.remove({"east"}));
   east.inc();  // must not crash; just not exported
-  EXPECT_EQ(r.expose(), "# HELP gateway_alive Gateway health.\n# TYPE gateway_alive gauge\n"
-                        "gateway_alive{target_cluster=\"north\"} 1\n");
+  EXPECT_EQ(r.expose(),
+            "# HELP gateway_alive Gateway health.\n# TYPE gateway_alive gauge\n"
+            "gateway_alive{target_cluster=\"north\"} 1\n");
   EXPECT_TRUE(alive.remove({"north"}));
   EXPECT_EQ(r.expose(), "");
 }

@@ -48,7 +48,8 @@ TEST(AuthorityTest, LeafHasTheWorkloadProfile) {
   EXPECT_FALSE(leaf.is_ca());
   EXPECT_EQ(X509_check_issued(west.issuer.cert().get(), leaf.get()), X509_V_OK);
   EXPECT_EQ(X509_get_key_usage(leaf.get()), static_cast<uint32_t>(KU_DIGITAL_SIGNATURE));
-  EXPECT_EQ(X509_get_extended_key_usage(leaf.get()), static_cast<uint32_t>(XKU_SSL_SERVER | XKU_SSL_CLIENT));
+  EXPECT_EQ(X509_get_extended_key_usage(leaf.get()),
+            static_cast<uint32_t>(XKU_SSL_SERVER | XKU_SSL_CLIENT));
   EXPECT_NEAR(std::chrono::duration<double>(before - leaf.not_before()).count(), 60, 5);
   EXPECT_NEAR(std::chrono::duration<double>(leaf.not_after() - before).count(), 24 * 3600, 5);
   EXPECT_EQ(EVP_PKEY_eq(X509_get0_pubkey(leaf.get()), creds.key.get()), 1);
@@ -74,24 +75,28 @@ TEST(AuthorityTest, AddsDnsNames) {
   testing::Cluster west("west.example");
   PrivateKey key = must(PrivateKey::generate_p256());
   const identity::SpiffeId id = west.workload("shop", "web");
-  Certificate leaf = must(west.issuer.issue_leaf(csr_for(key, id), id, 1h, {"web.shop.svc", "web"}));
+  Certificate leaf =
+      must(west.issuer.issue_leaf(csr_for(key, id), id, 1h, {"web.shop.svc", "web"}));
   EXPECT_EQ(leaf.dns_sans(), (std::vector<std::string>{"web.shop.svc", "web"}));
   EXPECT_EQ(leaf.spiffe_id(), id);
-  EXPECT_EQ(west.issuer.issue_leaf(csr_for(key, id), id, 1h, {"bad name,URI:x"}).error().code, "invalid_dns_san");
+  EXPECT_EQ(west.issuer.issue_leaf(csr_for(key, id), id, 1h, {"bad name,URI:x"}).error().code,
+            "invalid_dns_san");
 }
 
 TEST(AuthorityTest, RefusesCsrForAnotherIdentity) {
   testing::Cluster west("west.example");
   PrivateKey key = must(PrivateKey::generate_p256());
   CertificateRequest csr = csr_for(key, west.workload("shop", "admin"));
-  EXPECT_EQ(west.issuer.issue_leaf(csr, west.workload("shop", "web"), 1h).error().code, "csr_identity_mismatch");
+  EXPECT_EQ(west.issuer.issue_leaf(csr, west.workload("shop", "web"), 1h).error().code,
+            "csr_identity_mismatch");
 }
 
 TEST(AuthorityTest, RefusesNonP256Csr) {
   testing::Cluster west("west.example");
   PkeyPtr rsa(EVP_RSA_gen(2048));
   const identity::SpiffeId id = west.workload("shop", "web");
-  CertificateRequest csr = must(CertificateRequest::from_pem(must(make_csr_for_key(rsa.get(), id))));
+  CertificateRequest csr =
+      must(CertificateRequest::from_pem(must(make_csr_for_key(rsa.get(), id))));
   EXPECT_EQ(west.issuer.issue_leaf(csr, id, 1h).error().code, "wrong_key_type");
 }
 
@@ -102,7 +107,8 @@ TEST(AuthorityTest, PemRoundTrip) {
       must(CertificateAuthority::from_pem(issuer.cert().to_pem(), issuer.key().to_pem(), ""));
   EXPECT_EQ(loaded.cert(), issuer.cert());
   EXPECT_EQ(loaded.chain(), issuer.chain());
-  CertificateAuthority loaded_root = must(CertificateAuthority::from_pem(root.cert().to_pem(), root.key().to_pem(), ""));
+  CertificateAuthority loaded_root =
+      must(CertificateAuthority::from_pem(root.cert().to_pem(), root.key().to_pem(), ""));
   EXPECT_TRUE(loaded_root.chain().empty());
   // The loaded issuer signs leaves that verify against the root.
   TrustBundle bundle = must(TrustBundle::from_pem(root.cert().to_pem()));
@@ -113,7 +119,8 @@ TEST(AuthorityTest, PemRoundTrip) {
 TEST(AuthorityTest, FromPemRefusesMismatchedKey) {
   CertificateAuthority root = testing::make_root();
   PrivateKey other = must(PrivateKey::generate_p256());
-  EXPECT_EQ(CertificateAuthority::from_pem(root.cert().to_pem(), other.to_pem(), "").error().code, "key_mismatch");
+  EXPECT_EQ(CertificateAuthority::from_pem(root.cert().to_pem(), other.to_pem(), "").error().code,
+            "key_mismatch");
 }
 
 TEST(CertificateTest, PemAndChainRoundTrip) {
@@ -124,7 +131,8 @@ TEST(CertificateTest, PemAndChainRoundTrip) {
   EXPECT_EQ(must(Certificate::chain_from_pem(to_pem(chain))), chain);
   EXPECT_TRUE(must(Certificate::chain_from_pem("")).empty());
   EXPECT_EQ(Certificate::from_pem("junk").error().code, "malformed_certificate");
-  EXPECT_EQ(Certificate::chain_from_pem(to_pem(chain) + "-----BEGIN CERTIFICATE-----\n!!\n-----END CERTIFICATE-----\n")
+  EXPECT_EQ(Certificate::chain_from_pem(
+                to_pem(chain) + "-----BEGIN CERTIFICATE-----\n!!\n-----END CERTIFICATE-----\n")
                 .error()
                 .code,
             "malformed_certificate");

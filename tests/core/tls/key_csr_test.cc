@@ -56,20 +56,23 @@ TEST(CsrTest, RoundTripCarriesKeyAndIdentity) {
 
 TEST(CsrTest, KeyCheckRefusesAnotherCurve) {
   PkeyPtr p384(EVP_EC_gen("secp384r1"));
-  CertificateRequest csr =
-      must(CertificateRequest::from_pem(must(make_csr_for_key(p384.get(), spiffe("spiffe://td/x")))));
+  CertificateRequest csr = must(
+      CertificateRequest::from_pem(must(make_csr_for_key(p384.get(), spiffe("spiffe://td/x")))));
   EXPECT_TRUE(csr.verify_signature().ok());
   EXPECT_EQ(csr.key_check().error().code, "wrong_key_size");
 }
 
 TEST(CsrTest, KeyCheckRefusesRsa) {
   PkeyPtr rsa(EVP_RSA_gen(2048));
-  CertificateRequest csr = must(CertificateRequest::from_pem(must(make_csr_for_key(rsa.get(), spiffe("spiffe://td/x")))));
+  CertificateRequest csr = must(
+      CertificateRequest::from_pem(must(make_csr_for_key(rsa.get(), spiffe("spiffe://td/x")))));
   EXPECT_EQ(csr.key_check().error().code, "wrong_key_type");
 }
 
 TEST(CsrTest, GarbageIsMalformed) {
-  for (const char* pem : {"", "garbage", "-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n"}) {
+  for (const char* pem :
+       {"", "garbage",
+        "-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n"}) {
     Result<CertificateRequest> csr = CertificateRequest::from_pem(pem);
     ASSERT_FALSE(csr.ok()) << pem;
     EXPECT_EQ(csr.error().code, "malformed_csr");
@@ -79,7 +82,8 @@ TEST(CsrTest, GarbageIsMalformed) {
 TEST(CsrTest, TamperedSignatureIsRefused) {
   PrivateKey key = must(PrivateKey::generate_p256());
   PrivateKey other = must(PrivateKey::generate_p256());
-  CertificateRequest csr = must(CertificateRequest::from_pem(must(make_csr(key, spiffe("spiffe://td/x")))));
+  CertificateRequest csr =
+      must(CertificateRequest::from_pem(must(make_csr(key, spiffe("spiffe://td/x")))));
   // Swap in another public key: the signature no longer matches the key the CSR carries.
   ASSERT_EQ(X509_REQ_set_pubkey(csr.get(), other.get()), 1);
   EXPECT_EQ(csr.verify_signature().error().code, "bad_csr_signature");

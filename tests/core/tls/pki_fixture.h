@@ -21,7 +21,9 @@ T must(Result<T> result) {
   return std::move(result).value();
 }
 
-inline identity::SpiffeId spiffe(std::string_view text) { return must(identity::SpiffeId::parse(text)); }
+inline identity::SpiffeId spiffe(std::string_view text) {
+  return must(identity::SpiffeId::parse(text));
+}
 
 inline CertificateAuthority make_root(std::string name = "strait root") {
   return must(CertificateAuthority::create_root(std::move(name), 24h * 365));
@@ -46,7 +48,9 @@ struct Cluster {
   identity::SpiffeId workload(std::string_view ns, std::string_view sa) const {
     return identity::SpiffeId::workload(trust_domain, ns, sa);
   }
-  Credentials credentials(std::string_view ns, std::string_view sa) const { return issue(issuer, workload(ns, sa)); }
+  Credentials credentials(std::string_view ns, std::string_view sa) const {
+    return issue(issuer, workload(ns, sa));
+  }
 
   std::string trust_domain;
   CertificateAuthority root;

@@ -84,7 +84,8 @@ Outcome connect_once(asio::ssl::context& server_ctx, asio::ssl::context& client_
   asio::io_context io;
   tcp::acceptor acceptor(io, tcp::endpoint(asio::ip::address_v4::loopback(), 0));
   asio::co_spawn(io, serve(acceptor, server_ctx, outcome.server), asio::detached);
-  asio::co_spawn(io, dial(acceptor.local_endpoint(), client_ctx, expected_server, outcome.client), asio::detached);
+  asio::co_spawn(io, dial(acceptor.local_endpoint(), client_ctx, expected_server, outcome.client),
+                 asio::detached);
   io.run_for(kDeadline);
   EXPECT_TRUE(outcome.server.done && outcome.client.done) << "no outcome within the deadline";
   return outcome;
@@ -98,7 +99,9 @@ class TlsContextTest : public ::testing::Test {
   Credentials api = west.credentials("shop", "api");
   Credentials web = west.credentials("shop", "web");
 
-  ContextPtr server(ClientAuth mode = ClientAuth::kRequired) { return must(make_server_context(api, west.bundle, mode)); }
+  ContextPtr server(ClientAuth mode = ClientAuth::kRequired) {
+    return must(make_server_context(api, west.bundle, mode));
+  }
   ContextPtr client(const Credentials* creds, const TrustBundle& bundle) {
     return must(make_client_context(creds, bundle));
   }
@@ -119,7 +122,8 @@ TEST_F(TlsContextTest, MutualHandshakeExchangesIdentities) {
 }
 
 TEST_F(TlsContextTest, ClientExpectingAnotherServerFails) {
-  Outcome outcome = connect_once(*server(), *client(&web, west.bundle), west.workload("shop", "payments"));
+  Outcome outcome =
+      connect_once(*server(), *client(&web, west.bundle), west.workload("shop", "payments"));
   EXPECT_TRUE(outcome.client.error);
   EXPECT_TRUE(outcome.server.error);
   ASSERT_TRUE(outcome.client.verify_error);
@@ -160,7 +164,8 @@ TEST_F(TlsContextTest, ServerOutsideItsRootsScopeIsRefused) {
   ASSERT_TRUE(outcome.client.verify_error);
   EXPECT_EQ(outcome.client.verify_error->code, "out_of_scope");
   // The same root, in scope, is accepted.
-  ContextPtr in_scope = must(make_server_context(east.credentials("shop", "api"), east.bundle, ClientAuth::kNone));
+  ContextPtr in_scope =
+      must(make_server_context(east.credentials("shop", "api"), east.bundle, ClientAuth::kNone));
   EXPECT_FALSE(connect_once(*in_scope, *client(nullptr, bundle)).client.error);
 }
 

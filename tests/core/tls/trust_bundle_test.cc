@@ -11,8 +11,9 @@ using namespace std::chrono_literals;
 using testing::must;
 using testing::spiffe;
 
-std::string verify_error(const TrustBundle& bundle, const Credentials& creds,
-                         std::chrono::system_clock::time_point now = std::chrono::system_clock::now()) {
+std::string verify_error(
+    const TrustBundle& bundle, const Credentials& creds,
+    std::chrono::system_clock::time_point now = std::chrono::system_clock::now()) {
   Result<identity::SpiffeId> id = bundle.verify(creds.leaf, creds.chain, now);
   return id.ok() ? "ok" : id.error().code;
 }
@@ -39,8 +40,10 @@ TEST(TrustBundleTest, LeafFromAnotherRootIsUntrusted) {
 TEST(TrustBundleTest, ExpiredLeaf) {
   testing::Cluster west("west.example");
   Credentials creds = west.credentials("shop", "web");  // 24 h
-  EXPECT_EQ(verify_error(west.bundle, creds, std::chrono::system_clock::now() + 24h * 2), "expired");
-  EXPECT_EQ(verify_error(west.bundle, creds, std::chrono::system_clock::now() - 1h), "not_yet_valid");
+  EXPECT_EQ(verify_error(west.bundle, creds, std::chrono::system_clock::now() + 24h * 2),
+            "expired");
+  EXPECT_EQ(verify_error(west.bundle, creds, std::chrono::system_clock::now() - 1h),
+            "not_yet_valid");
 }
 
 TEST(TrustBundleTest, ScopedRootTrustsOnlyItsTrustDomain) {
@@ -69,12 +72,14 @@ TEST(TrustBundleTest, CertificateWithoutSpiffeIdIsRefused) {
 TEST(TrustBundleTest, PemRoundTripAndValidation) {
   testing::Cluster west("west.example");
   testing::Cluster east("east.example");
-  TrustBundle bundle = must(TrustBundle::from_pem(west.root.cert().to_pem() + east.root.cert().to_pem()));
+  TrustBundle bundle =
+      must(TrustBundle::from_pem(west.root.cert().to_pem() + east.root.cert().to_pem()));
   EXPECT_EQ(bundle.size(), 2u);
   EXPECT_EQ(must(TrustBundle::from_pem(bundle.to_pem())).to_pem(), bundle.to_pem());
   EXPECT_EQ(TrustBundle::from_pem("").error().code, "empty_bundle");
   EXPECT_EQ(bundle.add_pem(west.credentials("a", "b").leaf.to_pem()).error().code, "not_a_ca");
-  EXPECT_EQ(bundle.add_pem(west.root.cert().to_pem(), "West.Example").error().code, "invalid_scope");
+  EXPECT_EQ(bundle.add_pem(west.root.cert().to_pem(), "West.Example").error().code,
+            "invalid_scope");
   EXPECT_EQ(bundle.size(), 2u);
 }
 

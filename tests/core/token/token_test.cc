@@ -44,7 +44,8 @@ std::string base64url(std::string_view in) {
   size_t i = 0;
   for (; i + 2 < in.size(); i += 3) {
     unsigned v = (static_cast<unsigned char>(in[i]) << 16) |
-                 (static_cast<unsigned char>(in[i + 1]) << 8) | static_cast<unsigned char>(in[i + 2]);
+                 (static_cast<unsigned char>(in[i + 1]) << 8) |
+                 static_cast<unsigned char>(in[i + 2]);
     for (int s = 18; s >= 0; s -= 6) out.push_back(kAlphabet[(v >> s) & 63]);
   }
   if (in.size() - i == 1) {
@@ -52,7 +53,8 @@ std::string base64url(std::string_view in) {
     out.push_back(kAlphabet[(v >> 18) & 63]);
     out.push_back(kAlphabet[(v >> 12) & 63]);
   } else if (in.size() - i == 2) {
-    unsigned v = (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8);
+    unsigned v =
+        (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8);
     out.push_back(kAlphabet[(v >> 18) & 63]);
     out.push_back(kAlphabet[(v >> 12) & 63]);
     out.push_back(kAlphabet[(v >> 6) & 63]);
@@ -261,9 +263,10 @@ TEST_F(TokenTest, TokenFromAnotherKeyIsForged) {
 TEST_F(TokenTest, TamperedPayloadIsForged) {
   std::string token = sign_ok(join_claims());
   size_t dot1 = token.find('.'), dot2 = token.find('.', dot1 + 1);
-  std::string tampered = token.substr(0, dot1) + "." +
-                         base64url(payload_json().replace(payload_json().find("ledger"), 6, "admin1")) +
-                         token.substr(dot2);
+  std::string tampered =
+      token.substr(0, dot1) + "." +
+      base64url(payload_json().replace(payload_json().find("ledger"), 6, "admin1")) +
+      token.substr(dot2);
   EXPECT_EQ(verify_code(tampered), "forged_token");
 }
 
@@ -298,7 +301,8 @@ TEST_F(TokenTest, GarbageIsMalformed) {
   EXPECT_EQ(verify_code("a.b.c.d"), "malformed_token");
   EXPECT_EQ(verify_code("!!!.???.***"), "malformed_token");
   // Valid base64url, but not JSON.
-  EXPECT_EQ(verify_code(base64url("hello") + "." + base64url("world") + ".AAAA"), "malformed_token");
+  EXPECT_EQ(verify_code(base64url("hello") + "." + base64url("world") + ".AAAA"),
+            "malformed_token");
   // JSON, but not objects.
   EXPECT_EQ(verify_code(base64url("[1]") + "." + base64url("2") + ".AAAA"), "malformed_token");
 }
@@ -322,9 +326,9 @@ TEST_F(TokenTest, OversizedTokenIsMalformed) {
   // A correctly signed token just over the limit is refused by size, not signature.
   c.extra = {{"padding", std::string(kMaxTokenBytes, 'x')}};
   EXPECT_EQ(signer_->sign(c).error().code, "invalid_claim");  // signer refuses it too
-  std::string oversized =
-      es256_with_payload(key_pem_, payload_json().insert(1, R"("padding":")" +
-                                                                std::string(kMaxTokenBytes, 'x') + "\","));
+  std::string oversized = es256_with_payload(
+      key_pem_,
+      payload_json().insert(1, R"("padding":")" + std::string(kMaxTokenBytes, 'x') + "\","));
   ASSERT_GT(oversized.size(), kMaxTokenBytes);
   r = verifier_->verify(oversized, "strait-identity", "join", now_);
   ASSERT_FALSE(r);

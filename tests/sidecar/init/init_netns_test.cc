@@ -23,7 +23,8 @@ class InitTest : public ::testing::Test {
   }
 
   // strait-init with args; returns the exit code and fills out/err.
-  int strait_init(std::vector<std::string> args, std::string* out = nullptr, std::string* err = nullptr) {
+  int strait_init(std::vector<std::string> args, std::string* out = nullptr,
+                  std::string* err = nullptr) {
     args.insert(args.begin(), strait_init_bin());
     auto r = run_command(args, "", std::chrono::seconds(30));
     if (!r) {
@@ -36,7 +37,9 @@ class InitTest : public ::testing::Test {
     return r->exit_code;
   }
 
-  std::string nat(const Netns& ns) { return normalize_save(ns.exec({"iptables-save", "-t", "nat"})); }
+  std::string nat(const Netns& ns) {
+    return normalize_save(ns.exec({"iptables-save", "-t", "nat"}));
+  }
 };
 
 // Two namespaces joined by a veth pair: A = 198.18.200.1 (the workload), B = 198.18.200.2 and
@@ -45,7 +48,8 @@ class LinkedPair {
  public:
   LinkedPair() : a_(unique_name("a")), b_(unique_name("b")) {
     if (!a_.ok() || !b_.ok()) return;
-    must({"ip", "-n", a_.name(), "link", "add", "va", "type", "veth", "peer", "name", "vb", "netns", b_.name()});
+    must({"ip", "-n", a_.name(), "link", "add", "va", "type", "veth", "peer", "name", "vb", "netns",
+          b_.name()});
     must({"ip", "-n", a_.name(), "addr", "add", "198.18.200.1/24", "dev", "va"});
     must({"ip", "-n", b_.name(), "addr", "add", "198.18.200.2/24", "dev", "vb"});
     must({"ip", "-n", b_.name(), "addr", "add", "198.18.201.2/24", "dev", "vb"});
@@ -58,18 +62,20 @@ class LinkedPair {
 
   // A listener in `ns` that answers `reply`, or its SO_ORIGINAL_DST when reply is empty.
   void listen(const Netns& ns, const std::string& addr, int port, const std::string& reply = "") {
-    std::vector<std::string> argv = {echo_bin(), "listen", "--netns", ns.name(), "--addr", addr,
-                                     "--port", std::to_string(port)};
+    std::vector<std::string> argv = {echo_bin(), "listen", "--netns", ns.name(),
+                                     "--addr",   addr,     "--port",  std::to_string(port)};
     if (!reply.empty()) argv.insert(argv.end(), {"--reply", reply});
     auto p = std::make_unique<Process>(argv);
-    ASSERT_TRUE(p->wait_for_line("ready")) << "listener " << addr << ":" << port << " in " << ns.name();
+    ASSERT_TRUE(p->wait_for_line("ready"))
+        << "listener " << addr << ":" << port << " in " << ns.name();
     procs_.push_back(std::move(p));
   }
 
   // Connects from `ns` (as `uid`, when >= 0) and returns the reply line, or "error: ...".
   std::string ask(const Netns& ns, const std::string& addr, int port, int uid = -1) {
-    std::vector<std::string> argv = {echo_bin(), "connect", "--netns", ns.name(), "--addr", addr,
-                                     "--port", std::to_string(port), "--timeout-ms", "3000"};
+    std::vector<std::string> argv = {echo_bin(),     "connect", "--netns", ns.name(),
+                                     "--addr",       addr,      "--port",  std::to_string(port),
+                                     "--timeout-ms", "3000"};
     if (uid >= 0) argv.insert(argv.end(), {"--uid", std::to_string(uid)});
     auto r = run_command(argv, "", std::chrono::seconds(15));
     if (!r) return "error: " + r.error().to_string();
@@ -87,7 +93,8 @@ class LinkedPair {
 TEST_F(InitTest, InstallIsIdempotentAndUninstallRestores) {
   Netns ns(unique_name("idem"));
   ASSERT_TRUE(ns.ok());
-  ns.exec({"iptables", "-w", "5", "-t", "nat", "-A", "OUTPUT", "-d", "198.18.9.9/32", "-p", "tcp", "-j", "RETURN"});
+  ns.exec({"iptables", "-w", "5", "-t", "nat", "-A", "OUTPUT", "-d", "198.18.9.9/32", "-p", "tcp",
+           "-j", "RETURN"});
   const std::string before = nat(ns);
   ASSERT_THAT(before, HasSubstr("-A OUTPUT -d 198.18.9.9/32 -p tcp -j RETURN"));
 
@@ -95,8 +102,10 @@ TEST_F(InitTest, InstallIsIdempotentAndUninstallRestores) {
   const std::string installed = nat(ns);
   EXPECT_THAT(installed, HasSubstr(":STRAIT_INBOUND - [0:0]\n"));
   EXPECT_THAT(installed, HasSubstr(":STRAIT_OUTBOUND - [0:0]\n"));
-  EXPECT_THAT(installed, HasSubstr("-A PREROUTING -p tcp -m comment --comment strait -j STRAIT_INBOUND\n"));
-  EXPECT_THAT(installed, HasSubstr("-A OUTPUT -p tcp -m comment --comment strait -j STRAIT_OUTBOUND\n"));
+  EXPECT_THAT(installed,
+              HasSubstr("-A PREROUTING -p tcp -m comment --comment strait -j STRAIT_INBOUND\n"));
+  EXPECT_THAT(installed,
+              HasSubstr("-A OUTPUT -p tcp -m comment --comment strait -j STRAIT_OUTBOUND\n"));
   EXPECT_THAT(installed, HasSubstr("-A STRAIT_OUTBOUND -m owner --uid-owner 2102 -j RETURN\n"));
   EXPECT_THAT(installed, HasSubstr("-A STRAIT_OUTBOUND -p tcp -j REDIRECT --to-ports 4140\n"));
   EXPECT_THAT(installed, HasSubstr("-A STRAIT_INBOUND -p tcp -m tcp --dport 4191 -j RETURN\n"));
@@ -115,7 +124,9 @@ TEST_F(InitTest, InstallIsIdempotentAndUninstallRestores) {
   EXPECT_EQ(nat(ns), installed);
 
   // Other options replace the chains' contents; the jumps stay single.
-  ASSERT_EQ(strait_init({"--netns", ns.name(), "--outbound-port", "5140", "--skip-outbound-ports", "443"}), 0);
+  ASSERT_EQ(strait_init(
+                {"--netns", ns.name(), "--outbound-port", "5140", "--skip-outbound-ports", "443"}),
+            0);
   const std::string replaced = nat(ns);
   EXPECT_THAT(replaced, HasSubstr("--to-ports 5140\n"));
   EXPECT_THAT(replaced, HasSubstr("-A STRAIT_OUTBOUND -p tcp -m tcp --dport 443 -j RETURN\n"));
@@ -138,7 +149,8 @@ TEST_F(InitTest, InstallIsIdempotentAndUninstallRestores) {
 TEST_F(InitTest, OutboundIsRedirectedExceptProxyUidLoopbackAndSkips) {
   LinkedPair net;
   ASSERT_TRUE(net.a().ok() && net.b().ok());
-  ASSERT_NO_FATAL_FAILURE(net.listen(net.a(), "0.0.0.0", 4140));  // the "proxy": reports SO_ORIGINAL_DST
+  ASSERT_NO_FATAL_FAILURE(
+      net.listen(net.a(), "0.0.0.0", 4140));  // the "proxy": reports SO_ORIGINAL_DST
   ASSERT_NO_FATAL_FAILURE(net.listen(net.a(), "127.0.0.1", 7000, "local"));
   ASSERT_NO_FATAL_FAILURE(net.listen(net.b(), "0.0.0.0", 80, "B"));
   ASSERT_NO_FATAL_FAILURE(net.listen(net.b(), "0.0.0.0", 443, "B443"));
@@ -149,11 +161,11 @@ TEST_F(InitTest, OutboundIsRedirectedExceptProxyUidLoopbackAndSkips) {
                          "--skip-outbound-ports", "443"}),
             0);
   EXPECT_EQ(net.ask(net.a(), "198.18.200.2", 80), "198.18.200.2:80");
-  EXPECT_EQ(net.ask(net.a(), "198.18.200.2", 80, 2102), "B");      // the proxy's own user
+  EXPECT_EQ(net.ask(net.a(), "198.18.200.2", 80, 2102), "B");                // the proxy's own user
   EXPECT_EQ(net.ask(net.a(), "198.18.200.2", 80, 2103), "198.18.200.2:80");  // any other user
-  EXPECT_EQ(net.ask(net.a(), "198.18.201.2", 80), "B");            // skip CIDR
-  EXPECT_EQ(net.ask(net.a(), "198.18.200.2", 443), "B443");        // skip port
-  EXPECT_EQ(net.ask(net.a(), "127.0.0.1", 7000), "local");         // loopback
+  EXPECT_EQ(net.ask(net.a(), "198.18.201.2", 80), "B");                      // skip CIDR
+  EXPECT_EQ(net.ask(net.a(), "198.18.200.2", 443), "B443");                  // skip port
+  EXPECT_EQ(net.ask(net.a(), "127.0.0.1", 7000), "local");                   // loopback
 
   ASSERT_EQ(strait_init({"--netns", net.a().name(), "--uninstall"}), 0);
   EXPECT_EQ(net.ask(net.a(), "198.18.200.2", 80), "B");

@@ -27,10 +27,11 @@ TEST(Options, Defaults) {
 }
 
 TEST(Options, ParsesAllFlags) {
-  auto o = parse({"--outbound-port", "5140", "--inbound-port=5143", "--admin-port", "5191", "--proxy-uid", "0",
-                  "--skip-outbound-cidrs", "198.18.0.0/15, 198.19.1.7", "--skip-outbound-cidrs=10.1.2.3/8",
-                  "--skip-outbound-ports", "443,8000-8100", "--skip-inbound-ports", "22,9990", "--netns", "pod1",
-                  "--uninstall", "--dry-run"});
+  auto o =
+      parse({"--outbound-port", "5140", "--inbound-port=5143", "--admin-port", "5191",
+             "--proxy-uid", "0", "--skip-outbound-cidrs", "198.18.0.0/15, 198.19.1.7",
+             "--skip-outbound-cidrs=10.1.2.3/8", "--skip-outbound-ports", "443,8000-8100",
+             "--skip-inbound-ports", "22,9990", "--netns", "pod1", "--uninstall", "--dry-run"});
   ASSERT_TRUE(o.ok()) << o.error().to_string();
   EXPECT_EQ(o->outbound_port, 5140);
   EXPECT_EQ(o->inbound_port, 5143);
@@ -137,7 +138,9 @@ TEST(Rules, ParsesNatState) {
 TEST(Rules, InstallKeepsOneCanonicalJump) {
   auto script = install_script(Options{}, parse_nat_state(kInstalled));
   // The existing canonical jumps stay, the stale one goes, no new jumps are added.
-  EXPECT_THAT(script, HasSubstr("-D OUTPUT -p tcp -m comment --comment \"strait old\" -j STRAIT_OUTBOUND\n"));
+  EXPECT_THAT(
+      script,
+      HasSubstr("-D OUTPUT -p tcp -m comment --comment \"strait old\" -j STRAIT_OUTBOUND\n"));
   EXPECT_THAT(script, ::testing::Not(HasSubstr("-A PREROUTING")));
   EXPECT_THAT(script, ::testing::Not(HasSubstr("-A OUTPUT")));
 }

@@ -19,7 +19,9 @@
 
 namespace strait::init::testing {
 
-inline std::string build_path(const std::string& rel) { return std::string(STRAIT_BUILD_DIR) + "/" + rel; }
+inline std::string build_path(const std::string& rel) {
+  return std::string(STRAIT_BUILD_DIR) + "/" + rel;
+}
 inline std::string strait_init_bin() { return build_path("sidecar/init/strait-init"); }
 inline std::string echo_bin() { return build_path("tests/sidecar/init/orig_dst_echo"); }
 
@@ -95,10 +97,12 @@ class Process {
   }
 
   // Reads stdout until `line` appears or the deadline passes.
-  bool wait_for_line(const std::string& line, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+  bool wait_for_line(const std::string& line,
+                     std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
     auto deadline = std::chrono::steady_clock::now() + timeout;
     while (buf_.find(line + "\n") == std::string::npos) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
       if (left.count() <= 0 || out_ < 0) return false;
       pollfd p{out_, POLLIN, 0};
       if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;

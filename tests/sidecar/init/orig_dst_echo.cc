@@ -1,8 +1,8 @@
 // Test helper for strait-init's tests, run inside a network namespace:
 //   orig_dst_echo listen  --netns NAME --addr IP --port P [--reply TEXT]
 //     accepts connections forever; answers "TEXT\n", or without --reply the connection's original
-//     destination "ip:port\n" (getsockopt SOL_IP SO_ORIGINAL_DST, i.e. where the client aimed before
-//     a REDIRECT). Prints "ready\n" on stdout once listening.
+//     destination "ip:port\n" (getsockopt SOL_IP SO_ORIGINAL_DST, i.e. where the client aimed
+//     before a REDIRECT). Prints "ready\n" on stdout once listening.
 //   orig_dst_echo connect --netns NAME --addr IP --port P [--uid UID] [--timeout-ms N]
 //     connects (as UID when given), prints what the server sent until EOF; exit 1 on failure.
 #include <arpa/inet.h>
@@ -98,7 +98,8 @@ int connect_mode(const std::map<std::string, std::string>& f) {
   int s = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (s < 0) die("socket");
   sockaddr_in a = make_addr(f.at("addr"), std::atoi(f.at("port").c_str()));
-  if (::connect(s, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 && errno != EINPROGRESS) die("connect");
+  if (::connect(s, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 && errno != EINPROGRESS)
+    die("connect");
   pollfd p{s, POLLOUT, 0};
   if (::poll(&p, 1, timeout_ms) != 1) {
     errno = ETIMEDOUT;
@@ -137,7 +138,8 @@ int main(int argc, char** argv) {
   // Never outlive the test that started us, even if it crashes.
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (argc < 2) {
-    std::fprintf(stderr, "usage: orig_dst_echo listen|connect --netns NAME --addr IP --port P ...\n");
+    std::fprintf(stderr,
+                 "usage: orig_dst_echo listen|connect --netns NAME --addr IP --port P ...\n");
     return 2;
   }
   std::string mode = argv[1];

@@ -22,10 +22,12 @@ TEST_F(LifecycleTest, ControllerOutageKeepsTrafficFlowingFromTheCache) {
   ASSERT_OK(held);
   ASSERT_TRUE(held->echo("before the outage"));
   // Resolve sink too (each target has its own cached destination stream).
-  auto sink_before = m.run("client", {testapp(), "source", "--connect", std::string(kSinkVip) + ":9100",
-                                      "--bytes", "1000000", "--expect-match"});
+  auto sink_before =
+      m.run("client", {testapp(), "source", "--connect", std::string(kSinkVip) + ":9100", "--bytes",
+                       "1000000", "--expect-match"});
   ASSERT_TRUE(sink_before.success()) << sink_before.err;
-  ASSERT_TRUE(m.wait_metric("client", "control_plane_streams_connected", {{"api", "destination"}}, 1, 5s));
+  ASSERT_TRUE(
+      m.wait_metric("client", "control_plane_streams_connected", {{"api", "destination"}}, 1, 5s));
 
   // The controller goes away.
   m.controller().signal(SIGTERM);
@@ -33,18 +35,21 @@ TEST_F(LifecycleTest, ControllerOutageKeepsTrafficFlowingFromTheCache) {
   // The proxies notice (so what follows really runs without a controller).
   EXPECT_TRUE(harness::wait_until(
                   [&] {
-                    return m.metric("client", "control_plane_streams_connected", {{"api", "destination"}}) == 0;
+                    return m.metric("client", "control_plane_streams_connected",
+                                    {{"api", "destination"}}) == 0;
                   },
                   deadline_in(15s), 200ms)
                   .ok())
       << m.metrics("client");
 
-  // The open connection keeps working, and a new one to the resolved service is served from the cache.
+  // The open connection keeps working, and a new one to the resolved service is served from the
+  // cache.
   EXPECT_TRUE(held->echo("during the outage"));
-  auto fresh = m.run("client", {testapp(), "echo-client", "--connect", echo_addr, "--message", "new during outage"});
+  auto fresh = m.run("client", {testapp(), "echo-client", "--connect", echo_addr, "--message",
+                                "new during outage"});
   EXPECT_TRUE(fresh.success()) << fresh.status.to_string() << " " << fresh.err;
-  auto sink = m.run("client", {testapp(), "source", "--connect", std::string(kSinkVip) + ":9100", "--bytes",
-                               "1000000", "--expect-match"});
+  auto sink = m.run("client", {testapp(), "source", "--connect", std::string(kSinkVip) + ":9100",
+                               "--bytes", "1000000", "--expect-match"});
   EXPECT_TRUE(sink.success()) << sink.err;
 
   // The restart and reconnection: ProxiesReconnectAfterAControllerRestart (skipped, bug).
@@ -72,20 +77,24 @@ TEST_F(LifecycleTest, ProxiesReconnectAfterAControllerRestart) {
   ASSERT_OK(m.controller().wait_exit(deadline_in(15s)));
   ASSERT_TRUE(harness::wait_until(
                   [&] {
-                    return m.metric("client", "control_plane_streams_connected", {{"api", "destination"}}) == 0;
+                    return m.metric("client", "control_plane_streams_connected",
+                                    {{"api", "destination"}}) == 0;
                   },
                   deadline_in(15s), 200ms)
                   .ok());
   // Back on the same state directory: the proxies reconnect on their own.
   ASSERT_OK(m.start_controller());
   const auto restarted = std::chrono::steady_clock::now();
-  EXPECT_TRUE(m.wait_metric("client", "control_plane_streams_connected", {{"api", "destination"}}, 1, 6s))
+  EXPECT_TRUE(
+      m.wait_metric("client", "control_plane_streams_connected", {{"api", "destination"}}, 1, 6s))
       << m.metrics("client");
   const auto destination_back = std::chrono::steady_clock::now();
-  EXPECT_TRUE(m.wait_metric("server", "control_plane_streams_connected", {{"api", "registration"}}, 1, 8s))
+  EXPECT_TRUE(
+      m.wait_metric("server", "control_plane_streams_connected", {{"api", "registration"}}, 1, 8s))
       << m.metrics("server");
   // How long the proxies took (see ProxiesReconnectPromptlyAfterAControllerRestart).
-  RecordProperty("destination_reconnect_ms", static_cast<int>((destination_back - restarted) / 1ms));
+  RecordProperty("destination_reconnect_ms",
+                 static_cast<int>((destination_back - restarted) / 1ms));
   RecordProperty("registration_reconnect_ms",
                  static_cast<int>((std::chrono::steady_clock::now() - restarted) / 1ms));
   // The server's proxy registers again: web (a leased endpoint) is reachable.
@@ -111,22 +120,24 @@ spec:
 apiVersion: strait.dev/v1alpha1
 kind: Endpoint
 metadata: {name: late-0, namespace: shop}
-spec: {service: late, address: )" + m.server_ip + R"(, port: 9000, identity: "spiffe://east.strait/ns/shop/sa/web"}
+spec: {service: late, address: )" +
+                    m.server_ip + R"(, port: 9000, identity: "spiffe://east.strait/ns/shop/sa/web"}
 )"));
   EXPECT_TRUE(harness::wait_until(
                   [&] {
-                    auto r = m.run("client", {testapp(), "echo-client", "--connect", "198.19.0.13:7000",
-                                              "--message", "late service"});
+                    auto r = m.run("client", {testapp(), "echo-client", "--connect",
+                                              "198.19.0.13:7000", "--message", "late service"});
                     last = r.err;
                     return r.success();
                   },
                   deadline_in(30s), 200ms)
                   .ok())
       << last;
-  EXPECT_GE(m.metric("client", "tcp_open_total", {{"direction", "outbound"}, {"dst_service", "late"}}), 1);
+  EXPECT_GE(
+      m.metric("client", "tcp_open_total", {{"direction", "outbound"}, {"dst_service", "late"}}),
+      1);
   EXPECT_TRUE(held->echo("after the restart"));
 }
-
 
 TEST_F(LifecycleTest, ShortLivedCertificatesRenewUnderOpenConnections) {
   MeshOptions o;
@@ -145,14 +156,17 @@ TEST_F(LifecycleTest, ShortLivedCertificatesRenewUnderOpenConnections) {
   ASSERT_TRUE(held->echo("with the first certificate"));
 
   // Renewal at 70 % of 20 s: a second certificate on both sides.
-  EXPECT_TRUE(m.wait_metric("client", "identity_cert_refresh_total", {{"result", "success"}}, 2, 40s))
+  EXPECT_TRUE(
+      m.wait_metric("client", "identity_cert_refresh_total", {{"result", "success"}}, 2, 40s))
       << m.metrics("client");
-  EXPECT_TRUE(m.wait_metric("server", "identity_cert_refresh_total", {{"result", "success"}}, 2, 40s))
+  EXPECT_TRUE(
+      m.wait_metric("server", "identity_cert_refresh_total", {{"result", "success"}}, 2, 40s))
       << m.metrics("server");
   EXPECT_GT(m.metric("client", "identity_cert_expiration_timestamp_seconds"), first_expiry);
 
   EXPECT_TRUE(held->echo("after the renewal")) << "the renewal broke an open connection";
-  auto fresh = m.run("client", {testapp(), "echo-client", "--connect", echo_addr, "--message", "renewed"});
+  auto fresh =
+      m.run("client", {testapp(), "echo-client", "--connect", echo_addr, "--message", "renewed"});
   EXPECT_TRUE(fresh.success()) << fresh.err;
   auto web = m.curl("client", std::string("http://") + kWebVip + "/");
   ASSERT_OK(web);
@@ -168,9 +182,11 @@ TEST_F(LifecycleTest, CertificatesKeepRenewingPastTheFirstLifetime) {
   auto& m = *mesh_;
   const std::string echo_addr = std::string(kEchoVip) + ":9000";
   // A third certificate needs the controller to be reachable after its first 20 s.
-  EXPECT_TRUE(m.wait_metric("client", "identity_cert_refresh_total", {{"result", "success"}}, 3, 45s))
+  EXPECT_TRUE(
+      m.wait_metric("client", "identity_cert_refresh_total", {{"result", "success"}}, 3, 45s))
       << m.metrics("client");
-  auto later = m.run("client", {testapp(), "echo-client", "--connect", echo_addr, "--message", "renewed twice"});
+  auto later = m.run(
+      "client", {testapp(), "echo-client", "--connect", echo_addr, "--message", "renewed twice"});
   EXPECT_TRUE(later.success()) << later.err;
   EXPECT_LE(m.metric("client", "identity_cert_refresh_total", {{"result", "failure"}}), 0);
 }
@@ -189,12 +205,14 @@ TEST_F(LifecycleTest, SigtermDrainsInFlightTransfersAndRefusesNewConnections) {
   harness::SpawnOptions so;
   so.stdout_path = out;
   so.stderr_path = err;
-  auto source = m.h().spawn("east/client", {testapp(), "source", "--connect", std::string(kSinkVip) + ":9100",
-                                            "--bytes", std::to_string(kBytes), "--seed", "9", "--expect-match"},
+  auto source = m.h().spawn("east/client",
+                            {testapp(), "source", "--connect", std::string(kSinkVip) + ":9100",
+                             "--bytes", std::to_string(kBytes), "--seed", "9", "--expect-match"},
                             so);
   ASSERT_OK(source);
   // Mid-way: some of it has gone through the client's proxy.
-  ASSERT_TRUE(m.wait_metric("client", "tcp_read_bytes_total", {{"direction", "outbound"}, {"dst_service", "sink"}},
+  ASSERT_TRUE(m.wait_metric("client", "tcp_read_bytes_total",
+                            {{"direction", "outbound"}, {"dst_service", "sink"}},
                             16.0 * 1024 * 1024, 60s))
       << m.metrics("client");
   ASSERT_TRUE(source->running()) << "the transfer finished before the drain could start";
@@ -212,8 +230,8 @@ TEST_F(LifecycleTest, SigtermDrainsInFlightTransfersAndRefusesNewConnections) {
                   .ok())
       << last;
   const bool source_running_during_drain = source->running();
-  auto ready = m.run("client", {"curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "3",
-                                "http://127.0.0.1:4191/ready"});
+  auto ready = m.run("client", {"curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time",
+                                "3", "http://127.0.0.1:4191/ready"});
   EXPECT_EQ(ready.out, "503") << "a draining proxy must not be ready";
 
   // The in-flight transfer completes intact; the held connection still echoes.

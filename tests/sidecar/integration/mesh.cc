@@ -166,19 +166,20 @@ harness::SpawnOptions Mesh::logged(const std::string& name) const {
 std::string Mesh::logs() {
   std::string out;
   std::error_code ec;
-  for (auto [name, p] : {std::pair{"controller", &controller_}, {"client proxy", &client_proxy_},
+  for (auto [name, p] : {std::pair{"controller", &controller_},
+                         {"client proxy", &client_proxy_},
                          {"server proxy", &server_proxy_}}) {
     if (!*p) continue;
     auto st = (*p)->poll();
-    out += std::string(name) + " (pid " + std::to_string((*p)->pid()) + "): " +
-           (st ? "exited, " + st->to_string() : "running") + "\n";
+    out += std::string(name) + " (pid " + std::to_string((*p)->pid()) +
+           "): " + (st ? "exited, " + st->to_string() : "running") + "\n";
   }
   if (h_) {
     for (const char* pod : {"client", "server"}) {
       auto nat = run(pod, {"iptables-save", "-t", "nat"}, 5s);
       auto ss = run(pod, {"ss", "-tanp"}, 5s);
-      out += std::string("===== ") + pod + ": iptables-save -t nat; ss -tanp =====\n" + nat.out + nat.err +
-             ss.out + ss.err + "\n";
+      out += std::string("===== ") + pod + ": iptables-save -t nat; ss -tanp =====\n" + nat.out +
+             nat.err + ss.out + ss.err + "\n";
     }
   }
   for (const auto& e : fs::directory_iterator(dir_ / "logs", ec)) {
@@ -208,7 +209,8 @@ Result<std::string> Mesh::straitctl(std::vector<std::string> args) {
   args.push_back(state_dir().string());
   auto r = run("ctrl", args, 30s);
   if (!r.success()) {
-    return make_error("straitctl_failed", args[1] + ": " + r.status.to_string() + "\n" + r.out + r.err);
+    return make_error("straitctl_failed",
+                      args[1] + ": " + r.status.to_string() + "\n" + r.out + r.err);
   }
   return r.out;
 }
@@ -226,7 +228,8 @@ Result<std::string> Mesh::curl(const std::string& pod, const std::string& url,
                                std::chrono::milliseconds timeout) {
   auto secs = std::to_string(std::max<long>(1, static_cast<long>(timeout.count() / 1000)));
   auto r = run(pod, {"curl", "-sS", "--max-time", secs, url}, timeout + 5s);
-  if (!r.success()) return make_error("curl_failed", url + ": " + r.status.to_string() + " " + r.err);
+  if (!r.success())
+    return make_error("curl_failed", url + ": " + r.status.to_string() + " " + r.err);
   return r.out;
 }
 
@@ -238,8 +241,8 @@ std::string Mesh::metrics(const std::string& pod) {
 bool Mesh::wait_metric(const std::string& pod, const std::string& name,
                        const std::map<std::string, std::string>& labels, double at_least,
                        std::chrono::milliseconds deadline) {
-  return harness::wait_until([&] { return metric(pod, name, labels) >= at_least; }, deadline_in(deadline),
-                             200ms)
+  return harness::wait_until([&] { return metric(pod, name, labels) >= at_least; },
+                             deadline_in(deadline), 200ms)
       .ok();
 }
 
@@ -269,25 +272,30 @@ Result<void> Mesh::start_controller() {
                std::string::npos;
       },
       deadline_in(10s));
-  if (!ok) return make_error("controller_not_up", "no run/endpoints.json with pid " + std::to_string(p->pid()));
+  if (!ok)
+    return make_error("controller_not_up",
+                      "no run/endpoints.json with pid " + std::to_string(p->pid()));
   return {};
 }
 
 Result<void> Mesh::start_proxy(const std::string& pod, const std::string& ns, const std::string& sa,
-                               const std::string& extra_yaml, const std::vector<std::string>& flags) {
+                               const std::string& extra_yaml,
+                               const std::vector<std::string>& flags) {
   fs::path pd = dir_ / ("proxy-" + pod);
   fs::create_directories(pd);
   auto token = straitctl({"token", "--namespace", ns, "--service-account", sa, "--ttl", "1h"});
   if (!token) return token.error();
   write_file(pd / "token", *token);
-  fs::copy_file(state_dir() / "ca" / "anchor.crt", pd / "anchor.crt", fs::copy_options::overwrite_existing);
-  std::string yaml = "identity:\n  trustDomain: " + std::string(kTrustDomain) + "\n  namespace: " + ns +
-                     "\n  serviceAccount: " + sa + "\n  tokenFile: " + (pd / "token").string() +
-                     "\n  trustAnchors: " + (pd / "anchor.crt").string() + "\ncontroller:\n  identity: " +
-                     ctrl_ip + ":8080\n  destination: " + ctrl_ip +
-                     ":8086\nlisten:\n  outbound: 127.0.0.1:4140\n  inbound: 0.0.0.0:4143\n  admin: "
-                     "0.0.0.0:4191\n" +
-                     extra_yaml;
+  fs::copy_file(state_dir() / "ca" / "anchor.crt", pd / "anchor.crt",
+                fs::copy_options::overwrite_existing);
+  std::string yaml =
+      "identity:\n  trustDomain: " + std::string(kTrustDomain) + "\n  namespace: " + ns +
+      "\n  serviceAccount: " + sa + "\n  tokenFile: " + (pd / "token").string() +
+      "\n  trustAnchors: " + (pd / "anchor.crt").string() +
+      "\ncontroller:\n  identity: " + ctrl_ip + ":8080\n  destination: " + ctrl_ip +
+      ":8086\nlisten:\n  outbound: 127.0.0.1:4140\n  inbound: 0.0.0.0:4143\n  admin: "
+      "0.0.0.0:4191\n" +
+      extra_yaml;
   write_file(pd / "proxy.yaml", yaml);
   for (const auto& f : {pd / "token", pd / "anchor.crt", pd / "proxy.yaml"}) {
     ::chown(f.c_str(), kProxyUid, kProxyUid);
@@ -299,7 +307,8 @@ Result<void> Mesh::start_proxy(const std::string& pod, const std::string& ns, co
                                    (pd / "proxy.yaml").string()};
   argv.insert(argv.end(), flags.begin(), flags.end());
   if (const char* g = std::getenv("STRAIT_SINT_GDB"); g && pod == g) {  // debugging aid
-    argv.insert(argv.begin(), {"gdb", "-batch", "-ex", "run", "-ex", "bt", "-ex", "info registers rip", "--args"});
+    argv.insert(argv.begin(), {"gdb", "-batch", "-ex", "run", "-ex", "bt", "-ex",
+                               "info registers rip", "--args"});
   }
   auto o = logged(pod + "-proxy");
   o.uid = kProxyUid;
@@ -324,7 +333,9 @@ Result<void> Mesh::up(MeshOptions options) {
   if (!h) return h.error();
   h_ = std::move(*h);
   if (auto r = h_->add_cluster("east"); !r) return r.error();
-  for (auto [name, ip] : {std::pair{"ctrl", &ctrl_ip}, {"client", &client_ip}, {"server", &server_ip},
+  for (auto [name, ip] : {std::pair{"ctrl", &ctrl_ip},
+                          {"client", &client_ip},
+                          {"server", &server_ip},
                           {"plain", &plain_ip}}) {
     auto pod = h_->add_pod("east", name);
     if (!pod) return pod.error();
@@ -334,12 +345,13 @@ Result<void> Mesh::up(MeshOptions options) {
   // The control plane.
   auto install = harness::exec_in(
       "",
-      {build_path("cli/straitctl"), "install", "--cluster-name", "east", "--trust-domain", kTrustDomain,
-       "--state-dir", state_dir().string(), "--identity-listen", "0.0.0.0:8080", "--destination-listen",
-       "0.0.0.0:8086", "--admin-listen", "0.0.0.0:9990"},
+      {build_path("cli/straitctl"), "install", "--cluster-name", "east", "--trust-domain",
+       kTrustDomain, "--state-dir", state_dir().string(), "--identity-listen", "0.0.0.0:8080",
+       "--destination-listen", "0.0.0.0:8086", "--admin-listen", "0.0.0.0:9990"},
       30s);
   if (!install || !install->success()) {
-    return make_error("install_failed", install ? install->out + install->err : install.error().to_string());
+    return make_error("install_failed",
+                      install ? install->out + install->err : install.error().to_string());
   }
   if (auto r = start_controller(); !r) return r;
   auto applied = apply(std::string(R"(apiVersion: strait.dev/v1alpha1
@@ -366,28 +378,34 @@ spec:
 apiVersion: strait.dev/v1alpha1
 kind: Endpoint
 metadata: {name: echo-0, namespace: shop}
-spec: {service: echo, address: )") + server_ip + R"(, port: 9000, identity: "spiffe://east.strait/ns/shop/sa/web"}
+spec: {service: echo, address: )") +
+                       server_ip + R"(, port: 9000, identity: "spiffe://east.strait/ns/shop/sa/web"}
 ---
 apiVersion: strait.dev/v1alpha1
 kind: Endpoint
 metadata: {name: sink-0, namespace: shop}
-spec: {service: sink, address: )" + server_ip + R"(, port: 9100, identity: "spiffe://east.strait/ns/shop/sa/web"}
+spec: {service: sink, address: )" +
+                       server_ip + R"(, port: 9100, identity: "spiffe://east.strait/ns/shop/sa/web"}
 )");
   if (!applied) return applied.error();
 
   // Interception in the two meshed pods; the controller is reached directly.
   for (const char* pod : {"client", "server"}) {
-    auto r = run(pod, {build_path("sidecar/init/strait-init"), "--proxy-uid", std::to_string(kProxyUid),
-                       "--skip-outbound-cidrs", ctrl_ip + "/32"},
+    auto r = run(pod,
+                 {build_path("sidecar/init/strait-init"), "--proxy-uid", std::to_string(kProxyUid),
+                  "--skip-outbound-cidrs", ctrl_ip + "/32"},
                  30s);
-    if (!r.success()) return make_error("strait_init_failed", std::string(pod) + ": " + r.out + r.err);
+    if (!r.success())
+      return make_error("strait_init_failed", std::string(pod) + ": " + r.out + r.err);
   }
 
   // The server's applications.
-  for (auto [mode, listen] : {std::pair{"http", "0.0.0.0:8080"}, {"echo", "0.0.0.0:9000"},
-                              {"sink", "0.0.0.0:9100"}}) {
-    // Connections may sit idle for a while in the tests (the testapp's default I/O timeout is 30 s).
-    std::vector<std::string> argv = {testapp(), mode, "--listen", listen, "--io-timeout-ms", "180000"};
+  for (auto [mode, listen] :
+       {std::pair{"http", "0.0.0.0:8080"}, {"echo", "0.0.0.0:9000"}, {"sink", "0.0.0.0:9100"}}) {
+    // Connections may sit idle for a while in the tests (the testapp's default I/O timeout is 30
+    // s).
+    std::vector<std::string> argv = {testapp(),         mode,    "--listen", listen,
+                                     "--io-timeout-ms", "180000"};
     if (std::string(mode) == "http") argv.insert(argv.end(), {"--name", "server"});
     auto p = h_->spawn("east/server", argv, logged(std::string("app-") + mode));
     if (!p) return p.error();

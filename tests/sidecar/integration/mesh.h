@@ -1,9 +1,9 @@
 // Mesh: one meshed cluster for end-to-end tests, built from the real binaries in harness pods.
 //
-//   east/ctrl    strait-controller (8080 identity, 8086 destination, 9990 admin); straitctl runs here
-//   east/client  strait-init + strait-proxy as front/client (uid 2102); the "unmodified" clients
-//   east/server  strait-init + strait-proxy as shop/web; testapp http :8080, echo :9000, sink :9100
-//   east/plain   no strait-init, no proxy: a stranger on the pod network
+//   east/ctrl    strait-controller (8080 identity, 8086 destination, 9990 admin); straitctl runs
+//   here east/client  strait-init + strait-proxy as front/client (uid 2102); the "unmodified"
+//   clients east/server  strait-init + strait-proxy as shop/web; testapp http :8080, echo :9000,
+//   sink :9100 east/plain   no strait-init, no proxy: a stranger on the pod network
 //
 // Services (fixed virtual IPs): web 198.19.0.10:80 -> 8080 (endpoint registered by the server's
 // proxy), echo 198.19.0.11:9000 and sink 198.19.0.12:9100 (Endpoint objects with the server's
@@ -67,8 +67,8 @@ class Conn {
 };
 
 struct MeshOptions {
-  std::vector<std::string> controller_flags;        // e.g. "--identity.certLifetime=20s"
-  std::vector<std::string> client_proxy_flags;      // e.g. "--timeouts.drain=20s"
+  std::vector<std::string> controller_flags;    // e.g. "--identity.certLifetime=20s"
+  std::vector<std::string> client_proxy_flags;  // e.g. "--timeouts.drain=20s"
   std::vector<std::string> server_proxy_flags;
 };
 
@@ -121,7 +121,9 @@ class Mesh {
 
   // Every log file and the pods' nat rules and listeners, for failure reports.
   std::string logs();
-  std::string log_path(const std::string& name) const { return (dir_ / "logs" / (name + ".log")).string(); }
+  std::string log_path(const std::string& name) const {
+    return (dir_ / "logs" / (name + ".log")).string();
+  }
   harness::SpawnOptions logged(const std::string& name) const;
 
  private:
@@ -142,9 +144,9 @@ class MeshTest : public ::testing::Test {
   std::unique_ptr<Mesh> mesh_;
 };
 
-#define ASSERT_OK(expr)                                                      \
-  do {                                                                       \
-    const auto& assert_ok_r_ = (expr);                                              \
+#define ASSERT_OK(expr)                                                               \
+  do {                                                                                \
+    const auto& assert_ok_r_ = (expr);                                                \
     ASSERT_TRUE(assert_ok_r_.ok()) << #expr ": " << assert_ok_r_.error().to_string(); \
   } while (0)
 

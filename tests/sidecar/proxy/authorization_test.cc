@@ -34,8 +34,10 @@ pv::InboundPolicy defaults(pv::DefaultPolicy d) {
   return p;
 }
 
-pv::Authorization* add(pv::InboundPolicy& p, std::string name, std::initializer_list<const char*> identities,
-                       std::initializer_list<const char*> networks = {}, bool unauthenticated = false) {
+pv::Authorization* add(pv::InboundPolicy& p, std::string name,
+                       std::initializer_list<const char*> identities,
+                       std::initializer_list<const char*> networks = {},
+                       bool unauthenticated = false) {
   auto* a = p.add_authorizations();
   a->set_name(std::move(name));
   for (const char* i : identities) a->add_identities(i);
@@ -120,7 +122,8 @@ TEST(AuthorizeServer, SuffixPattern) {
   expect_denied(authorize(p, kForeign, "10.0.0.1"), "identity_not_allowed");
   // Strictly below: the prefix itself and a sibling sharing its text do not match.
   expect_denied(authorize(p, id("spiffe://td/ns/shop"), "10.0.0.1"), "identity_not_allowed");
-  expect_denied(authorize(p, id("spiffe://td/ns/shopping/sa/x"), "10.0.0.1"), "identity_not_allowed");
+  expect_denied(authorize(p, id("spiffe://td/ns/shopping/sa/x"), "10.0.0.1"),
+                "identity_not_allowed");
   expect_denied(authorize(p, kNone, "10.0.0.1"), "unauthenticated");
 }
 

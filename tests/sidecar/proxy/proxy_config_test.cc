@@ -156,7 +156,8 @@ TEST(ProxyConfig, PortsAsCommaSeparatedScalar) {
 
 TEST(ProxyConfig, InvalidPortEntry) {
   for (const char* bad : {"x", "0", "65536", "-1"}) {
-    std::string e = error_of(std::string(kMinimal) + "workload:\n  ports: [\"8080\", \"" + bad + "\"]\n");
+    std::string e =
+        error_of(std::string(kMinimal) + "workload:\n  ports: [\"8080\", \"" + bad + "\"]\n");
     EXPECT_NE(e.find("invalid_field"), std::string::npos) << bad << ": " << e;
     EXPECT_NE(e.find("workload.ports"), std::string::npos) << bad << ": " << e;
     EXPECT_NE(e.find(std::string("\"") + bad + "\""), std::string::npos) << bad << ": " << e;
@@ -174,7 +175,8 @@ TEST(ProxyConfig, PortWithTrailingJunkIsRefused) {
 
 TEST(ProxyConfig, RegisterPortRequiredWithService) {
   for (const char* port : {"0", "-5", "70000"}) {
-    std::string e = error_of(std::string(kMinimal) + "register:\n  service: web\n  port: " + port + "\n");
+    std::string e =
+        error_of(std::string(kMinimal) + "register:\n  service: web\n  port: " + port + "\n");
     EXPECT_NE(e.find("register.port"), std::string::npos) << port << ": " << e;
   }
   std::string e = error_of(std::string(kMinimal) + "register:\n  service: web\n");

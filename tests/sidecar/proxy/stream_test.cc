@@ -89,7 +89,8 @@ struct Checksum {
   std::uint64_t h = 1469598103934665603ull;
   std::uint64_t n = 0;
   void add(const char* p, std::size_t len) {
-    for (std::size_t i = 0; i < len; ++i) h = (h ^ static_cast<unsigned char>(p[i])) * 1099511628211ull;
+    for (std::size_t i = 0; i < len; ++i)
+      h = (h ^ static_cast<unsigned char>(p[i])) * 1099511628211ull;
     n += len;
   }
   friend bool operator==(const Checksum&, const Checksum&) = default;
@@ -102,7 +103,8 @@ Checksum checksum(const std::string& s) {
 
 // Reads until an error (eof included); returns it and what was read.
 template <typename Stream>
-asio::awaitable<std::pair<error_code, Checksum>> read_to_end(Stream& s, std::string* keep = nullptr) {
+asio::awaitable<std::pair<error_code, Checksum>> read_to_end(Stream& s,
+                                                             std::string* keep = nullptr) {
   Checksum c;
   std::vector<char> buf(64 * 1024);
   while (true) {
@@ -119,7 +121,8 @@ asio::awaitable<std::pair<error_code, std::string>> read_exactly(Stream& s, std:
   std::string out;
   std::vector<char> buf(64 * 1024);
   while (out.size() < n) {
-    auto [ec, got] = co_await s.read_some(asio::buffer(buf.data(), std::min(buf.size(), n - out.size())));
+    auto [ec, got] =
+        co_await s.read_some(asio::buffer(buf.data(), std::min(buf.size(), n - out.size())));
     out.append(buf.data(), got);
     if (ec) co_return std::pair{ec, out};
   }
@@ -133,8 +136,8 @@ struct Pki {
   tls::testing::Cluster cluster{"td"};
   identity::SpiffeId server_id = cluster.workload("shop", "web");
   identity::SpiffeId client_id = cluster.workload("shop", "cart");
-  tls::ContextPtr server_ctx =
-      must(tls::make_server_context(cluster.credentials("shop", "web"), cluster.bundle, tls::ClientAuth::kRequired));
+  tls::ContextPtr server_ctx = must(tls::make_server_context(
+      cluster.credentials("shop", "web"), cluster.bundle, tls::ClientAuth::kRequired));
   tls::Credentials client_creds = cluster.credentials("shop", "cart");
   tls::ContextPtr client_ctx = must(tls::make_client_context(&client_creds, cluster.bundle));
 };
@@ -160,37 +163,38 @@ class TlsStreamTest : public ::testing::Test {
 
 TEST_F(TlsStreamTest, HandshakeAndBothDirections) {
   bool server_ok = false, client_ok = false;
-  run_all(io, {
-      [&]() -> asio::awaitable<void> {
-        auto ec = co_await server->handshake();
-        EXPECT_FALSE(ec) << ec.message();
-        if (ec) co_return;
-        auto peer = tls::peer_identity(server->native_handle());
-        EXPECT_EQ(peer, pki.client_id);
-        auto [rec, got] = co_await read_exactly(*server, 4);
-        EXPECT_FALSE(rec) << rec.message();
-        EXPECT_EQ(got, "ping");
-        EXPECT_FALSE(co_await server->write_all(asio::buffer(std::string_view("pong"))));
-        EXPECT_FALSE(co_await server->shutdown_write());
-        auto [eec, rest] = co_await read_to_end(*server);
-        EXPECT_EQ(eec, asio::error::eof) << eec.message();
-        EXPECT_EQ(rest.n, 0u);
-        server_ok = true;
-      },
-      [&]() -> asio::awaitable<void> {
-        auto ec = co_await client->handshake();
-        EXPECT_FALSE(ec) << ec.message();
-        if (ec) co_return;
-        EXPECT_EQ(tls::peer_identity(client->native_handle()), pki.server_id);
-        EXPECT_FALSE(co_await client->write_all(asio::buffer(std::string_view("ping"))));
-        std::string got;
-        auto [rec, sum] = co_await read_to_end(*client, &got);
-        EXPECT_EQ(rec, asio::error::eof) << rec.message();
-        EXPECT_EQ(got, "pong");
-        EXPECT_FALSE(co_await client->shutdown_write());
-        client_ok = true;
-      },
-  });
+  run_all(io,
+          {
+              [&]() -> asio::awaitable<void> {
+                auto ec = co_await server->handshake();
+                EXPECT_FALSE(ec) << ec.message();
+                if (ec) co_return;
+                auto peer = tls::peer_identity(server->native_handle());
+                EXPECT_EQ(peer, pki.client_id);
+                auto [rec, got] = co_await read_exactly(*server, 4);
+                EXPECT_FALSE(rec) << rec.message();
+                EXPECT_EQ(got, "ping");
+                EXPECT_FALSE(co_await server->write_all(asio::buffer(std::string_view("pong"))));
+                EXPECT_FALSE(co_await server->shutdown_write());
+                auto [eec, rest] = co_await read_to_end(*server);
+                EXPECT_EQ(eec, asio::error::eof) << eec.message();
+                EXPECT_EQ(rest.n, 0u);
+                server_ok = true;
+              },
+              [&]() -> asio::awaitable<void> {
+                auto ec = co_await client->handshake();
+                EXPECT_FALSE(ec) << ec.message();
+                if (ec) co_return;
+                EXPECT_EQ(tls::peer_identity(client->native_handle()), pki.server_id);
+                EXPECT_FALSE(co_await client->write_all(asio::buffer(std::string_view("ping"))));
+                std::string got;
+                auto [rec, sum] = co_await read_to_end(*client, &got);
+                EXPECT_EQ(rec, asio::error::eof) << rec.message();
+                EXPECT_EQ(got, "pong");
+                EXPECT_FALSE(co_await client->shutdown_write());
+                client_ok = true;
+              },
+          });
   EXPECT_TRUE(server_ok);
   EXPECT_TRUE(client_ok);
 }
@@ -200,61 +204,63 @@ TEST_F(TlsStreamTest, HalfCloseThenReply) {
   const std::string reply = pattern(200'000, 2);
   bool server_ok = false, client_ok = false;
   run_all(io, {
-      [&]() -> asio::awaitable<void> {
-        auto ec = co_await server->handshake();
-        EXPECT_FALSE(ec) << ec.message();
-        if (ec) co_return;
-        auto [rec, sum] = co_await read_to_end(*server);
-        EXPECT_EQ(rec, asio::error::eof) << rec.message();  // not stream_truncated
-        EXPECT_NE(rec, asio::ssl::error::stream_truncated);
-        EXPECT_TRUE(sum == checksum(request)) << "got " << sum.n << " bytes";
-        // Only now, after the client's half-close, answer.
-        auto wec = co_await server->write_all(asio::buffer(reply));
-        EXPECT_FALSE(wec) << wec.message();
-        EXPECT_FALSE(co_await server->shutdown_write());
-        server->close();
-        server_ok = true;
-      },
-      [&]() -> asio::awaitable<void> {
-        auto ec = co_await client->handshake();
-        EXPECT_FALSE(ec) << ec.message();
-        if (ec) co_return;
-        auto wec = co_await client->write_all(asio::buffer(request));
-        EXPECT_FALSE(wec) << wec.message();
-        auto sec = co_await client->shutdown_write();
-        EXPECT_FALSE(sec) << sec.message();
-        auto [rec, sum] = co_await read_to_end(*client);
-        EXPECT_EQ(rec, asio::error::eof) << rec.message();
-        EXPECT_TRUE(sum == checksum(reply)) << "got " << sum.n << " bytes";
-        client_ok = true;
-      },
-  });
+                  [&]() -> asio::awaitable<void> {
+                    auto ec = co_await server->handshake();
+                    EXPECT_FALSE(ec) << ec.message();
+                    if (ec) co_return;
+                    auto [rec, sum] = co_await read_to_end(*server);
+                    EXPECT_EQ(rec, asio::error::eof) << rec.message();  // not stream_truncated
+                    EXPECT_NE(rec, asio::ssl::error::stream_truncated);
+                    EXPECT_TRUE(sum == checksum(request)) << "got " << sum.n << " bytes";
+                    // Only now, after the client's half-close, answer.
+                    auto wec = co_await server->write_all(asio::buffer(reply));
+                    EXPECT_FALSE(wec) << wec.message();
+                    EXPECT_FALSE(co_await server->shutdown_write());
+                    server->close();
+                    server_ok = true;
+                  },
+                  [&]() -> asio::awaitable<void> {
+                    auto ec = co_await client->handshake();
+                    EXPECT_FALSE(ec) << ec.message();
+                    if (ec) co_return;
+                    auto wec = co_await client->write_all(asio::buffer(request));
+                    EXPECT_FALSE(wec) << wec.message();
+                    auto sec = co_await client->shutdown_write();
+                    EXPECT_FALSE(sec) << sec.message();
+                    auto [rec, sum] = co_await read_to_end(*client);
+                    EXPECT_EQ(rec, asio::error::eof) << rec.message();
+                    EXPECT_TRUE(sum == checksum(reply)) << "got " << sum.n << " bytes";
+                    client_ok = true;
+                  },
+              });
   EXPECT_TRUE(server_ok);
   EXPECT_TRUE(client_ok);
 }
 
 TEST_F(TlsStreamTest, TcpCloseWithoutCloseNotifyIsTruncation) {
   bool server_ok = false;
-  run_all(io, {
-      [&]() -> asio::awaitable<void> {
-        auto ec = co_await server->handshake();
-        EXPECT_FALSE(ec) << ec.message();
-        if (ec) co_return;
-        std::string got;
-        auto [rec, sum] = co_await read_to_end(*server, &got);
-        EXPECT_EQ(got, "partial");
-        EXPECT_EQ(rec, asio::ssl::error::stream_truncated) << rec.message();
-        server_ok = true;
-      },
-      [&]() -> asio::awaitable<void> {
-        auto ec = co_await client->handshake();
-        EXPECT_FALSE(ec) << ec.message();
-        if (ec) co_return;
-        EXPECT_FALSE(co_await client->write_all(asio::buffer(std::string_view("partial"))));
-        error_code ignored;
-        client->socket().shutdown(tcp::socket::shutdown_send, ignored);  // FIN, no close_notify
-      },
-  });
+  run_all(io,
+          {
+              [&]() -> asio::awaitable<void> {
+                auto ec = co_await server->handshake();
+                EXPECT_FALSE(ec) << ec.message();
+                if (ec) co_return;
+                std::string got;
+                auto [rec, sum] = co_await read_to_end(*server, &got);
+                EXPECT_EQ(got, "partial");
+                EXPECT_EQ(rec, asio::ssl::error::stream_truncated) << rec.message();
+                server_ok = true;
+              },
+              [&]() -> asio::awaitable<void> {
+                auto ec = co_await client->handshake();
+                EXPECT_FALSE(ec) << ec.message();
+                if (ec) co_return;
+                EXPECT_FALSE(co_await client->write_all(asio::buffer(std::string_view("partial"))));
+                error_code ignored;
+                client->socket().shutdown(tcp::socket::shutdown_send,
+                                          ignored);  // FIN, no close_notify
+              },
+          });
   EXPECT_TRUE(server_ok);
 }
 
@@ -275,31 +281,37 @@ TEST_F(TlsStreamTest, ConcurrentReadAndWriteOnOneStream) {
     auto ex = co_await asio::this_coro::executor;
     int finished = 0;
     asio::steady_timer both_done(ex, asio::steady_timer::time_point::max());
-    asio::co_spawn(ex, [&]() -> asio::awaitable<void> {
-      // Uneven write sizes so records and socket writes do not line up.
-      std::size_t at = 0, step = 1;
-      while (at < out.size()) {
-        std::size_t n = std::min(out.size() - at, 1000 + (step++ * 7919) % 70000);
-        auto wec = co_await s.write_all(asio::buffer(out.data() + at, n));
-        EXPECT_FALSE(wec) << wec.message();
-        if (wec) break;
-        at += n;
-      }
-      EXPECT_FALSE(co_await s.shutdown_write());
-      if (++finished == 2) both_done.cancel();
-    }, asio::detached);
-    asio::co_spawn(ex, [&]() -> asio::awaitable<void> {
-      auto [rec, sum] = co_await read_to_end(s);
-      end = rec;
-      in = sum;
-      if (++finished == 2) both_done.cancel();
-    }, asio::detached);
+    asio::co_spawn(
+        ex,
+        [&]() -> asio::awaitable<void> {
+          // Uneven write sizes so records and socket writes do not line up.
+          std::size_t at = 0, step = 1;
+          while (at < out.size()) {
+            std::size_t n = std::min(out.size() - at, 1000 + (step++ * 7919) % 70000);
+            auto wec = co_await s.write_all(asio::buffer(out.data() + at, n));
+            EXPECT_FALSE(wec) << wec.message();
+            if (wec) break;
+            at += n;
+          }
+          EXPECT_FALSE(co_await s.shutdown_write());
+          if (++finished == 2) both_done.cancel();
+        },
+        asio::detached);
+    asio::co_spawn(
+        ex,
+        [&]() -> asio::awaitable<void> {
+          auto [rec, sum] = co_await read_to_end(s);
+          end = rec;
+          in = sum;
+          if (++finished == 2) both_done.cancel();
+        },
+        asio::detached);
     while (finished < 2) co_await both_done.async_wait(asio::as_tuple(asio::use_awaitable));
   };
   run_all(io, {
-      [&]() { return side(*server, s2c, at_server, server_end, handshaken_s); },
-      [&]() { return side(*client, c2s, at_client, client_end, handshaken_c); },
-  });
+                  [&]() { return side(*server, s2c, at_server, server_end, handshaken_s); },
+                  [&]() { return side(*client, c2s, at_client, client_end, handshaken_c); },
+              });
   ASSERT_TRUE(handshaken_c && handshaken_s);
   EXPECT_EQ(server_end, asio::error::eof) << server_end.message();
   EXPECT_EQ(client_end, asio::error::eof) << client_end.message();
@@ -312,19 +324,20 @@ TEST_F(TlsStreamTest, ConcurrentReadAndWriteOnOneStream) {
 TEST_F(TlsStreamTest, ExpectedIdentityMismatchFailsClientHandshake) {
   tls::expect_peer_identity(client->native_handle(), pki.cluster.workload("shop", "not-web"));
   error_code client_ec, server_ec;
-  run_all(io, {
-      [&]() -> asio::awaitable<void> {
-        server_ec = co_await server->handshake();
-        if (!server_ec) {  // TLS 1.3: the server may finish first; the alert shows on read
-          auto [rec, sum] = co_await read_to_end(*server);
-          server_ec = rec;
-        }
-      },
-      [&]() -> asio::awaitable<void> {
-        client_ec = co_await client->handshake();
-        client->close();
-      },
-  });
+  run_all(io,
+          {
+              [&]() -> asio::awaitable<void> {
+                server_ec = co_await server->handshake();
+                if (!server_ec) {  // TLS 1.3: the server may finish first; the alert shows on read
+                  auto [rec, sum] = co_await read_to_end(*server);
+                  server_ec = rec;
+                }
+              },
+              [&]() -> asio::awaitable<void> {
+                client_ec = co_await client->handshake();
+                client->close();
+              },
+          });
   EXPECT_TRUE(client_ec);
   auto why = tls::peer_verify_error(client->native_handle());
   ASSERT_TRUE(why.has_value());
@@ -337,9 +350,9 @@ TEST_F(TlsStreamTest, ExpectedIdentityMatchSucceeds) {
   tls::expect_peer_identity(client->native_handle(), pki.server_id);
   error_code client_ec = asio::error::would_block, server_ec = asio::error::would_block;
   run_all(io, {
-      [&]() -> asio::awaitable<void> { server_ec = co_await server->handshake(); },
-      [&]() -> asio::awaitable<void> { client_ec = co_await client->handshake(); },
-  });
+                  [&]() -> asio::awaitable<void> { server_ec = co_await server->handshake(); },
+                  [&]() -> asio::awaitable<void> { client_ec = co_await client->handshake(); },
+              });
   EXPECT_FALSE(client_ec) << client_ec.message();
   EXPECT_FALSE(server_ec) << server_ec.message();
 }
@@ -351,18 +364,18 @@ TEST_F(TlsStreamTest, ClientWithoutCertificateIsRefusedWhenRequired) {
   TlsStream srv(std::move(s), pki.server_ctx, TlsStream::Role::kServer);
   error_code server_ec, client_ec;
   run_all(io, {
-      [&]() -> asio::awaitable<void> {
-        server_ec = co_await srv.handshake();
-        srv.close();
-      },
-      [&]() -> asio::awaitable<void> {
-        client_ec = co_await anon.handshake();
-        if (!client_ec) {  // TLS 1.3: the refusal arrives after the client's handshake
-          auto [rec, sum] = co_await read_to_end(anon);
-          client_ec = rec;
-        }
-      },
-  });
+                  [&]() -> asio::awaitable<void> {
+                    server_ec = co_await srv.handshake();
+                    srv.close();
+                  },
+                  [&]() -> asio::awaitable<void> {
+                    client_ec = co_await anon.handshake();
+                    if (!client_ec) {  // TLS 1.3: the refusal arrives after the client's handshake
+                      auto [rec, sum] = co_await read_to_end(anon);
+                      client_ec = rec;
+                    }
+                  },
+              });
   EXPECT_TRUE(server_ec);
   EXPECT_TRUE(client_ec);
   EXPECT_NE(client_ec, asio::error::eof);
@@ -378,20 +391,21 @@ TEST_F(TlsStreamTest, PeerClosesDuringHandshake) {
 TEST_F(TlsStreamTest, WriteToResetPeerFailsInsteadOfHanging) {
   error_code write_ec;
   run_all(io, {
-      [&]() -> asio::awaitable<void> {
-        auto ec = co_await server->handshake();
-        EXPECT_FALSE(ec) << ec.message();
-        server->socket().set_option(asio::socket_base::linger(true, 0));
-        server->close();  // RST
-      },
-      [&]() -> asio::awaitable<void> {
-        auto ec = co_await client->handshake();
-        EXPECT_FALSE(ec) << ec.message();
-        if (ec) co_return;
-        const std::string big = pattern(20 << 20, 8);  // more than the socket buffers hold
-        write_ec = co_await client->write_all(asio::buffer(big));
-      },
-  });
+                  [&]() -> asio::awaitable<void> {
+                    auto ec = co_await server->handshake();
+                    EXPECT_FALSE(ec) << ec.message();
+                    server->socket().set_option(asio::socket_base::linger(true, 0));
+                    server->close();  // RST
+                  },
+                  [&]() -> asio::awaitable<void> {
+                    auto ec = co_await client->handshake();
+                    EXPECT_FALSE(ec) << ec.message();
+                    if (ec) co_return;
+                    const std::string big =
+                        pattern(20 << 20, 8);  // more than the socket buffers hold
+                    write_ec = co_await client->write_all(asio::buffer(big));
+                  },
+              });
   EXPECT_TRUE(write_ec);
 }
 
@@ -400,22 +414,22 @@ TEST_F(TlsStreamTest, ZeroSizeReadIsNotAnError) {
   error_code read_ec = asio::error::would_block;
   std::size_t n = 99;
   run_all(io, {
-      [&]() -> asio::awaitable<void> {
-        auto ec = co_await server->handshake();
-        EXPECT_FALSE(ec) << ec.message();
-        if (!ec) {
-          EXPECT_FALSE(co_await server->write_all(asio::buffer(std::string_view("x"))));
-        }
-      },
-      [&]() -> asio::awaitable<void> {
-        auto ec = co_await client->handshake();
-        EXPECT_FALSE(ec) << ec.message();
-        if (ec) co_return;
-        auto [got_ec, got] = co_await read_exactly(*client, 1);  // the connection works
-        EXPECT_EQ(got, "x");
-        std::tie(read_ec, n) = co_await client->read_some(asio::mutable_buffer());
-      },
-  });
+                  [&]() -> asio::awaitable<void> {
+                    auto ec = co_await server->handshake();
+                    EXPECT_FALSE(ec) << ec.message();
+                    if (!ec) {
+                      EXPECT_FALSE(co_await server->write_all(asio::buffer(std::string_view("x"))));
+                    }
+                  },
+                  [&]() -> asio::awaitable<void> {
+                    auto ec = co_await client->handshake();
+                    EXPECT_FALSE(ec) << ec.message();
+                    if (ec) co_return;
+                    auto [got_ec, got] = co_await read_exactly(*client, 1);  // the connection works
+                    EXPECT_EQ(got, "x");
+                    std::tie(read_ec, n) = co_await client->read_some(asio::mutable_buffer());
+                  },
+              });
   EXPECT_EQ(n, 0u);
   EXPECT_FALSE(read_ec) << read_ec.message();
 }
@@ -449,37 +463,39 @@ TEST(Relay, CountsBothWaysAndPropagatesHalfClose) {
   const std::string answer_prefix = "seen:";
   RelayResult result;
   bool relay_done = false, client_ok = false, echo_ok = false;
-  run_all(io, {
-      [&]() -> asio::awaitable<void> {
-        result = co_await relay(*rig.a, *rig.b, counters.relay, 30s);
-        relay_done = true;
-        rig.a->close();
-        rig.b->close();
-      },
-      [&]() -> asio::awaitable<void> {  // upstream: reads to EOF, then answers
-        std::string got;
-        auto [ec, sum] = co_await read_to_end(*rig.s, &got);
-        EXPECT_EQ(ec, asio::error::eof) << ec.message();
-        EXPECT_EQ(got, request);
-        std::string answer = answer_prefix + std::to_string(got.size()) + got;
-        EXPECT_FALSE(co_await rig.s->write_all(asio::buffer(answer)));
-        EXPECT_FALSE(co_await rig.s->shutdown_write());
-        echo_ok = true;
-      },
-      [&]() -> asio::awaitable<void> {  // app client: sends, half-closes, reads the answer
-        EXPECT_FALSE(co_await rig.c->write_all(asio::buffer(request)));
-        EXPECT_FALSE(co_await rig.c->shutdown_write());
-        std::string got;
-        auto [ec, sum] = co_await read_to_end(*rig.c, &got);
-        EXPECT_EQ(ec, asio::error::eof) << ec.message();
-        EXPECT_EQ(got, answer_prefix + std::to_string(request.size()) + request);
-        client_ok = true;
-      },
-  });
+  run_all(io,
+          {
+              [&]() -> asio::awaitable<void> {
+                result = co_await relay(*rig.a, *rig.b, counters.relay, 30s);
+                relay_done = true;
+                rig.a->close();
+                rig.b->close();
+              },
+              [&]() -> asio::awaitable<void> {  // upstream: reads to EOF, then answers
+                std::string got;
+                auto [ec, sum] = co_await read_to_end(*rig.s, &got);
+                EXPECT_EQ(ec, asio::error::eof) << ec.message();
+                EXPECT_EQ(got, request);
+                std::string answer = answer_prefix + std::to_string(got.size()) + got;
+                EXPECT_FALSE(co_await rig.s->write_all(asio::buffer(answer)));
+                EXPECT_FALSE(co_await rig.s->shutdown_write());
+                echo_ok = true;
+              },
+              [&]() -> asio::awaitable<void> {  // app client: sends, half-closes, reads the answer
+                EXPECT_FALSE(co_await rig.c->write_all(asio::buffer(request)));
+                EXPECT_FALSE(co_await rig.c->shutdown_write());
+                std::string got;
+                auto [ec, sum] = co_await read_to_end(*rig.c, &got);
+                EXPECT_EQ(ec, asio::error::eof) << ec.message();
+                EXPECT_EQ(got, answer_prefix + std::to_string(request.size()) + request);
+                client_ok = true;
+              },
+          });
   ASSERT_TRUE(relay_done);
   EXPECT_TRUE(client_ok);
   EXPECT_TRUE(echo_ok);
-  const std::uint64_t answer_size = answer_prefix.size() + std::to_string(request.size()).size() + request.size();
+  const std::uint64_t answer_size =
+      answer_prefix.size() + std::to_string(request.size()).size() + request.size();
   EXPECT_EQ(result.error, "");
   EXPECT_EQ(result.client_to_server, request.size());
   EXPECT_EQ(result.server_to_client, answer_size);
@@ -495,24 +511,24 @@ TEST(Relay, IdleTimeoutClosesBothSides) {
   error_code client_end, server_end;
   bool relay_done = false;
   run_all(io, {
-      [&]() -> asio::awaitable<void> {
-        result = co_await relay(*rig.a, *rig.b, counters.relay, 200ms);
-        relay_done = true;
-      },
-      [&]() -> asio::awaitable<void> {
-        // One exchange first: activity before the silence.
-        EXPECT_FALSE(co_await rig.c->write_all(asio::buffer(std::string_view("hi"))));
-        auto [ec, got] = co_await read_exactly(*rig.c, 3);
-        EXPECT_EQ(got, "yo!");
-        std::tie(client_end, std::ignore) = co_await read_to_end(*rig.c);
-      },
-      [&]() -> asio::awaitable<void> {
-        auto [ec, got] = co_await read_exactly(*rig.s, 2);
-        EXPECT_EQ(got, "hi");
-        EXPECT_FALSE(co_await rig.s->write_all(asio::buffer(std::string_view("yo!"))));
-        std::tie(server_end, std::ignore) = co_await read_to_end(*rig.s);
-      },
-  });
+                  [&]() -> asio::awaitable<void> {
+                    result = co_await relay(*rig.a, *rig.b, counters.relay, 200ms);
+                    relay_done = true;
+                  },
+                  [&]() -> asio::awaitable<void> {
+                    // One exchange first: activity before the silence.
+                    EXPECT_FALSE(co_await rig.c->write_all(asio::buffer(std::string_view("hi"))));
+                    auto [ec, got] = co_await read_exactly(*rig.c, 3);
+                    EXPECT_EQ(got, "yo!");
+                    std::tie(client_end, std::ignore) = co_await read_to_end(*rig.c);
+                  },
+                  [&]() -> asio::awaitable<void> {
+                    auto [ec, got] = co_await read_exactly(*rig.s, 2);
+                    EXPECT_EQ(got, "hi");
+                    EXPECT_FALSE(co_await rig.s->write_all(asio::buffer(std::string_view("yo!"))));
+                    std::tie(server_end, std::ignore) = co_await read_to_end(*rig.s);
+                  },
+              });
   ASSERT_TRUE(relay_done);
   EXPECT_EQ(result.error, "idle_timeout");
   EXPECT_EQ(result.client_to_server, 2u);
@@ -529,22 +545,23 @@ TEST(Relay, ResetEndsRelayWithErrorAndClosesBoth) {
   RelayResult result;
   error_code client_end;
   bool relay_done = false;
-  run_all(io, {
-      [&]() -> asio::awaitable<void> {
-        result = co_await relay(*rig.a, *rig.b, counters.relay, 30s);
-        relay_done = true;
-      },
-      [&]() -> asio::awaitable<void> {
-        EXPECT_FALSE(co_await rig.c->write_all(asio::buffer(std::string_view("hello"))));
-        std::tie(client_end, std::ignore) = co_await read_to_end(*rig.c);
-      },
-      [&]() -> asio::awaitable<void> {
-        auto [ec, got] = co_await read_exactly(*rig.s, 5);
-        EXPECT_EQ(got, "hello");
-        rig.s->socket().set_option(asio::socket_base::linger(true, 0));
-        rig.s->close();  // RST
-      },
-  });
+  run_all(io,
+          {
+              [&]() -> asio::awaitable<void> {
+                result = co_await relay(*rig.a, *rig.b, counters.relay, 30s);
+                relay_done = true;
+              },
+              [&]() -> asio::awaitable<void> {
+                EXPECT_FALSE(co_await rig.c->write_all(asio::buffer(std::string_view("hello"))));
+                std::tie(client_end, std::ignore) = co_await read_to_end(*rig.c);
+              },
+              [&]() -> asio::awaitable<void> {
+                auto [ec, got] = co_await read_exactly(*rig.s, 5);
+                EXPECT_EQ(got, "hello");
+                rig.s->socket().set_option(asio::socket_base::linger(true, 0));
+                rig.s->close();  // RST
+              },
+          });
   ASSERT_TRUE(relay_done);
   EXPECT_FALSE(result.error.empty());
   EXPECT_NE(result.error, "idle_timeout");
@@ -563,20 +580,21 @@ TEST(Relay, IdleTimeoutAfterOneDirectionEnded) {
   bool relay_done = false;
   error_code server_end, client_end;
   run_all(io, {
-      [&]() -> asio::awaitable<void> {
-        result = co_await relay(*rig.a, *rig.b, counters.relay, 200ms);
-        relay_done = true;
-      },
-      [&]() -> asio::awaitable<void> {
-        EXPECT_FALSE(co_await rig.c->shutdown_write());  // client done sending, upstream silent
-        std::tie(client_end, std::ignore) = co_await read_to_end(*rig.c);
-      },
-      [&]() -> asio::awaitable<void> {
-        auto [ec, sum] = co_await read_to_end(*rig.s);
-        EXPECT_EQ(ec, asio::error::eof);  // the half-close arrived
-        server_end = ec;
-      },
-  });
+                  [&]() -> asio::awaitable<void> {
+                    result = co_await relay(*rig.a, *rig.b, counters.relay, 200ms);
+                    relay_done = true;
+                  },
+                  [&]() -> asio::awaitable<void> {
+                    EXPECT_FALSE(
+                        co_await rig.c->shutdown_write());  // client done sending, upstream silent
+                    std::tie(client_end, std::ignore) = co_await read_to_end(*rig.c);
+                  },
+                  [&]() -> asio::awaitable<void> {
+                    auto [ec, sum] = co_await read_to_end(*rig.s);
+                    EXPECT_EQ(ec, asio::error::eof);  // the half-close arrived
+                    server_end = ec;
+                  },
+              });
   ASSERT_TRUE(relay_done);
   EXPECT_EQ(result.error, "idle_timeout");
   EXPECT_TRUE(client_end);
@@ -590,21 +608,21 @@ TEST(Relay, ClientResetEndsRelay) {
   error_code server_end;
   bool relay_done = false;
   run_all(io, {
-      [&]() -> asio::awaitable<void> {
-        result = co_await relay(*rig.a, *rig.b, counters.relay, 30s);
-        relay_done = true;
-      },
-      [&]() -> asio::awaitable<void> {
-        auto [ec, got] = co_await read_exactly(*rig.c, 3);
-        EXPECT_EQ(got, "abc");
-        rig.c->socket().set_option(asio::socket_base::linger(true, 0));
-        rig.c->close();
-      },
-      [&]() -> asio::awaitable<void> {
-        EXPECT_FALSE(co_await rig.s->write_all(asio::buffer(std::string_view("abc"))));
-        std::tie(server_end, std::ignore) = co_await read_to_end(*rig.s);
-      },
-  });
+                  [&]() -> asio::awaitable<void> {
+                    result = co_await relay(*rig.a, *rig.b, counters.relay, 30s);
+                    relay_done = true;
+                  },
+                  [&]() -> asio::awaitable<void> {
+                    auto [ec, got] = co_await read_exactly(*rig.c, 3);
+                    EXPECT_EQ(got, "abc");
+                    rig.c->socket().set_option(asio::socket_base::linger(true, 0));
+                    rig.c->close();
+                  },
+                  [&]() -> asio::awaitable<void> {
+                    EXPECT_FALSE(co_await rig.s->write_all(asio::buffer(std::string_view("abc"))));
+                    std::tie(server_end, std::ignore) = co_await read_to_end(*rig.s);
+                  },
+              });
   ASSERT_TRUE(relay_done);
   EXPECT_EQ(result.error, "connection_reset");
   EXPECT_EQ(result.server_to_client, 3u);
@@ -625,38 +643,38 @@ TEST_F(TlsStreamTest, RelayPlainToTlsWithHalfClose) {
   const std::string reply = pattern(70'000, 7);
   bool relay_done = false, app_ok = false, server_ok = false;
   run_all(io, {
-      [&]() -> asio::awaitable<void> {
-        auto ec = co_await out.tls()->handshake();
-        EXPECT_FALSE(ec) << ec.message();
-        if (ec) {
-          in.close();
-          co_return;
-        }
-        result = co_await relay(in, out, counters.relay, 30s);
-        relay_done = true;
-        in.close();
-        out.close();
-      },
-      [&]() -> asio::awaitable<void> {
-        auto ec = co_await server->handshake();
-        EXPECT_FALSE(ec) << ec.message();
-        if (ec) co_return;
-        auto [rec, sum] = co_await read_to_end(*server);
-        EXPECT_EQ(rec, asio::error::eof) << rec.message();
-        EXPECT_TRUE(sum == checksum(request));
-        EXPECT_FALSE(co_await server->write_all(asio::buffer(reply)));
-        EXPECT_FALSE(co_await server->shutdown_write());
-        server_ok = true;
-      },
-      [&]() -> asio::awaitable<void> {
-        EXPECT_FALSE(co_await app.write_all(asio::buffer(request)));
-        EXPECT_FALSE(co_await app.shutdown_write());
-        auto [rec, sum] = co_await read_to_end(app);
-        EXPECT_EQ(rec, asio::error::eof) << rec.message();
-        EXPECT_TRUE(sum == checksum(reply));
-        app_ok = true;
-      },
-  });
+                  [&]() -> asio::awaitable<void> {
+                    auto ec = co_await out.tls()->handshake();
+                    EXPECT_FALSE(ec) << ec.message();
+                    if (ec) {
+                      in.close();
+                      co_return;
+                    }
+                    result = co_await relay(in, out, counters.relay, 30s);
+                    relay_done = true;
+                    in.close();
+                    out.close();
+                  },
+                  [&]() -> asio::awaitable<void> {
+                    auto ec = co_await server->handshake();
+                    EXPECT_FALSE(ec) << ec.message();
+                    if (ec) co_return;
+                    auto [rec, sum] = co_await read_to_end(*server);
+                    EXPECT_EQ(rec, asio::error::eof) << rec.message();
+                    EXPECT_TRUE(sum == checksum(request));
+                    EXPECT_FALSE(co_await server->write_all(asio::buffer(reply)));
+                    EXPECT_FALSE(co_await server->shutdown_write());
+                    server_ok = true;
+                  },
+                  [&]() -> asio::awaitable<void> {
+                    EXPECT_FALSE(co_await app.write_all(asio::buffer(request)));
+                    EXPECT_FALSE(co_await app.shutdown_write());
+                    auto [rec, sum] = co_await read_to_end(app);
+                    EXPECT_EQ(rec, asio::error::eof) << rec.message();
+                    EXPECT_TRUE(sum == checksum(reply));
+                    app_ok = true;
+                  },
+              });
   ASSERT_TRUE(relay_done);
   EXPECT_TRUE(app_ok);
   EXPECT_TRUE(server_ok);
@@ -676,24 +694,26 @@ TEST_F(TlsStreamTest, RelayIdleTimeoutOverTls) {
   bool relay_done = false;
   error_code app_end, server_end;
   run_all(io, {
-      [&]() -> asio::awaitable<void> {
-        auto ec = co_await out.tls()->handshake();
-        EXPECT_FALSE(ec) << ec.message();
-        if (ec) {
-          in.close();
-          co_return;
-        }
-        result = co_await relay(in, out, counters.relay, 200ms);
-        relay_done = true;
-      },
-      [&]() -> asio::awaitable<void> {
-        auto ec = co_await server->handshake();
-        EXPECT_FALSE(ec) << ec.message();
-        if (ec) co_return;
-        std::tie(server_end, std::ignore) = co_await read_to_end(*server);
-      },
-      [&]() -> asio::awaitable<void> { std::tie(app_end, std::ignore) = co_await read_to_end(app); },
-  });
+                  [&]() -> asio::awaitable<void> {
+                    auto ec = co_await out.tls()->handshake();
+                    EXPECT_FALSE(ec) << ec.message();
+                    if (ec) {
+                      in.close();
+                      co_return;
+                    }
+                    result = co_await relay(in, out, counters.relay, 200ms);
+                    relay_done = true;
+                  },
+                  [&]() -> asio::awaitable<void> {
+                    auto ec = co_await server->handshake();
+                    EXPECT_FALSE(ec) << ec.message();
+                    if (ec) co_return;
+                    std::tie(server_end, std::ignore) = co_await read_to_end(*server);
+                  },
+                  [&]() -> asio::awaitable<void> {
+                    std::tie(app_end, std::ignore) = co_await read_to_end(app);
+                  },
+              });
   ASSERT_TRUE(relay_done);
   EXPECT_EQ(result.error, "idle_timeout");
   EXPECT_TRUE(app_end);

@@ -25,9 +25,11 @@ std::string prefix(std::size_t body_len, std::uint8_t version = 1) {
 // Decodes a whole encoded header the way the proxy does: prefix, then body.
 Result<TransportHeader> decode(const std::string& wire, std::size_t max = kMax) {
   if (wire.size() < TransportHeader::kPrefixSize) return make_error("short", "short");
-  auto len = TransportHeader::body_length(std::string_view(wire).substr(0, TransportHeader::kPrefixSize), max);
+  auto len = TransportHeader::body_length(
+      std::string_view(wire).substr(0, TransportHeader::kPrefixSize), max);
   if (!len) return len.error();
-  if (wire.size() != TransportHeader::kPrefixSize + *len) return make_error("length", "length mismatch");
+  if (wire.size() != TransportHeader::kPrefixSize + *len)
+    return make_error("length", "length mismatch");
   return TransportHeader::decode_body(std::string_view(wire).substr(TransportHeader::kPrefixSize));
 }
 
@@ -47,7 +49,8 @@ TEST(TransportHeader, RoundTripAllFields) {
 }
 
 TEST(TransportHeader, RoundTripPortOnlyAndExtremes) {
-  for (std::uint16_t port : {std::uint16_t{1}, std::uint16_t{255}, std::uint16_t{256}, std::uint16_t{65535}}) {
+  for (std::uint16_t port :
+       {std::uint16_t{1}, std::uint16_t{255}, std::uint16_t{256}, std::uint16_t{65535}}) {
     TransportHeader h;
     h.target_port = port;
     std::string wire = h.encode().value();
@@ -61,8 +64,8 @@ TEST(TransportHeader, RoundTripPortOnlyAndExtremes) {
 }
 
 TEST(TransportHeader, UnknownTypesAreSkipped) {
-  std::string body = tlv(9, "future stuff") + tlv(1, u16(443)) + tlv(200, "") + tlv(2, "a.b.svc.x:443") +
-                     tlv(255, std::string(300, 'z'));
+  std::string body = tlv(9, "future stuff") + tlv(1, u16(443)) + tlv(200, "") +
+                     tlv(2, "a.b.svc.x:443") + tlv(255, std::string(300, 'z'));
   auto d = decode(prefix(body.size()) + body);
   ASSERT_TRUE(d.ok()) << d.error().to_string();
   EXPECT_EQ(d->target_port, 443);
@@ -152,7 +155,8 @@ TEST(TransportHeader, MissingOrZeroOrMalformedPort) {
   auto zero = TransportHeader::decode_body(tlv(1, u16(0)));
   ASSERT_FALSE(zero.ok());
   EXPECT_EQ(zero.error().code, "bad_transport_header");
-  for (const std::string& v : {std::string(""), std::string("\x01"), std::string("\x00\x50\x00", 3)}) {
+  for (const std::string& v :
+       {std::string(""), std::string("\x01"), std::string("\x00\x50\x00", 3)}) {
     auto r = TransportHeader::decode_body(tlv(1, v));
     ASSERT_FALSE(r.ok()) << v.size();
     EXPECT_EQ(r.error().code, "bad_transport_header");
