@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# The whole test suite: installs dependencies, then builds and runs every test twice,
-# once as Release and once under AddressSanitizer + UndefinedBehaviorSanitizer.
-# Network tests need root (network namespaces, iptables).
+# The whole test suite: installs dependencies, checks the formatting, then builds and runs
+# every test twice, once as Release and once under AddressSanitizer +
+# UndefinedBehaviorSanitizer. Network tests need root (network namespaces, iptables).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 "$root/scripts/install-deps.sh"
+"$root/scripts/lint.sh"
 
 status=0
 for type in Release Asan; do
