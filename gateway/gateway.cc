@@ -1,6 +1,8 @@
 // strait-gateway: target name checks, loop detection, routing to local endpoints.
 #include "gateway/gateway.h"
 
+#include <cctype>
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 
@@ -16,14 +18,27 @@ using Clock = std::chrono::steady_clock;
 
 Result<std::string> local_authority(const std::string& name, const std::string& domain) {
   if (name.empty()) return make_error("no_target_name", "the transport header names no target");
-  auto colon = name.rfind(':');
-  const std::string host = name.substr(0, colon);
-  const std::string suffix = ".svc." + domain;
-  const bool under = host.size() > suffix.size() &&
-                     host.compare(host.size() - suffix.size(), suffix.size(), suffix) == 0;
-  if (colon == std::string::npos || colon + 1 == name.size() || !under) {
+  auto outside = [&] {
     return make_error("outside_domain", "\"" + name + "\" is not <svc>.<ns>.svc." + domain +
                                             ":<port> of this cluster");
+  };
+  auto colon = name.rfind(':');
+  if (colon == std::string::npos || colon + 1 == name.size()) return outside();
+  for (std::size_t i = colon + 1; i < name.size(); ++i) {
+    if (!std::isdigit(static_cast<unsigned char>(name[i]))) return outside();
+  }
+  const std::string host = name.substr(0, colon);
+  const std::string suffix = ".svc." + domain;
+  if (host.size() <= suffix.size() ||
+      host.compare(host.size() - suffix.size(), suffix.size(), suffix) != 0) {
+    return outside();
+  }
+  // Exactly <svc>.<ns> before the suffix: both parts present, no further dots.
+  const std::string svc_ns = host.substr(0, host.size() - suffix.size());
+  const auto dot = svc_ns.find('.');
+  if (dot == std::string::npos || dot == 0 || dot + 1 == svc_ns.size() ||
+      svc_ns.find('.', dot + 1) != std::string::npos) {
+    return outside();
   }
   return name;
 }
