@@ -11,6 +11,7 @@ packages=(
   libc-ares-dev libnghttp2-dev libyaml-cpp-dev libldns-dev libjwt-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   prometheus iproute2 iptables tshark curl procps psmisc
+  haproxy nginx-light libnginx-mod-stream gnuplot-nox linux-perf
   clang-format clang-tidy
 )
 
