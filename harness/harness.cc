@@ -108,7 +108,16 @@ Result<std::unique_ptr<Harness>> Harness::create(HarnessOptions options) {
   return h;
 }
 
-Harness::~Harness() { (void)teardown(); }
+Harness::~Harness() {
+  if (!detached_) (void)teardown();
+}
+
+Result<void> Harness::detach() {
+  std::lock_guard lock(mu_);
+  detached_ = true;
+  state_.detached = true;
+  return save_locked();
+}
 
 std::string Harness::state_path() const { return state_file(options_.state_root, id_); }
 

@@ -58,6 +58,10 @@ class Harness {
   // Applies at once to every existing and future cluster.
   Result<void> set_topology(Topology topology);
   Topology topology() const;
+  // The run outlives this object and the process that made it (straitctl dev): the destructor
+  // leaves it running, and `down --stale` counts it alive while any of its processes lives.
+  // Spawn its processes with die_with_parent = false. teardown() still removes it.
+  Result<void> detach();
   // Marks the run complete in the state file (phase "ready"), for watchers of the CLI.
   Result<void> mark_ready();
 
@@ -112,6 +116,7 @@ class Harness {
   std::map<std::string, std::string> resolv_files_;  // pod ns -> resolv.conf path
   std::vector<Process> processes_;
   bool torn_down_ = false;
+  bool detached_ = false;
 };
 
 }  // namespace strait::harness

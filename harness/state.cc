@@ -89,6 +89,7 @@ json::value encode(const RunState& s) {
                       {"owner_pid", s.owner_pid},
                       {"owner_start_time", s.owner_start_time},
                       {"phase", s.phase},
+                      {"detached", s.detached},
                       {"topology", s.topology},
                       {"wan_ns", s.wan_ns},
                       {"namespaces", strings(s.namespaces)},
@@ -104,6 +105,9 @@ RunState decode(const json::object& o) {
   s.owner_pid = static_cast<pid_t>(num(o, "owner_pid"));
   s.owner_start_time = static_cast<unsigned long long>(num(o, "owner_start_time"));
   s.phase = str(o, "phase");
+  if (auto it = o.find("detached"); it != o.end() && it->value().is_bool()) {
+    s.detached = it->value().get_bool();
+  }
   s.topology = str(o, "topology");
   s.wan_ns = str(o, "wan_ns");
   s.namespaces = str_list(o, "namespaces");
@@ -220,6 +224,12 @@ std::vector<RunSummary> list_runs(const std::string& root) {
     r.has_state = true;
     if (auto s = load_state(root, id)) r.state = std::move(*s);
     r.owner_alive = same_process_alive(r.state.owner_pid, r.state.owner_start_time);
+    if (r.state.detached) {
+      // Its owner has gone by design; the run lives while its processes do.
+      for (const auto& p : r.state.processes) {
+        r.owner_alive = r.owner_alive || same_process_alive(p.pid, p.start_time);
+      }
+    }
     runs.push_back(std::move(r));
     seen.insert(id);
   }

@@ -47,8 +47,9 @@ struct RunState {
   std::string id;
   pid_t owner_pid = 0;
   unsigned long long owner_start_time = 0;
-  std::string phase;     // "creating", "ready", "tearing_down"
-  std::string topology;  // "flat" | "gateway"
+  std::string phase;      // "creating", "ready", "tearing_down"
+  bool detached = false;  // outlives its owner: alive while any recorded process is
+  std::string topology;   // "flat" | "gateway"
   std::string wan_ns;
   std::vector<std::string> namespaces;   // in creation order (recorded before creation)
   std::vector<std::string> resolv_dirs;  // /etc/netns/<ns> directories we wrote

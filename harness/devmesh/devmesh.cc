@@ -1,0 +1,679 @@
+// DevMesh: clusters, components, workloads and links of a multi-cluster mesh in namespaces.
+#include "harness/devmesh/devmesh.h"
+
+#include <limits.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <boost/json.hpp>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "core/discovery/json_codec.h"
+#include "core/tls/authority.h"
+
+namespace strait::devmesh {
+namespace fs = std::filesystem;
+namespace json = boost::json;
+using harness::deadline_in;
+
+namespace {
+
+Result<void> write_file(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::trunc);
+  out << text;
+  out.flush();
+  if (!out) return make_error("io_error", "cannot write " + path);
+  return {};
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string tail(std::string text, std::size_t max) {
+  return text.size() > max ? "...\n" + text.substr(text.size() - max) : text;
+}
+
+// Readable by the proxies' user: they run as kProxyUid and read their configs here.
+void make_world_readable_dir(const std::string& dir) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  fs::permissions(dir,
+                  fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                      fs::perms::others_read | fs::perms::others_exec,
+                  ec);
+}
+
+std::string app_name(App a) {
+  switch (a) {
+    case App::http:
+      return "http";
+    case App::echo:
+      return "echo";
+    case App::none:
+      break;
+  }
+  return "none";
+}
+
+}  // namespace
+
+std::string topology_name(Topology t) {
+  switch (t) {
+    case Topology::gateway:
+      return "gateway";
+    case Topology::flat:
+      return "flat";
+    case Topology::mixed:
+      break;
+  }
+  return "mixed";
+}
+
+Result<Topology> parse_topology(const std::string& text) {
+  if (text == "gateway") return Topology::gateway;
+  if (text == "flat") return Topology::flat;
+  if (text == "mixed") return Topology::mixed;
+  return make_error("bad_topology",
+                    "topology must be gateway, flat or mixed, not \"" + text + "\"");
+}
+
+// ---- Binaries ----
+
+Binaries Binaries::from_build_dir(const std::string& d) {
+  Binaries b;
+  b.controller = d + "/controlplane/strait-controller";
+  b.proxy = d + "/sidecar/proxy/strait-proxy";
+  b.init = d + "/sidecar/init/strait-init";
+  b.gateway = d + "/gateway/strait-gateway";
+  b.link = d + "/link/strait-link";
+  b.straitctl = d + "/cli/straitctl";
+  b.testapp = d + "/tests/tools/strait-testapp";
+  return b;
+}
+
+Result<Binaries> Binaries::locate() {
+  char buf[PATH_MAX];
+  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n <= 0) return make_error("no_binaries", "cannot read /proc/self/exe");
+  fs::path self(std::string(buf, static_cast<std::size_t>(n)));
+  fs::path dir = self.parent_path();
+  // An installed layout: every program in one directory.
+  if (fs::exists(dir / "strait-controller")) {
+    Binaries b;
+    b.controller = dir / "strait-controller";
+    b.proxy = dir / "strait-proxy";
+    b.init = dir / "strait-init";
+    b.gateway = dir / "strait-gateway";
+    b.link = dir / "strait-link";
+    b.straitctl = dir / "straitctl";
+    b.testapp = dir / "strait-testapp";
+    if (auto r = b.check(); !r) return r.error();
+    return b;
+  }
+  // The build tree: <build>/cli/straitctl.
+  Binaries b = from_build_dir(dir.parent_path().string());
+  if (auto r = b.check(); !r) return r.error();
+  return b;
+}
+
+Result<void> Binaries::check() const {
+  for (const auto* p : {&controller, &proxy, &init, &gateway, &link, &straitctl, &testapp}) {
+    if (::access(p->c_str(), X_OK) != 0) {
+      return make_error("no_binaries", "missing program " + *p + " (build everything first)");
+    }
+  }
+  return {};
+}
+
+int ServiceView::ready() const {
+  int n = 0;
+  for (const auto& e : endpoints) n += e.ready ? 1 : 0;
+  return n;
+}
+
+// ---- DevMesh ----
+
+DevMesh::DevMesh(Options options) : options_(std::move(options)) {}
+
+DevMesh::~DevMesh() {
+  if (!options_.detached) (void)teardown();
+}
+
+void DevMesh::progress(const std::string& step) const {
+  if (options_.progress) options_.progress(step);
+}
+
+std::string DevMesh::file(const std::string& rel) const { return options_.work_dir + "/" + rel; }
+
+std::string DevMesh::log_path(const std::string& name) const {
+  return file("logs/" + name + ".log");
+}
+
+harness::SpawnOptions DevMesh::logged(const std::string& name) const {
+  harness::SpawnOptions o;
+  o.stdout_path = o.stderr_path = log_path(name);
+  // LeakSanitizer cannot inspect a process that changed its uid; leaks are the unit tests' job.
+  o.env = {{"ASAN_OPTIONS", "detect_leaks=0"}};
+  o.die_with_parent = !options_.detached;
+  return o;
+}
+
+Result<std::unique_ptr<DevMesh>> DevMesh::create(Options options) {
+  if (auto r = options.bin.check(); !r) return r.error();
+  if (options.work_dir.empty()) return make_error("bad_options", "work_dir is required");
+  if (fs::exists(options.work_dir + "/devmesh.json")) {
+    return make_error("exists", "a mesh lives in " + options.work_dir + " already");
+  }
+  std::unique_ptr<DevMesh> m(new DevMesh(std::move(options)));
+  make_world_readable_dir(m->options_.work_dir);
+  make_world_readable_dir(m->file("logs"));
+
+  harness::HarnessOptions ho;
+  ho.id = m->options_.id;
+  ho.state_root = m->options_.harness_state_root;
+  ho.topology = m->options_.topology == Topology::gateway ? harness::Topology::gateway
+                                                          : harness::Topology::flat;
+  auto h = harness::Harness::create(ho);
+  if (!h) return h.error();
+  m->h_ = std::move(*h);
+  if (m->options_.detached) {
+    if (auto r = m->h_->detach(); !r) return r.error();
+  }
+
+  if (m->options_.trust == Trust::shared) {
+    auto root = tls::CertificateAuthority::create_root("strait dev trust anchor",
+                                                       std::chrono::hours(24 * 365));
+    if (!root) return root.error();
+    m->anchor_cert_pem_ = root->cert().to_pem();
+    m->anchor_key_pem_ = root->key().to_pem();
+    make_world_readable_dir(m->file("pki"));
+    if (auto r = write_file(m->file("pki/anchor.crt"), m->anchor_cert_pem_); !r) return r.error();
+  }
+  return m;
+}
+
+Result<ClusterView> DevMesh::cluster(const std::string& name) const {
+  for (const auto& c : clusters_) {
+    if (c.name == name) return c;
+  }
+  return make_error("no_cluster", "no cluster " + name + " in this mesh");
+}
+
+Result<void> DevMesh::install(ClusterView& c) {
+  std::vector<std::string> argv = {options_.bin.straitctl,
+                                   "install",
+                                   "--cluster-name",
+                                   c.name,
+                                   "--trust-domain",
+                                   c.trust_domain,
+                                   "--domain",
+                                   c.domain,
+                                   "--state-dir",
+                                   c.state_dir,
+                                   "--service-cidr",
+                                   c.net.service_cidr,
+                                   "--identity-listen",
+                                   "0.0.0.0:8080",
+                                   "--destination-listen",
+                                   "0.0.0.0:8086",
+                                   "--admin-listen",
+                                   "0.0.0.0:9990",
+                                   "--export-listen",
+                                   "0.0.0.0:8443",
+                                   "--export-address",
+                                   c.ctrl_wan_ip + ":8443",
+                                   "--identity-address",
+                                   c.ctrl_wan_ip + ":8080",
+                                   "--gateway-addresses",
+                                   c.gateway_wan_ip};
+  if (options_.trust == Trust::shared) {
+    // The cluster's issuer, signed by the mesh's one anchor.
+    auto root = tls::CertificateAuthority::from_pem(anchor_cert_pem_, anchor_key_pem_, "");
+    if (!root) return root.error();
+    auto issuer =
+        root->create_intermediate("strait issuer " + c.name, std::chrono::hours(24 * 364));
+    if (!issuer) return issuer.error();
+    const std::string dir = file(c.name + "/pki");
+    make_world_readable_dir(dir);
+    if (auto r = write_file(dir + "/issuer.crt", issuer->cert().to_pem()); !r) return r;
+    if (auto r = write_file(dir + "/issuer.key", issuer->key().to_pem()); !r) return r;
+    ::chmod((dir + "/issuer.key").c_str(), 0600);
+    argv.insert(argv.end(), {"--trust-anchor", file("pki/anchor.crt"), "--issuer-cert",
+                             dir + "/issuer.crt", "--issuer-key", dir + "/issuer.key"});
+  }
+  auto r = harness::exec_in("", argv, 30s);
+  if (!r) return r.error();
+  if (!r->success()) return make_error("install_failed", c.name + ": " + r->out + r->err);
+  return {};
+}
+
+Result<void> DevMesh::start_controller(const ClusterView& c) {
+  std::vector<std::string> argv = {options_.bin.controller, "--config",
+                                   c.state_dir + "/controller.yaml"};
+  argv.insert(argv.end(), options_.controller_flags.begin(), options_.controller_flags.end());
+  auto p = h_->spawn(c.name + "/ctrl", argv, logged(c.name + "-controller"));
+  if (!p) return p.error();
+  processes_.insert_or_assign(c.name + "/controller", *p);
+  for (const char* port : {":8080", ":8086", ":8443", ":9990"}) {
+    if (auto r = h_->wait_for_tcp(c.name + "/ctrl", c.ctrl_ip + port, deadline_in(30s)); !r) {
+      return make_error("controller_not_up",
+                        c.name + ": port" + port + ": " + r.error().message + "\n" +
+                            tail(read_file(log_path(c.name + "-controller")), 4000));
+    }
+  }
+  // straitctl reads run/endpoints.json: wait for this run's file (it carries the pid).
+  const std::string pid = std::to_string(p->pid());
+  auto ok = harness::wait_until(
+      [&] { return read_file(c.state_dir + "/run/endpoints.json").find(pid) != std::string::npos; },
+      deadline_in(15s));
+  if (!ok)
+    return make_error("controller_not_up", c.name + ": no run/endpoints.json with pid " + pid);
+  return {};
+}
+
+Result<std::string> DevMesh::write_proxy_config(const ClusterView& c, const std::string& name,
+                                                const std::string& ns, const std::string& sa,
+                                                const std::string& extra_yaml) {
+  const std::string dir = file(c.name + "/" + name);
+  make_world_readable_dir(dir);
+  auto token =
+      straitctl(c.name, {"token", "--namespace", ns, "--service-account", sa, "--ttl", "24h"});
+  if (!token) return token.error();
+  if (auto r = write_file(dir + "/token", *token); !r) return r.error();
+  if (auto r = write_file(dir + "/anchor.crt", read_file(c.state_dir + "/ca/anchor.crt")); !r) {
+    return r.error();
+  }
+  const std::string yaml =
+      "identity:\n  trustDomain: " + c.trust_domain + "\n  namespace: " + ns +
+      "\n  serviceAccount: " + sa + "\n  tokenFile: " + dir + "/token\n  trustAnchors: " + dir +
+      "/anchor.crt\ncontroller:\n  identity: " + c.ctrl_ip + ":8080\n  destination: " + c.ctrl_ip +
+      ":8086\ncluster:\n  domain: " + c.domain + "\n  name: " + c.name + "\n" + extra_yaml;
+  if (auto r = write_file(dir + "/proxy.yaml", yaml); !r) return r.error();
+  for (const char* f : {"/token", "/anchor.crt", "/proxy.yaml"}) {
+    const std::string path = dir + f;
+    if (::chown(path.c_str(), kProxyUid, kProxyUid) != 0 || ::chmod(path.c_str(), 0600) != 0) {
+      return make_error("io_error", "cannot hand " + path + " to the proxy user");
+    }
+  }
+  return dir + "/proxy.yaml";
+}
+
+Result<void> DevMesh::start_gateway(const ClusterView& c) {
+  auto config = write_proxy_config(c, "gateway", "strait-multicluster", "strait-gateway",
+                                   "listen:\n  inbound: 0.0.0.0:4143\n  admin: 0.0.0.0:4191\n");
+  if (!config) return config.error();
+  auto p = h_->spawn(c.name + "/gw", {options_.bin.gateway, "--config", *config},
+                     logged(c.name + "-gateway"));
+  if (!p) return p.error();
+  processes_.insert_or_assign(c.name + "/gateway", *p);
+  // Ready once it has its certificate; the admin port speaks TLS.
+  std::string last;
+  auto ok = harness::wait_until(
+      [&] {
+        auto r = exec(c.name + "/gw",
+                      {"curl", "-sk", "--max-time", "2", "-o", "/dev/null", "-w", "%{http_code}",
+                       "https://127.0.0.1:4191/ready"},
+                      5s);
+        last = r.out + r.err;
+        return r.success() && r.out == "200";
+      },
+      deadline_in(30s), 100ms);
+  if (!ok) {
+    return make_error("gateway_not_ready",
+                      c.name + ": /ready said " + last + "\n" +
+                          tail(read_file(log_path(c.name + "-gateway")), 4000));
+  }
+  return {};
+}
+
+Result<void> DevMesh::start_link(const ClusterView& c) {
+  auto p = h_->spawn(c.name + "/ctrl",
+                     {options_.bin.link, "--state-dir", c.state_dir, "--admin.listen",
+                      "0.0.0.0:9999", "--links.poll", "1s"},
+                     logged(c.name + "-link"));
+  if (!p) return p.error();
+  processes_.insert_or_assign(c.name + "/link", *p);
+  if (auto r = h_->wait_for_http_ok(c.name + "/ctrl", "http://" + c.ctrl_ip + ":9999/links",
+                                    deadline_in(30s));
+      !r) {
+    return make_error("link_not_up", c.name + ": " + r.error().message + "\n" +
+                                         tail(read_file(log_path(c.name + "-link")), 4000));
+  }
+  return {};
+}
+
+Result<ClusterView> DevMesh::add_cluster(const std::string& name) {
+  if (cluster(name)) return make_error("exists", "cluster " + name + " exists");
+  progress(name + ": network");
+  ClusterView c;
+  c.name = name;
+  c.trust_domain = options_.trust == Trust::shared ? "strait.local" : name + ".strait";
+  auto net = h_->add_cluster(name);
+  if (!net) return net.error();
+  c.net = *net;
+  auto ctrl = h_->add_pod(name, "ctrl", {.on_wan = true});
+  if (!ctrl) return ctrl.error();
+  auto gw = h_->add_pod(name, "gw", {.on_wan = true});
+  if (!gw) return gw.error();
+  c.ctrl_ip = ctrl->ip;
+  c.ctrl_wan_ip = ctrl->wan_ip;
+  c.gateway_ip = gw->ip;
+  c.gateway_wan_ip = gw->wan_ip;
+  c.state_dir = file(name + "/state");
+  make_world_readable_dir(file(name));
+
+  progress(name + ": install (trust domain " + c.trust_domain + ")");
+  if (auto r = install(c); !r) return r.error();
+  clusters_.push_back(c);
+  progress(name + ": controller at " + c.ctrl_ip + " (wan " + c.ctrl_wan_ip + ")");
+  if (auto r = start_controller(c); !r) return r.error();
+  progress(name + ": gateway at " + c.gateway_wan_ip + ":4143, waiting for its certificate");
+  if (auto r = start_gateway(c); !r) return r.error();
+  progress(name + ": strait-link");
+  if (auto r = start_link(c); !r) return r.error();
+  if (auto r = save(); !r) return r.error();
+  return c;
+}
+
+Result<WorkloadView> DevMesh::add_workload(WorkloadSpec spec) {
+  auto c = cluster(spec.cluster);
+  if (!c) return c.error();
+  if (spec.service_account.empty()) spec.service_account = spec.pod;
+  if (spec.port == 0 && spec.app != App::none) spec.port = spec.app == App::http ? 8080 : 9000;
+  if (spec.name.empty()) spec.name = spec.cluster + "-" + spec.pod;
+  const std::string ref = spec.cluster + "/" + spec.pod;
+  progress(ref + ": pod (" + spec.ns + "/" + spec.service_account + ", " + app_name(spec.app) +
+           ")");
+  auto pod = h_->add_pod(spec.cluster, spec.pod);
+  if (!pod) return pod.error();
+  WorkloadView w{spec, *pod,
+                 "spiffe://" + c->trust_domain + "/ns/" + spec.ns + "/sa/" + spec.service_account};
+
+  if (spec.intercept) {
+    auto r = exec(ref,
+                  {options_.bin.init, "--proxy-uid", std::to_string(kProxyUid),
+                   "--skip-outbound-cidrs", c->ctrl_ip + "/32"},
+                  30s);
+    if (!r.success()) return make_error("strait_init_failed", ref + ": " + r.out + r.err);
+  }
+  if (spec.app != App::none) {
+    const std::string listen = "0.0.0.0:" + std::to_string(spec.port);
+    std::vector<std::string> argv = {
+        options_.bin.testapp, app_name(spec.app), "--listen", listen, "--io-timeout-ms", "300000"};
+    if (spec.app == App::http) argv.insert(argv.end(), {"--name", spec.name});
+    auto p = h_->spawn(ref, argv, logged(spec.cluster + "-" + spec.pod + "-app"));
+    if (!p) return p.error();
+    processes_.insert_or_assign(ref + "/app", *p);
+    if (auto r = h_->wait_for_tcp(ref, "127.0.0.1:" + std::to_string(spec.port), deadline_in(10s));
+        !r) {
+      return r.error();
+    }
+  }
+  std::string extra = "workload:\n  labels: {app: " + spec.pod + "}\n";
+  if (spec.port != 0) extra += "  ports: [" + std::to_string(spec.port) + "]\n";
+  if (!spec.service.empty()) {
+    extra += "register: {service: " + spec.service + ", port: " + std::to_string(spec.port) +
+             ", name: " + spec.cluster + "-" + spec.pod + "}\n";
+  }
+  auto config = write_proxy_config(*c, spec.pod, spec.ns, spec.service_account, extra);
+  if (!config) return config.error();
+  auto o = logged(spec.cluster + "-" + spec.pod + "-proxy");
+  o.uid = kProxyUid;
+  o.gid = kProxyUid;
+  auto p = h_->spawn(ref, {options_.bin.proxy, "--config", *config}, o);
+  if (!p) return p.error();
+  processes_.insert_or_assign(ref + "/proxy", *p);
+  auto ns = h_->netns_of(ref);
+  if (!ns) return ns.error();
+  auto ready = harness::wait_until(
+      [&] {
+        return !p->running() ||
+               harness::wait_for_http_ok_in(*ns, "http://127.0.0.1:4191/ready", deadline_in(200ms));
+      },
+      deadline_in(30s), 100ms);
+  if (!ready || !p->running()) {
+    return make_error(
+        "proxy_not_ready",
+        ref + ": no /ready" + (p->running() ? "" : " (the proxy exited)") + "\n" +
+            tail(read_file(log_path(spec.cluster + "-" + spec.pod + "-proxy")), 4000));
+  }
+  workloads_.push_back(w);
+  if (auto r = save(); !r) return r.error();
+  return w;
+}
+
+Result<std::string> DevMesh::link_gen(const std::string& to, const std::string& from,
+                                      const std::string& ttl) {
+  return straitctl(to, {"multicluster", "link-gen", "--cluster-name", to, "--source-cluster", from,
+                        "--ttl", ttl});
+}
+
+Result<void> DevMesh::link(const std::string& from, const std::string& to) {
+  progress(from + " -> " + to + ": link");
+  auto yaml = link_gen(to, from);
+  if (!yaml) return yaml.error();
+  return apply(from, *yaml);
+}
+
+Result<std::string> DevMesh::straitctl(const std::string& cluster_name,
+                                       std::vector<std::string> args,
+                                       std::chrono::milliseconds timeout) {
+  auto c = cluster(cluster_name);
+  if (!c) return c.error();
+  args.insert(args.begin(), options_.bin.straitctl);
+  args.insert(args.end(), {"--state-dir", c->state_dir});
+  auto r = exec(cluster_name + "/ctrl", args, timeout);
+  if (!r.success()) {
+    std::string what;
+    for (std::size_t i = 1; i < args.size() && i < 4; ++i) what += (i > 1 ? " " : "") + args[i];
+    return make_error("straitctl_failed", cluster_name + ": straitctl " + what + ": " +
+                                              r.status.to_string() + "\n" + r.out + r.err);
+  }
+  return r.out;
+}
+
+Result<void> DevMesh::apply(const std::string& cluster_name, const std::string& yaml) {
+  const std::string path = file("manifests/" + std::to_string(++manifests_) + ".yaml");
+  make_world_readable_dir(file("manifests"));
+  if (auto r = write_file(path, yaml); !r) return r;
+  auto r = straitctl(cluster_name, {"apply", "-f", path});
+  if (!r) return r.error();
+  return {};
+}
+
+Result<ServiceView> DevMesh::service(const std::string& cluster_name, const std::string& ns,
+                                     const std::string& name) {
+  ServiceView v;
+  bool found = false;
+  for (const char* kind : {"services", "endpoints"}) {
+    auto out = straitctl(cluster_name, {"get", kind, "-n", ns, "-o", "json"});
+    if (!out) return out.error();
+    boost::system::error_code ec;
+    auto list = json::parse(*out, ec);
+    if (ec || !list.is_object() || !list.as_object().contains("items")) {
+      return make_error("bad_reply", "straitctl get " + std::string(kind) + ": not a JSON list");
+    }
+    for (const auto& item : list.at("items").as_array()) {
+      auto o = discovery::object_from_json(item, discovery::JsonDialect::kManifest);
+      if (!o) return o.error();
+      if (auto* s = std::get_if<discovery::Service>(&*o); s && s->meta.name == name) {
+        v.service = *s;
+        found = true;
+      } else if (auto* e = std::get_if<discovery::Endpoint>(&*o); e && e->service == name) {
+        v.endpoints.push_back(*e);
+      }
+    }
+  }
+  if (!found) return make_error("no_service", cluster_name + ": no service " + ns + "/" + name);
+  return v;
+}
+
+Result<std::string> DevMesh::service_vip(const std::string& cluster_name, const std::string& ns,
+                                         const std::string& name) {
+  auto s = service(cluster_name, ns, name);
+  if (!s) return s.error();
+  if (s->service.cluster_ip.empty()) {
+    return make_error("no_vip", cluster_name + ": " + ns + "/" + name + " has no virtual IP");
+  }
+  return s->service.cluster_ip;
+}
+
+Result<ServiceView> DevMesh::wait_service(const std::string& cluster_name, const std::string& ns,
+                                          const std::string& name, int ready,
+                                          std::chrono::milliseconds deadline, bool exact) {
+  Result<ServiceView> last = make_error("timeout", "not checked");
+  auto ok = harness::wait_until(
+      [&] {
+        last = service(cluster_name, ns, name);
+        return last && (exact ? last->ready() == ready : last->ready() >= ready);
+      },
+      deadline_in(deadline), 250ms);
+  if (ok) return last;
+  return make_error("timeout", cluster_name + ": " + ns + "/" + name + " never had " +
+                                   (exact ? "exactly " : "at least ") + std::to_string(ready) +
+                                   " ready endpoints (last: " +
+                                   (last ? std::to_string(last->ready()) + " ready of " +
+                                               std::to_string(last->endpoints.size())
+                                         : last.error().message) +
+                                   ")");
+}
+
+harness::ExecResult DevMesh::exec(const std::string& pod, const std::vector<std::string>& argv,
+                                  std::chrono::milliseconds timeout) {
+  harness::SpawnOptions o;
+  o.env = {{"ASAN_OPTIONS", "detect_leaks=0"}};
+  auto r = h_->exec(pod, argv, timeout, o);
+  if (!r) {
+    harness::ExecResult failed;
+    failed.err = r.error().to_string();
+    return failed;
+  }
+  return *r;
+}
+
+Result<std::string> DevMesh::curl(const std::string& pod, const std::string& url,
+                                  std::chrono::milliseconds timeout) {
+  const auto secs = std::max<long long>(1, timeout.count() / 1000);
+  auto r = exec(pod, {"curl", "-sS", "--max-time", std::to_string(secs), url}, timeout + 5s);
+  if (!r.success()) {
+    return make_error("curl_failed",
+                      pod + " -> " + url + ": " + r.status.to_string() + " " + r.err);
+  }
+  return r.out;
+}
+
+std::string DevMesh::metrics(const std::string& pod) {
+  const bool gateway = pod.size() > 3 && pod.compare(pod.size() - 3, 3, "/gw") == 0;
+  auto r = exec(pod,
+                {"curl", "-sSk", "--max-time", "5",
+                 std::string(gateway ? "https" : "http") + "://127.0.0.1:4191/metrics"},
+                10s);
+  return r.success() ? r.out : "";
+}
+
+std::string DevMesh::link_status(const std::string& cluster_name) {
+  auto r = exec(cluster_name + "/ctrl",
+                {"curl", "-sS", "--max-time", "5", "http://127.0.0.1:9999/links"}, 10s);
+  return r.success() ? r.out : "";
+}
+
+Result<void> DevMesh::stop(const std::string& cluster_name, const std::string& component) {
+  auto it = processes_.find(cluster_name + "/" + component);
+  if (it == processes_.end()) {
+    return make_error("no_component", "no " + component + " in cluster " + cluster_name);
+  }
+  it->second.stop(5s);
+  return {};
+}
+
+Result<void> DevMesh::start(const std::string& cluster_name, const std::string& component) {
+  auto c = cluster(cluster_name);
+  if (!c) return c.error();
+  if (running(cluster_name, component)) return {};
+  if (component == "controller") return start_controller(*c);
+  if (component == "gateway") return start_gateway(*c);
+  if (component == "link") return start_link(*c);
+  return make_error("no_component", "no component " + component + " (controller, gateway, link)");
+}
+
+bool DevMesh::running(const std::string& cluster_name, const std::string& component) {
+  auto it = processes_.find(cluster_name + "/" + component);
+  return it != processes_.end() && it->second.running();
+}
+
+std::string DevMesh::logs() {
+  std::string out;
+  for (const auto& [name, p] : processes_) {
+    auto st = p.poll();
+    out += name + " (pid " + std::to_string(p.pid()) +
+           "): " + (st ? "exited, " + st->to_string() : "running") + "\n";
+  }
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(file("logs"), ec)) {
+    out += "===== " + e.path().filename().string() + " =====\n" +
+           tail(read_file(e.path().string()), 8000) + "\n";
+  }
+  return out;
+}
+
+Result<void> DevMesh::save() const {
+  json::array clusters;
+  for (const auto& c : clusters_) {
+    clusters.push_back(json::object{{"name", c.name},
+                                    {"trustDomain", c.trust_domain},
+                                    {"domain", c.domain},
+                                    {"index", c.net.index},
+                                    {"podCidr", c.net.pod_cidr},
+                                    {"serviceCidr", c.net.service_cidr},
+                                    {"controller", c.ctrl_ip},
+                                    {"controllerWan", c.ctrl_wan_ip},
+                                    {"gateway", c.gateway_ip},
+                                    {"gatewayWan", c.gateway_wan_ip},
+                                    {"stateDir", c.state_dir}});
+  }
+  json::array workloads;
+  for (const auto& w : workloads_) {
+    workloads.push_back(json::object{{"cluster", w.spec.cluster},
+                                     {"pod", w.spec.pod},
+                                     {"namespace", w.spec.ns},
+                                     {"serviceAccount", w.spec.service_account},
+                                     {"app", app_name(w.spec.app)},
+                                     {"port", w.spec.port},
+                                     {"service", w.spec.service},
+                                     {"ip", w.pod.ip},
+                                     {"identity", w.identity}});
+  }
+  json::object root{{"harnessId", h_ ? h_->id() : ""},
+                    {"harnessStateRoot", options_.harness_state_root},
+                    {"topology", topology_name(options_.topology)},
+                    {"trust", options_.trust == Trust::shared ? "shared" : "separate"},
+                    {"straitctl", options_.bin.straitctl},
+                    {"clusters", std::move(clusters)},
+                    {"workloads", std::move(workloads)}};
+  const std::string path = file("devmesh.json");
+  if (auto r = write_file(path + ".tmp", json::serialize(root) + "\n"); !r) return r;
+  std::error_code ec;
+  fs::rename(path + ".tmp", path, ec);
+  if (ec) return make_error("io_error", "cannot write " + path + ": " + ec.message());
+  return {};
+}
+
+Result<void> DevMesh::teardown() {
+  processes_.clear();
+  if (h_) {
+    if (auto r = h_->teardown(); !r) return r;
+  }
+  // Everything under the work directory was made here (states, configs, logs).
+  std::error_code ec;
+  fs::remove_all(options_.work_dir, ec);
+  return {};
+}
+
+}  // namespace strait::devmesh
