@@ -18,6 +18,7 @@
 #include "controlplane/server/controller_metrics.h"
 #include "controlplane/server/state_files.h"
 #include "controlplane/store/embedded_store.h"
+#include "controlplane/trust/trust_service.h"
 #include "core/discovery/json_codec.h"
 #include "core/admin/admin_server.h"
 #include "core/log/log.h"
@@ -75,6 +76,7 @@ class ControllerImpl final : public Controller {
         DestinationIndex::Settings{config_.cluster, config_.domain, config_.inbound_proxy_port});
     policy_index_ = std::make_unique<PolicyIndex>(config_.default_policy);
     export_index_ = std::make_unique<ExportIndex>();
+    trust_index_ = std::make_unique<TrustIndex>(state_->anchor_pem);
     if (auto r = feed_indexes(); !r) return r;
 
     if (auto r = start_grpc(); !r) return r;
@@ -111,8 +113,9 @@ class ControllerImpl final : public Controller {
   // an event twice is harmless, so the overlap between list and watch needs no care.
   Result<void> feed_indexes() {
     const std::uint64_t from = store_->version();
-    for (auto kind : {discovery::Kind::kService, discovery::Kind::kEndpoint,
-                      discovery::Kind::kServer, discovery::Kind::kAuthorizationPolicy}) {
+    for (auto kind :
+         {discovery::Kind::kService, discovery::Kind::kEndpoint, discovery::Kind::kServer,
+          discovery::Kind::kAuthorizationPolicy, discovery::Kind::kLink}) {
       for (auto& o : store_->list(kind)) dispatch({discovery::Event::Type::kAdded, std::move(o)});
     }
     auto watch = store_->watch({.kinds = {}, .from_version = from},
@@ -126,6 +129,7 @@ class ControllerImpl final : public Controller {
     dest_index_->apply(e);
     policy_index_->apply(e);
     export_index_->apply(e);
+    trust_index_->apply(e);
   }
 
   StreamHooks hooks_for(const std::string& api) {
@@ -193,6 +197,8 @@ class ControllerImpl final : public Controller {
                                                                 hooks_for("destination"));
     policy_service_ =
         std::make_unique<PolicyService>(*policy_index_, config_.stream_queue, hooks_for("policy"));
+    trust_service_ =
+        std::make_unique<TrustService>(*trust_index_, config_.stream_queue, hooks_for("trust"));
     registration_ = std::make_unique<RegistrationService>(
         *store_, RegistrationService::Settings{config_.cluster, config_.lease},
         RegistrationService::Hooks{
@@ -239,6 +245,7 @@ class ControllerImpl final : public Controller {
     mb.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 5000);
     mb.RegisterService(destination_service_.get());
     mb.RegisterService(policy_service_.get());
+    mb.RegisterService(trust_service_.get());
     mb.RegisterService(registration_.get());
     mb.RegisterService(admin_api_.get());
     mesh_server_ = mb.BuildAndStart();
@@ -335,6 +342,8 @@ class ControllerImpl final : public Controller {
   std::unique_ptr<DestinationIndex> dest_index_;
   std::unique_ptr<PolicyIndex> policy_index_;
   std::unique_ptr<ExportIndex> export_index_;
+  std::unique_ptr<TrustIndex> trust_index_;
+  std::unique_ptr<TrustService> trust_service_;
   std::unique_ptr<ExportService> export_service_;
   std::unique_ptr<grpc::Server> export_server_;
   std::unique_ptr<IdentityService> identity_service_;
