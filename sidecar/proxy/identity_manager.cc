@@ -2,6 +2,7 @@
 #include "sidecar/proxy/identity_manager.h"
 
 #include <boost/asio/post.hpp>
+#include <utility>
 
 #include "core/log/log.h"
 
@@ -71,6 +72,18 @@ Result<std::shared_ptr<const TlsState>> IdentityManager::build(
   if (!client) return client.error();
   return std::make_shared<const TlsState>(
       TlsState{settings_.id, *server, *client, std::move(creds)});
+}
+
+Result<void> IdentityManager::set_trust(tls::TrustBundle bundle) {
+  tls::TrustBundle previous = std::exchange(bundle_, std::move(bundle));
+  if (!current_) return {};
+  auto built = build(current_->credentials);
+  if (!built) {
+    bundle_ = std::move(previous);
+    return built.error();
+  }
+  current_ = *built;
+  return {};
 }
 
 void IdentityManager::completed(Result<controlplane::WorkloadCredentials> r) {

@@ -1,7 +1,9 @@
 // IdentityManager: the proxy's identity. Generates its key in memory, certifies with the join
 // token (retrying with backoff), renews at 70 % of the lifetime, and publishes each new set of
 // TLS contexts as one immutable snapshot: connections keep the snapshot they started with, so
-// a renewal never drops one.
+// a renewal never drops one. The trusted roots can change too (linked clusters' bundles, from
+// the controller): the same snapshot mechanism, so a change of trust never touches a
+// connection in flight either.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -43,6 +45,10 @@ class IdentityManager {
   void start();
   void stop();
   std::shared_ptr<const TlsState> current() const { return current_; }
+  // Verifies peers of new connections (both directions) against `bundle` from now on: the
+  // current certificate gets new contexts at once, renewals use it too. On error (contexts
+  // could not be built) nothing changes.
+  Result<void> set_trust(tls::TrustBundle bundle);
 
  private:
   void attempt();

@@ -50,6 +50,7 @@ Result<ProxyConfig> ProxyConfig::from(const config::Config& c) {
         read(c.get_duration("timeouts.idle", p.idle_timeout), p.idle_timeout),
         read(c.get_duration("timeouts.destinationIdle", p.destination_idle), p.destination_idle),
         read(c.get_duration("timeouts.drain", p.drain_timeout), p.drain_timeout),
+        read(c.get_duration("timeouts.trustReady", p.trust_ready_timeout), p.trust_ready_timeout),
         read(c.get_int("limits.maxConnections", 10'000), max_conn),
         read(c.get_int("limits.maxHeaderBytes", 1024), max_header)}) {
     if (!r) return r.error();

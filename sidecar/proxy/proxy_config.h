@@ -49,6 +49,8 @@ struct ProxyConfig {
   std::chrono::milliseconds idle_timeout{3'600'000};
   std::chrono::milliseconds destination_idle{60'000};
   std::chrono::milliseconds drain_timeout{30'000};
+  // /ready waits at most this long after the first certificate for the first trust roots.
+  std::chrono::milliseconds trust_ready_timeout{3000};
   std::size_t max_connections = 10'000;
   std::size_t max_header_bytes = 1024;
 

@@ -13,9 +13,13 @@ struct ConnLabels {
   std::string client_id;  // inbound: the verified client identity
   std::string server_id;  // outbound: the identity the server proved
   std::string dst_namespace, dst_service, dst_cluster;
+  // Gateway mirrors: the remote service behind the gateway (the endpoint's metric labels).
+  std::string target_cluster, target_service, target_service_namespace;
 
   metrics::LabelValues values() const {
-    return {direction, tls, client_id, server_id, dst_namespace, dst_service, dst_cluster};
+    return {direction,   tls,         client_id,      server_id,
+            dst_namespace, dst_service, dst_cluster,  target_cluster,
+            target_service, target_service_namespace};
   }
 };
 
@@ -31,7 +35,8 @@ struct ProxyMetrics {
         tcp_close_total(r.counter("tcp_close_total",
                                   "TCP connections closed, by error (empty: clean).",
                                   {"direction", "tls", "client_id", "server_id", "dst_namespace",
-                                   "dst_service", "dst_cluster", "error"})),
+                                   "dst_service", "dst_cluster", "target_cluster", "target_service",
+                                   "target_service_namespace", "error"})),
         authz_allow(r.counter("inbound_tcp_authz_allow_total", "Inbound connections authorized.",
                               {"target_port", "server", "authz", "client_id"})),
         authz_deny(r.counter("inbound_tcp_authz_deny_total",
@@ -45,10 +50,17 @@ struct ProxyMetrics {
         cert_renewals(r.counter("identity_cert_refresh_total", "Certificate renewals, by result.",
                                 {"result"})),
         control_streams(r.gauge("control_plane_streams_connected",
-                                "Open streams to the controller, by API.", {"api"})) {}
+                                "Open streams to the controller, by API.", {"api"})),
+        trust_roots(r.gauge("identity_trust_roots",
+                            "Trusted root certificates, by the trust domain they may vouch for "
+                            "(the proxy's own trust domain: its cluster's anchors, trusted for "
+                            "any).",
+                            {"trust_domain"})) {}
 
   static inline const std::vector<std::string> kConn = {
-      "direction", "tls", "client_id", "server_id", "dst_namespace", "dst_service", "dst_cluster"};
+      "direction",      "tls",         "client_id",      "server_id",
+      "dst_namespace",  "dst_service", "dst_cluster",    "target_cluster",
+      "target_service", "target_service_namespace"};
 
   metrics::CounterFamily& tcp_open_total;
   metrics::GaugeFamily& tcp_open_connections;
@@ -61,6 +73,7 @@ struct ProxyMetrics {
   metrics::GaugeFamily& cert_expiry;
   metrics::CounterFamily& cert_renewals;
   metrics::GaugeFamily& control_streams;
+  metrics::GaugeFamily& trust_roots;
 };
 
 }  // namespace strait::proxy

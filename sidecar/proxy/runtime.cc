@@ -82,6 +82,18 @@ Result<void> Runtime::init() {
   policies_ = std::make_unique<PolicyCache>(
       io_, [this](bool fresh) { return policy::v1::InboundPolicies::NewStub(channel(fresh)); },
       config_.labels, stream_gauge("policy"));
+  trust_ = std::make_unique<TrustWatch>(
+      io_, [this](bool fresh) { return trust::v1::Trust::NewStub(channel(fresh)); }, anchors_pem_,
+      config_.trust_domain,
+      TrustWatch::Callbacks{
+          .on_change = [this](const TrustSet& set,
+                              const TrustSet* previous) { trust_changed(set, previous); },
+          .on_stream_state = stream_gauge("trust")});
+  if (const TrustSet* bootstrap = trust_->current()) {
+    for (const auto& [td, n] : bootstrap->per_domain) {
+      metrics_.trust_roots.with({td}).set(static_cast<double>(n));
+    }
+  }
   ctx_ = std::make_unique<ProxyContext>(
       ProxyContext{io_, config_, metrics_, *identity_, *destinations_, *policies_, connections_});
 
@@ -108,6 +120,13 @@ std::uint16_t Runtime::admin_port() const { return admin_ ? admin_->port() : 0; 
 Result<void> Runtime::readiness() const {
   if (!identity_->current()) return make_error("not_ready", "no certificate yet");
   if (!policies_->all_known()) return make_error("not_ready", "waiting for inbound policies");
+  // Bounded: the anchors file already covers this cluster; linked clusters' roots are expected
+  // within moments of the certificate (same controller, same channel), but an unreachable or
+  // older controller must not keep the workload out of service.
+  if (trust_ && !trust_->answered() &&
+      Clock::now() - first_identity_at_ < config_.trust_ready_timeout) {
+    return make_error("not_ready", "waiting for trust roots");
+  }
   if (draining_) return make_error("not_ready", "draining");
   return {};
 }
@@ -139,9 +158,48 @@ void Runtime::identity_changed(const std::shared_ptr<const TlsState>& s) {
   }
   if (first_identity_) {
     first_identity_ = false;
+    first_identity_at_ = Clock::now();
+    trust_->start();
     for (auto port : config_.inbound_ports) policies_->watch(port);
     for (auto& f : first_identity_hooks_) f();
   }
+}
+
+// New trusted roots (a Link added, changed or removed in this cluster): new connections verify
+// peers with them, in both directions; connections in flight keep the contexts they started
+// with.
+void Runtime::trust_changed(const TrustSet& set, const TrustSet* previous) {
+  auto describe = [](const std::map<std::string, int>& per_domain) {
+    std::string out;
+    for (const auto& [td, n] : per_domain) {
+      out += (out.empty() ? "" : ",") + td + "=" + std::to_string(n);
+    }
+    return out;
+  };
+  if (auto r = identity_->set_trust(set.bundle); !r) {
+    log::error("trust roots not applied",
+               {{"reason", r.error().code}, {"detail", r.error().message}});
+    return;
+  }
+  std::string added, removed;
+  const std::map<std::string, int> none;
+  const auto& before = previous ? previous->per_domain : none;
+  for (const auto& [td, n] : set.per_domain) {
+    if (!before.contains(td)) added += (added.empty() ? "" : ",") + td;
+  }
+  for (const auto& [td, n] : before) {
+    if (!set.per_domain.contains(td)) {
+      removed += (removed.empty() ? "" : ",") + td;
+      metrics_.trust_roots.remove({td});
+    }
+  }
+  for (const auto& [td, n] : set.per_domain) {
+    metrics_.trust_roots.with({td}).set(static_cast<double>(n));
+  }
+  log::info("trust roots changed", {{"roots", static_cast<std::int64_t>(set.key.size())},
+                                    {"trust_domains", describe(set.per_domain)},
+                                    {"added", added},
+                                    {"removed", removed}});
 }
 
 std::shared_ptr<grpc::Channel> Runtime::channel(bool fresh) {
@@ -228,6 +286,7 @@ asio::awaitable<void> Runtime::drain_steps() {
   }
   for (auto& f : stop_hooks_) f();
   identity_->stop();
+  trust_.reset();
   destinations_.reset();
   policies_.reset();
   if (admin_) admin_->stop();

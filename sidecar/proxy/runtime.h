@@ -1,5 +1,6 @@
 // Runtime: what every data-plane process of a cluster runs on — one I/O thread, the identity
 // (certify, renew), the channel to the controller, the destination and policy caches, the
+// trusted roots (the anchors file, then the controller's Trust stream: linked clusters),
 // connection set with its cap and drain, metrics and the admin server. strait-proxy adds its
 // outbound and inbound listeners to it; strait-gateway adds its gateway listener.
 #pragma once
@@ -16,6 +17,7 @@
 #include "core/admin/admin_server.h"
 #include "core/base/result.h"
 #include "sidecar/proxy/proxy_context.h"
+#include "sidecar/proxy/trust_watch.h"
 
 namespace strait::proxy {
 
@@ -47,7 +49,8 @@ class Runtime {
   // Runs on the I/O thread before the runtime stops (after connections drained).
   void on_stop(std::function<void()> f) { stop_hooks_.push_back(std::move(f)); }
 
-  // Ready: a certificate, the first policy of every workload port, and not draining.
+  // Ready: a certificate, the first policy of every workload port, the first trust roots (or
+  // timeouts.trustReady passed since the certificate), and not draining.
   Result<void> readiness() const;
   std::uint16_t admin_port() const;
 
@@ -60,6 +63,7 @@ class Runtime {
   explicit Runtime(ProxyConfig config);
   Result<void> init();
   void identity_changed(const std::shared_ptr<const TlsState>& s);
+  void trust_changed(const TrustSet& set, const TrustSet* previous);
   std::function<void(bool)> stream_gauge(const std::string& api);
   boost::asio::awaitable<void> accept_loop(boost::asio::ip::tcp::acceptor& acceptor,
                                            std::string direction, Accept accept);
@@ -77,6 +81,8 @@ class Runtime {
   std::unique_ptr<IdentityManager> identity_;
   std::unique_ptr<DestinationCache> destinations_;
   std::unique_ptr<PolicyCache> policies_;
+  std::unique_ptr<TrustWatch> trust_;
+  std::chrono::steady_clock::time_point first_identity_at_;
   ConnectionSet connections_;
   std::unique_ptr<ProxyContext> ctx_;
   struct Listener {
