@@ -80,8 +80,18 @@ LinkWatcher::LinkWatcher(asio::any_io_executor executor, asio::any_io_executor b
                   [this](const std::string& result, double latency_ms) {
                     const auto& target = mirrors_.link().target_cluster;
                     metrics_.probes.with({target, result}).inc();
-                    if (result == "success")
+                    auto& st = probe_stats_;
+                    st.last_result = result;
+                    st.last_unix = unix_seconds(std::chrono::system_clock::now());
+                    if (result == "success") {
                       metrics_.probe_latency.with({target}).observe(latency_ms);
+                      st.last_success_latency_ms = latency_ms;
+                      ++st.successes;
+                      st.failures_in_a_row = 0;
+                    } else {
+                      ++st.failures;
+                      ++st.failures_in_a_row;
+                    }
                   }}),
       credentials_timer_(executor),
       repair_timer_(executor) {}
@@ -378,14 +388,38 @@ boost::json::object LinkWatcher::status() const {
   o["synced"] = mirrors_.synced();
   boost::json::object creds;
   creds["valid"] = credentials_.valid();
-  if (credentials_.valid()) creds["expires_unix"] = unix_seconds(credentials_.current().expiry);
+  if (credentials_.valid()) {
+    const auto& c = credentials_.current();
+    creds["identity"] = c.identity;
+    creds["expires_unix"] = unix_seconds(c.expiry);
+    // For "near expiry" (a share of the lifetime) the reader needs where the lifetime began.
+    if (auto leaf = tls::Certificate::from_pem(c.cert_pem)) {
+      creds["not_before_unix"] = unix_seconds(leaf->not_before());
+    }
+    creds["renew_at_unix"] = unix_seconds(credentials_.renew_at());
+  }
   creds["error"] = credentials_error_;
   o["credentials"] = std::move(creds);
   boost::json::object gw;
   boost::json::array addrs;
   for (const auto& a : mirrors_.gateway().addresses) addrs.emplace_back(a);
   gw["addresses"] = std::move(addrs);
+  gw["port"] = link.gateway_port;
+  gw["identity"] = link.gateway_identity;
   gw["alive"] = mirrors_.gateway().alive;
+  boost::json::object probe;
+  const auto& st = probe_stats_;
+  probe["port"] = link.probe.port;
+  probe["path"] = link.probe.path;
+  probe["period_ms"] = link.probe.period.count();
+  probe["failure_threshold"] = link.probe.failure_threshold;
+  probe["last_result"] = st.last_result;
+  if (st.last_unix != 0) probe["last_unix"] = st.last_unix;
+  if (st.last_success_latency_ms) probe["last_success_latency_ms"] = *st.last_success_latency_ms;
+  probe["successes"] = st.successes;
+  probe["failures"] = st.failures;
+  probe["failures_in_a_row"] = st.failures_in_a_row;
+  gw["probe"] = std::move(probe);
   o["gateway"] = std::move(gw);
   boost::json::array mirrors;
   for (const auto& m : mirrors_.status()) {

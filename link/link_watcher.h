@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -95,6 +96,14 @@ class LinkWatcher {
   mutable std::mutex endpoint_mu_;
   std::shared_ptr<const StreamEndpoint> endpoint_;
   std::set<LinkMirrors::NsName> seen_since_connect_;
+  // What the probe worker saw, for status() (it reports transitions only).
+  struct ProbeStats {
+    std::string last_result;  // "" before the first probe
+    std::optional<double> last_success_latency_ms;
+    std::int64_t last_unix = 0;
+    std::uint64_t successes = 0, failures = 0, failures_in_a_row = 0;
+  };
+  ProbeStats probe_stats_;
   std::string credentials_error_;
   std::string last_error_;
   bool connected_ = false;
