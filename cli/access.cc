@@ -8,6 +8,15 @@
 namespace strait::cli {
 using controlplane::read_file;
 
+std::string state_dir_of(const Args& args) {
+  if (args.has("controller")) return "";
+  std::string dir = args.get_or("state-dir", "");
+  if (dir.empty()) {
+    if (const char* env = std::getenv("STRAIT_STATE_DIR")) dir = env;
+  }
+  return dir;
+}
+
 Result<ControllerAccess> resolve_access(const Args& args) {
   if (auto addr = args.get("controller")) {
     ControllerAccess out;
@@ -28,10 +37,7 @@ Result<ControllerAccess> resolve_access(const Args& args) {
     }
     return out;
   }
-  std::string dir = args.get_or("state-dir", "");
-  if (dir.empty()) {
-    if (const char* env = std::getenv("STRAIT_STATE_DIR")) dir = env;
-  }
+  const std::string dir = state_dir_of(args);
   if (dir.empty()) {
     return make_error("no_controller",
                       "say which controller: --state-dir DIR (or STRAIT_STATE_DIR), or "

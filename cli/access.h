@@ -18,4 +18,8 @@ using controlplane::ControllerAccess;
 
 Result<ControllerAccess> resolve_access(const Args& args);
 
+// The state directory straitctl was pointed at (--state-dir, else STRAIT_STATE_DIR); "" when
+// there is none or --controller was given.
+std::string state_dir_of(const Args& args);
+
 }  // namespace strait::cli

@@ -1,13 +1,13 @@
 // straitctl token / status / register: join tokens, the controller's status, and holding a
 // workload registration by hand.
 #include <csignal>
-#include <ctime>
 #include <google/protobuf/util/json_util.h>
 
 #include <iostream>
 
 #include "cli/access.h"
 #include "cli/commands.h"
+#include "cli/format.h"
 #include "cli/table.h"
 #include "controlplane/client/certify.h"
 #include "controlplane/client/registration_lease.h"
@@ -17,17 +17,6 @@
 
 namespace strait::cli {
 namespace av = admin::v1;
-
-namespace {
-
-std::string format_time(std::int64_t unix_seconds) {
-  std::time_t t = unix_seconds;
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
-  return buf;
-}
-
-}  // namespace
 
 int fail(const std::string& message) {
   std::cerr << "straitctl: " << message << "\n";
@@ -111,11 +100,7 @@ int cmd_register(const Args& args) {
   auto creds = controlplane::certify(access->identity_address, access->credentials.anchor_pem, *id,
                                      *token, std::chrono::seconds(10));
   if (!creds) return fail("certify: " + creds.error().message);
-  std::cout << "certified " << creds->identity << " until "
-            << format_time(std::chrono::duration_cast<std::chrono::seconds>(
-                               creds->expiry.time_since_epoch())
-                               .count())
-            << "\n"
+  std::cout << "certified " << creds->identity << " until " << format_time(creds->expiry) << "\n"
             << std::flush;
 
   registration::v1::Workload w;

@@ -7,6 +7,7 @@
 
 #include "cli/access.h"
 #include "cli/commands.h"
+#include "cli/store.h"
 #include "cli/table.h"
 #include "core/discovery/json_codec.h"
 #include "core/discovery/manifest.h"
@@ -16,14 +17,6 @@ namespace av = admin::v1;
 using discovery::Kind;
 
 namespace {
-
-constexpr auto kTimeout = std::chrono::seconds(10);
-
-std::unique_ptr<grpc::ClientContext> context() {
-  auto ctx = std::make_unique<grpc::ClientContext>();
-  ctx->set_deadline(std::chrono::system_clock::now() + kTimeout);
-  return ctx;
-}
 
 int rpc_failed(const grpc::Status& s, const ControllerAccess& access) {
   return fail(controlplane::describe_status(s, access.destination_address));
@@ -148,7 +141,7 @@ int cmd_apply(const Args& args) {
   for (const auto& o : *objects)
     req.add_objects_json(boost::json::serialize(discovery::object_to_json(o)));
   av::ApplyResponse resp;
-  auto ctx = context();
+  auto ctx = rpc_context();
   auto status = access->admin()->Apply(ctx.get(), req, &resp);
   if (!status.ok()) return rpc_failed(status, *access);
   for (const auto& j : resp.objects_json()) {
@@ -176,22 +169,14 @@ int cmd_get(const Args& args) {
   }
   auto access = resolve_access(args);
   if (!access) return fail(access.error().message);
-  av::ListRequest req;
-  req.set_kind(std::string(discovery::kind_name(*kind)));
-  req.set_namespace_(args.get_or("namespace", ""));
-  av::ListResponse resp;
-  auto ctx = context();
-  auto status = access->admin()->List(ctx.get(), req, &resp);
-  if (!status.ok()) return rpc_failed(status, *access);
+  auto all = list_objects(*access, *kind, args.get_or("namespace", ""));
+  if (!all) return fail(all.error().message);
   std::vector<discovery::Object> objects;
-  for (const auto& j : resp.objects_json()) {
-    auto o = discovery::object_from_json(boost::json::parse(j));
-    if (!o)
-      return fail("the controller sent an object this straitctl cannot read: " + o.error().message);
+  for (auto& o : *all) {
     // A single name narrows the list.
-    if (args.positional().size() >= 3 && discovery::meta_of(*o).name != args.positional()[2])
+    if (args.positional().size() >= 3 && discovery::meta_of(o).name != args.positional()[2])
       continue;
-    objects.push_back(std::move(*o));
+    objects.push_back(std::move(o));
   }
   if (output == "yaml") {
     std::cout << discovery::to_manifest_yaml(objects);
@@ -231,7 +216,7 @@ int cmd_delete(const Args& args) {
     req.set_namespace_(ns);
     req.set_name(name);
     av::DeleteResponse resp;
-    auto ctx = context();
+    auto ctx = rpc_context();
     auto status = stub->Delete(ctx.get(), req, &resp);
     if (!status.ok()) {
       rc = rpc_failed(status, *access);
