@@ -17,11 +17,14 @@ constexpr const char* kUsage = R"(straitctl: the Strait command line
   straitctl delete KIND NAME [-n NS]  |  straitctl delete -f FILE
   straitctl status [-o json]
   straitctl register --service S --port P --namespace NS --service-account SA --token T
-  straitctl multicluster link-gen --cluster-name THIS [--source-cluster OTHER] [--ttl 15m]
-  straitctl multicluster unlink --cluster-name LINKED
+  straitctl multicluster link-gen --cluster-name THIS [--source-cluster OTHER] [--ttl 15m] [-o json]
+  straitctl multicluster unlink --cluster-name LINKED [-o json]
+  straitctl multicluster check [--cluster-name LINKED] [--link-admin H:P] [-o json]
+  straitctl multicluster gateways [--cluster-name LINKED] [--link-admin H:P] [-o json]
 
 Which controller: --state-dir DIR (or STRAIT_STATE_DIR), or --controller HOST:PORT
-with --ca FILE --cert FILE --key FILE.
+with --ca FILE --cert FILE --key FILE. strait-link's status (check, gateways): --link-admin
+HOST:PORT, else <state-dir>/run/strait-link.json, else 127.0.0.1:9999.
 )";
 
 }  // namespace
@@ -60,7 +63,8 @@ int main(int argc, char** argv) {
                            "export-listen",
                            "export-address",
                            "gateway-addresses",
-                           "source-cluster"},
+                           "source-cluster",
+                           "link-admin"},
                           {"help"},
                           {{"n", "namespace"}, {"f", "filename"}, {"o", "output"}, {"h", "help"}});
   if (!args) return fail(args.error().message + "\n" + kUsage);
