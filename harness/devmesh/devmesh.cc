@@ -2,9 +2,11 @@
 #include "harness/devmesh/devmesh.h"
 
 #include <limits.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <filesystem>
 #include <fstream>
@@ -13,6 +15,7 @@
 
 #include "core/discovery/json_codec.h"
 #include "core/tls/authority.h"
+#include "harness/netns.h"
 
 namespace strait::devmesh {
 namespace fs = std::filesystem;
@@ -34,6 +37,19 @@ std::string read_file(const std::string& path) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+// The program a process runs (canonical path), "" when it is gone.
+std::string process_exe(pid_t pid) {
+  std::error_code ec;
+  auto p = fs::read_symlink("/proc/" + std::to_string(pid) + "/exe", ec);
+  return ec ? "" : p.string();
+}
+
+std::string canonical(const std::string& path) {
+  std::error_code ec;
+  auto p = fs::weakly_canonical(path, ec);
+  return ec ? path : p.string();
 }
 
 std::string tail(std::string text, std::size_t max) {
@@ -143,7 +159,7 @@ int ServiceView::ready() const {
 DevMesh::DevMesh(Options options) : options_(std::move(options)) {}
 
 DevMesh::~DevMesh() {
-  if (!options_.detached) (void)teardown();
+  if (!options_.detached && !attached_) (void)teardown();
 }
 
 void DevMesh::progress(const std::string& step) const {
@@ -183,6 +199,7 @@ Result<std::unique_ptr<DevMesh>> DevMesh::create(Options options) {
   auto h = harness::Harness::create(ho);
   if (!h) return h.error();
   m->h_ = std::move(*h);
+  m->run_id_ = m->h_->id();
   if (m->options_.detached) {
     if (auto r = m->h_->detach(); !r) return r.error();
   }
@@ -195,6 +212,88 @@ Result<std::unique_ptr<DevMesh>> DevMesh::create(Options options) {
     m->anchor_key_pem_ = root->key().to_pem();
     make_world_readable_dir(m->file("pki"));
     if (auto r = write_file(m->file("pki/anchor.crt"), m->anchor_cert_pem_); !r) return r.error();
+  }
+  return m;
+}
+
+Result<std::unique_ptr<DevMesh>> DevMesh::attach(const std::string& work_dir) {
+  const std::string path = work_dir + "/devmesh.json";
+  const std::string text = read_file(path);
+  if (text.empty()) return make_error("no_mesh", "no mesh in " + work_dir);
+  boost::system::error_code ec;
+  auto v = json::parse(text, ec);
+  if (ec || !v.is_object()) return make_error("bad_state", "cannot parse " + path);
+  const auto& o = v.as_object();
+  auto str = [](const json::object& obj, const char* key) -> std::string {
+    auto it = obj.find(key);
+    return it != obj.end() && it->value().is_string() ? std::string(it->value().get_string())
+                                                      : std::string();
+  };
+  auto num = [](const json::object& obj, const char* key) -> std::int64_t {
+    auto it = obj.find(key);
+    return it != obj.end() && it->value().is_int64() ? it->value().get_int64() : 0;
+  };
+  Options options;
+  options.work_dir = work_dir;
+  options.harness_state_root = str(o, "harnessStateRoot");
+  auto topology = parse_topology(str(o, "topology"));
+  if (!topology) return topology.error();
+  options.topology = *topology;
+  options.trust = str(o, "trust") == "separate" ? Trust::separate : Trust::shared;
+  options.detached = true;
+  if (auto it = o.find("binaries"); it != o.end() && it->value().is_object()) {
+    const auto& b = it->value().get_object();
+    options.bin =
+        Binaries{str(b, "controller"), str(b, "proxy"),     str(b, "init"),   str(b, "gateway"),
+                 str(b, "link"),       str(b, "straitctl"), str(b, "testapp")};
+  }
+  std::unique_ptr<DevMesh> m(new DevMesh(std::move(options)));
+  m->attached_ = true;
+  m->run_id_ = str(o, "harnessId");
+  m->phase_ = str(o, "phase");
+  auto run = harness::load_state(m->options_.harness_state_root, m->run_id_);
+  if (!run) return run.error();
+  for (const auto& p : run->pods) m->attached_netns_[p.ref()] = p.ns;
+  for (const auto& c : run->clusters) m->attached_netns_[c.name] = c.router_ns;
+  m->attached_netns_["wan"] = run->wan_ns;
+  if (auto it = o.find("clusters"); it != o.end() && it->value().is_array()) {
+    for (const auto& e : it->value().get_array()) {
+      if (!e.is_object()) continue;
+      const auto& c = e.get_object();
+      ClusterView view;
+      view.name = str(c, "name");
+      view.trust_domain = str(c, "trustDomain");
+      view.domain = str(c, "domain");
+      for (const auto& info : run->clusters) {
+        if (info.name == view.name) view.net = info;
+      }
+      view.ctrl_ip = str(c, "controller");
+      view.ctrl_wan_ip = str(c, "controllerWan");
+      view.gateway_ip = str(c, "gateway");
+      view.gateway_wan_ip = str(c, "gatewayWan");
+      view.state_dir = str(c, "stateDir");
+      m->clusters_.push_back(view);
+    }
+  }
+  if (auto it = o.find("workloads"); it != o.end() && it->value().is_array()) {
+    for (const auto& e : it->value().get_array()) {
+      if (!e.is_object()) continue;
+      const auto& w = e.get_object();
+      WorkloadView view;
+      view.spec.cluster = str(w, "cluster");
+      view.spec.pod = str(w, "pod");
+      view.spec.ns = str(w, "namespace");
+      view.spec.service_account = str(w, "serviceAccount");
+      const std::string app = str(w, "app");
+      view.spec.app = app == "http" ? App::http : app == "echo" ? App::echo : App::none;
+      view.spec.port = static_cast<std::uint16_t>(num(w, "port"));
+      view.spec.service = str(w, "service");
+      view.identity = str(w, "identity");
+      for (const auto& p : run->pods) {
+        if (p.cluster == view.spec.cluster && p.name == view.spec.pod) view.pod = p;
+      }
+      m->workloads_.push_back(view);
+    }
   }
   return m;
 }
@@ -258,11 +357,11 @@ Result<void> DevMesh::start_controller(const ClusterView& c) {
   std::vector<std::string> argv = {options_.bin.controller, "--config",
                                    c.state_dir + "/controller.yaml"};
   argv.insert(argv.end(), options_.controller_flags.begin(), options_.controller_flags.end());
-  auto p = h_->spawn(c.name + "/ctrl", argv, logged(c.name + "-controller"));
+  auto p = spawn(c.name + "/ctrl", argv, logged(c.name + "-controller"));
   if (!p) return p.error();
   processes_.insert_or_assign(c.name + "/controller", *p);
   for (const char* port : {":8080", ":8086", ":8443", ":9990"}) {
-    if (auto r = h_->wait_for_tcp(c.name + "/ctrl", c.ctrl_ip + port, deadline_in(30s)); !r) {
+    if (auto r = wait_for_tcp(c.name + "/ctrl", c.ctrl_ip + port, deadline_in(30s)); !r) {
       return make_error("controller_not_up",
                         c.name + ": port" + port + ": " + r.error().message + "\n" +
                             tail(read_file(log_path(c.name + "-controller")), 4000));
@@ -309,8 +408,8 @@ Result<void> DevMesh::start_gateway(const ClusterView& c) {
   auto config = write_proxy_config(c, "gateway", "strait-multicluster", "strait-gateway",
                                    "listen:\n  inbound: 0.0.0.0:4143\n  admin: 0.0.0.0:4191\n");
   if (!config) return config.error();
-  auto p = h_->spawn(c.name + "/gw", {options_.bin.gateway, "--config", *config},
-                     logged(c.name + "-gateway"));
+  auto p = spawn(c.name + "/gw", {options_.bin.gateway, "--config", *config},
+                 logged(c.name + "-gateway"));
   if (!p) return p.error();
   processes_.insert_or_assign(c.name + "/gateway", *p);
   // Ready once it has its certificate; the admin port speaks TLS.
@@ -334,14 +433,14 @@ Result<void> DevMesh::start_gateway(const ClusterView& c) {
 }
 
 Result<void> DevMesh::start_link(const ClusterView& c) {
-  auto p = h_->spawn(c.name + "/ctrl",
-                     {options_.bin.link, "--state-dir", c.state_dir, "--admin.listen",
-                      "0.0.0.0:9999", "--links.poll", "1s"},
-                     logged(c.name + "-link"));
+  auto p = spawn(c.name + "/ctrl",
+                 {options_.bin.link, "--state-dir", c.state_dir, "--admin.listen", "0.0.0.0:9999",
+                  "--links.poll", "1s"},
+                 logged(c.name + "-link"));
   if (!p) return p.error();
   processes_.insert_or_assign(c.name + "/link", *p);
-  if (auto r = h_->wait_for_http_ok(c.name + "/ctrl", "http://" + c.ctrl_ip + ":9999/links",
-                                    deadline_in(30s));
+  if (auto r = wait_for_http_ok(c.name + "/ctrl", "http://" + c.ctrl_ip + ":9999/links",
+                                deadline_in(30s));
       !r) {
     return make_error("link_not_up", c.name + ": " + r.error().message + "\n" +
                                          tail(read_file(log_path(c.name + "-link")), 4000));
@@ -408,10 +507,10 @@ Result<WorkloadView> DevMesh::add_workload(WorkloadSpec spec) {
     std::vector<std::string> argv = {
         options_.bin.testapp, app_name(spec.app), "--listen", listen, "--io-timeout-ms", "300000"};
     if (spec.app == App::http) argv.insert(argv.end(), {"--name", spec.name});
-    auto p = h_->spawn(ref, argv, logged(spec.cluster + "-" + spec.pod + "-app"));
+    auto p = spawn(ref, argv, logged(spec.cluster + "-" + spec.pod + "-app"));
     if (!p) return p.error();
     processes_.insert_or_assign(ref + "/app", *p);
-    if (auto r = h_->wait_for_tcp(ref, "127.0.0.1:" + std::to_string(spec.port), deadline_in(10s));
+    if (auto r = wait_for_tcp(ref, "127.0.0.1:" + std::to_string(spec.port), deadline_in(10s));
         !r) {
       return r.error();
     }
@@ -427,7 +526,7 @@ Result<WorkloadView> DevMesh::add_workload(WorkloadSpec spec) {
   auto o = logged(spec.cluster + "-" + spec.pod + "-proxy");
   o.uid = kProxyUid;
   o.gid = kProxyUid;
-  auto p = h_->spawn(ref, {options_.bin.proxy, "--config", *config}, o);
+  auto p = spawn(ref, {options_.bin.proxy, "--config", *config}, o);
   if (!p) return p.error();
   processes_.insert_or_assign(ref + "/proxy", *p);
   auto ns = h_->netns_of(ref);
@@ -549,7 +648,8 @@ harness::ExecResult DevMesh::exec(const std::string& pod, const std::vector<std:
                                   std::chrono::milliseconds timeout) {
   harness::SpawnOptions o;
   o.env = {{"ASAN_OPTIONS", "detect_leaks=0"}};
-  auto r = h_->exec(pod, argv, timeout, o);
+  auto ns = netns_of(pod);
+  auto r = ns ? harness::exec_in(*ns, argv, timeout, o) : Result<harness::ExecResult>(ns.error());
   if (!r) {
     harness::ExecResult failed;
     failed.err = r.error().to_string();
@@ -584,12 +684,80 @@ std::string DevMesh::link_status(const std::string& cluster_name) {
   return r.success() ? r.out : "";
 }
 
+Result<harness::Process> DevMesh::spawn(const std::string& ref,
+                                        const std::vector<std::string>& argv,
+                                        harness::SpawnOptions options) {
+  if (h_) return h_->spawn(ref, argv, std::move(options));
+  auto ns = netns_of(ref);
+  if (!ns) return ns.error();
+  return harness::spawn_in(*ns, argv, options);
+}
+
+Result<void> DevMesh::wait_for_tcp(const std::string& ref, const std::string& address,
+                                   harness::Deadline deadline) {
+  auto ns = netns_of(ref);
+  if (!ns) return ns.error();
+  return harness::wait_for_tcp_in(*ns, address, deadline);
+}
+
+Result<void> DevMesh::wait_for_http_ok(const std::string& ref, const std::string& url,
+                                       harness::Deadline deadline) {
+  auto ns = netns_of(ref);
+  if (!ns) return ns.error();
+  return harness::wait_for_http_ok_in(*ns, url, deadline);
+}
+
+Result<std::string> DevMesh::netns_of(const std::string& ref) const {
+  if (h_) return h_->netns_of(ref);
+  auto it = attached_netns_.find(ref);
+  if (it == attached_netns_.end()) return make_error("no_pod", "no pod " + ref + " in the mesh");
+  return it->second;
+}
+
+Result<void> DevMesh::start_process(const std::string& pod, const std::string& name,
+                                    const std::vector<std::string>& argv) {
+  std::string log = pod + "-" + name;
+  std::replace(log.begin(), log.end(), '/', '-');
+  auto p = spawn(pod, argv, logged(log));
+  if (!p) return p.error();
+  processes_.insert_or_assign(pod + "/" + name, *p);
+  return {};
+}
+
+std::string DevMesh::component_pod(const std::string& cluster_name,
+                                   const std::string& component) const {
+  return cluster_name + (component == "gateway" ? "/gw" : "/ctrl");
+}
+
+std::string DevMesh::component_binary(const std::string& component) const {
+  if (component == "controller") return canonical(options_.bin.controller);
+  if (component == "gateway") return canonical(options_.bin.gateway);
+  if (component == "link") return canonical(options_.bin.link);
+  return "";
+}
+
 Result<void> DevMesh::stop(const std::string& cluster_name, const std::string& component) {
   auto it = processes_.find(cluster_name + "/" + component);
-  if (it == processes_.end()) {
+  if (it != processes_.end()) {
+    it->second.stop(5s);
+    return {};
+  }
+  // Started by another process: find it among the processes in its pod.
+  const std::string binary = component_binary(component);
+  auto ns = netns_of(component_pod(cluster_name, component));
+  if (binary.empty() || !ns) {
     return make_error("no_component", "no " + component + " in cluster " + cluster_name);
   }
-  it->second.stop(5s);
+  bool found = false;
+  for (pid_t pid : harness::netns_pids(*ns)) {
+    if (process_exe(pid) != binary) continue;
+    found = true;
+    ::kill(pid, SIGTERM);
+    auto gone = harness::wait_until([&] { return ::kill(pid, 0) != 0; }, deadline_in(5s));
+    if (!gone) ::kill(pid, SIGKILL);
+  }
+  if (!found)
+    return make_error("not_running", component + " of " + cluster_name + " is not running");
   return {};
 }
 
@@ -605,7 +773,14 @@ Result<void> DevMesh::start(const std::string& cluster_name, const std::string& 
 
 bool DevMesh::running(const std::string& cluster_name, const std::string& component) {
   auto it = processes_.find(cluster_name + "/" + component);
-  return it != processes_.end() && it->second.running();
+  if (it != processes_.end()) return it->second.running();
+  const std::string binary = component_binary(component);
+  auto ns = netns_of(component_pod(cluster_name, component));
+  if (binary.empty() || !ns) return false;
+  for (pid_t pid : harness::netns_pids(*ns)) {
+    if (process_exe(pid) == binary) return true;
+  }
+  return false;
 }
 
 std::string DevMesh::logs() {
@@ -650,11 +825,18 @@ Result<void> DevMesh::save() const {
                                      {"ip", w.pod.ip},
                                      {"identity", w.identity}});
   }
-  json::object root{{"harnessId", h_ ? h_->id() : ""},
+  json::object root{{"harnessId", run_id_},
                     {"harnessStateRoot", options_.harness_state_root},
+                    {"phase", phase_},
+                    {"binaries", json::object{{"controller", options_.bin.controller},
+                                              {"proxy", options_.bin.proxy},
+                                              {"init", options_.bin.init},
+                                              {"gateway", options_.bin.gateway},
+                                              {"link", options_.bin.link},
+                                              {"straitctl", options_.bin.straitctl},
+                                              {"testapp", options_.bin.testapp}}},
                     {"topology", topology_name(options_.topology)},
                     {"trust", options_.trust == Trust::shared ? "shared" : "separate"},
-                    {"straitctl", options_.bin.straitctl},
                     {"clusters", std::move(clusters)},
                     {"workloads", std::move(workloads)}};
   const std::string path = file("devmesh.json");
@@ -665,10 +847,17 @@ Result<void> DevMesh::save() const {
   return {};
 }
 
+Result<void> DevMesh::mark_ready() {
+  phase_ = "ready";
+  return save();
+}
+
 Result<void> DevMesh::teardown() {
   processes_.clear();
   if (h_) {
     if (auto r = h_->teardown(); !r) return r;
+  } else if (attached_ && !run_id_.empty()) {
+    if (auto r = harness::down_run(options_.harness_state_root, run_id_, nullptr); !r) return r;
   }
   // Everything under the work directory was made here (states, configs, logs).
   std::error_code ec;

@@ -109,7 +109,11 @@ struct ServiceView {
 class DevMesh {
  public:
   static Result<std::unique_ptr<DevMesh>> create(Options options);
-  ~DevMesh();  // teardown() unless detached
+  // Reopens the mesh that save() described in `work_dir` (built by another process): queries,
+  // exec and curl work; its processes are not this object's (stop/start refuse), net() must not
+  // be used; teardown() removes everything. Error code no_mesh when there is none.
+  static Result<std::unique_ptr<DevMesh>> attach(const std::string& work_dir);
+  ~DevMesh();  // teardown() unless detached (or attached)
   DevMesh(const DevMesh&) = delete;
   DevMesh& operator=(const DevMesh&) = delete;
 
@@ -148,6 +152,11 @@ class DevMesh {
   // strait-link's /links of a cluster (JSON text), "" when unreachable.
   std::string link_status(const std::string& cluster);
 
+  // Starts a process of one's own in a pod, logged to <cluster>-<pod>-<name>.log; stop(cluster,
+  // "<pod>/<name>") stops it (while this object made it).
+  Result<void> start_process(const std::string& pod, const std::string& name,
+                             const std::vector<std::string>& argv);
+
   // Components of a cluster by name: "controller", "gateway", "link".
   Result<void> stop(const std::string& cluster, const std::string& component);
   Result<void> start(const std::string& cluster, const std::string& component);
@@ -162,8 +171,16 @@ class DevMesh {
   // Every log (tails) and the state of every process: for failure reports.
   std::string logs();
 
-  // Writes <work>/devmesh.json (what `straitctl dev` reads back).
+  // The network namespace of "cluster/pod", "cluster" (its router) or "wan".
+  Result<std::string> netns_of(const std::string& ref) const;
+  // The harness run's id.
+  std::string run_id() const { return run_id_; }
+
+  // Writes <work>/devmesh.json (what `straitctl dev` reads back), with the phase: "building"
+  // until mark_ready().
   Result<void> save() const;
+  Result<void> mark_ready();
+  bool ready() const { return phase_ == "ready"; }
   Result<void> teardown();
 
  private:
@@ -176,6 +193,15 @@ class DevMesh {
                                          const std::string& ns, const std::string& sa,
                                          const std::string& extra_yaml);
   harness::SpawnOptions logged(const std::string& name) const;
+  // By namespace, so that an attached mesh works too.
+  Result<harness::Process> spawn(const std::string& ref, const std::vector<std::string>& argv,
+                                 harness::SpawnOptions options);
+  Result<void> wait_for_tcp(const std::string& ref, const std::string& address,
+                            harness::Deadline deadline);
+  Result<void> wait_for_http_ok(const std::string& ref, const std::string& url,
+                                harness::Deadline deadline);
+  std::string component_pod(const std::string& cluster, const std::string& component) const;
+  std::string component_binary(const std::string& component) const;
   void progress(const std::string& step) const;
   std::string file(const std::string& rel) const;
 
@@ -185,6 +211,10 @@ class DevMesh {
   std::vector<ClusterView> clusters_;
   std::vector<WorkloadView> workloads_;
   std::map<std::string, harness::Process> processes_;  // "<cluster>/<component>" -> process
+  std::map<std::string, std::string> attached_netns_;  // attached: reference -> namespace
+  bool attached_ = false;
+  std::string run_id_;
+  std::string phase_ = "building";
   int manifests_ = 0;
 };
 

@@ -102,6 +102,14 @@ asio::awaitable<void> serve_outbound(ProxyContext& ctx, tcp::socket app, tcp::en
     const Endpoint* ep = (*lease)->pick(ctx.rng);
     addr = ep->addr;
     endpoint_key = ep->key;
+    const auto& ml = addr.metric_labels();
+    auto label = [&ml](const char* key) {
+      auto it = ml.find(key);
+      return it == ml.end() ? std::string() : it->second;
+    };
+    labels.target_cluster = label("target_cluster");
+    labels.target_service = label("target_service");
+    labels.target_service_namespace = label("target_service_namespace");
   }
   if (!addr.tls_identity().empty() && addr.proxy_port() != 0) {
     labels.tls = "true";
