@@ -2,6 +2,7 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "cli/dev/dev.h"
 
 namespace {
 
@@ -21,6 +22,14 @@ constexpr const char* kUsage = R"(straitctl: the Strait command line
   straitctl multicluster unlink --cluster-name LINKED [-o json]
   straitctl multicluster check [--cluster-name LINKED] [--link-admin H:P] [-o json]
   straitctl multicluster gateways [--cluster-name LINKED] [--link-admin H:P] [-o json]
+
+  straitctl dev up [--clusters east,west[,north]] [--topology gateway|flat|mixed]
+                   [--trust shared|separate]
+  straitctl dev status | down
+  straitctl dev exec CLUSTER/POD -- COMMAND [ARGS...]
+  straitctl dev logs CLUSTER/COMPONENT    (controller, gateway, link, or a pod)
+  straitctl dev stop|start CLUSTER/{controller,gateway,link}
+  (dev: --work-dir DIR, default $STRAIT_DEV_DIR or /run/strait-dev; --id RUN, default dev)
 
 Which controller: --state-dir DIR (or STRAIT_STATE_DIR), or --controller HOST:PORT
 with --ca FILE --cert FILE --key FILE. strait-link's status (check, gateways): --link-admin
@@ -64,7 +73,12 @@ int main(int argc, char** argv) {
                            "export-address",
                            "gateway-addresses",
                            "source-cluster",
-                           "link-admin"},
+                           "link-admin",
+                           "clusters",
+                           "topology",
+                           "trust",
+                           "work-dir",
+                           "id"},
                           {"help"},
                           {{"n", "namespace"}, {"f", "filename"}, {"o", "output"}, {"h", "help"}});
   if (!args) return fail(args.error().message + "\n" + kUsage);
@@ -81,5 +95,6 @@ int main(int argc, char** argv) {
   if (verb == "status") return cmd_status(*args);
   if (verb == "register") return cmd_register(*args);
   if (verb == "multicluster") return cmd_multicluster(*args);
+  if (verb == "dev") return cmd_dev(*args);
   return fail("unknown command \"" + verb + "\"\n" + kUsage);
 }
