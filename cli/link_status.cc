@@ -11,11 +11,13 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/json.hpp>
+#include <charconv>
 #include <filesystem>
 #include <optional>
 
 #include "cli/access.h"
 #include "controlplane/server/state_files.h"
+#include "link/resolver.h"
 
 namespace strait::cli {
 namespace asio = boost::asio;
@@ -43,11 +45,10 @@ std::optional<HostPort> split(const std::string& address) {
   return hp;
 }
 
-asio::awaitable<void> get_into(HostPort where, std::string target,
-                               std::chrono::milliseconds timeout,
+asio::awaitable<void> get_into(std::vector<asio::ip::tcp::endpoint> endpoints, std::string name,
+                               std::string target, std::chrono::milliseconds timeout,
                                std::optional<Result<std::string>>* out) {
   auto ex = co_await asio::this_coro::executor;
-  const std::string name = where.host + ":" + where.port;
   auto fail = [&](const std::string& what, const boost::system::error_code& ec) {
     out->emplace(make_error("link_service_unreachable",
                             "strait-link at " + name + ": " + what + ": " +
@@ -55,9 +56,6 @@ asio::awaitable<void> get_into(HostPort where, std::string target,
                                      ? "no answer within " + std::to_string(timeout.count()) + "ms"
                                      : ec.message())));
   };
-  asio::ip::tcp::resolver resolver(ex);
-  auto [rec, endpoints] = co_await resolver.async_resolve(where.host, where.port, kAwait);
-  if (rec) co_return fail("resolve", rec);
   beast::tcp_stream stream(ex);
   stream.expires_after(timeout);  // one deadline for connect, write and read together
   auto [cec, ep] = co_await stream.async_connect(endpoints, kAwait);
@@ -110,10 +108,31 @@ Result<std::string> link_admin_address(const Args& args) {
 Result<boost::json::object> fetch_link_status(const std::string& address,
                                               std::chrono::milliseconds timeout) {
   auto hp = split(address);
-  if (!hp) return make_error("invalid_address", "--link-admin: expected HOST:PORT, got " + address);
+  unsigned long port = 0;
+  if (hp) {
+    const char* last = hp->port.data() + hp->port.size();
+    auto [end, ec] = std::from_chars(hp->port.data(), last, port);
+    if (ec != std::errc() || end != last) port = 0;
+  }
+  if (!hp || hp->host.empty() || port == 0 || port > 65535) {
+    return make_error("invalid_address", "--link-admin: expected HOST:PORT, got " + address);
+  }
+  // A name through c-ares, with a deadline (as strait-link resolves gateways).
+  auto ips = link::resolve_all(hp->host, timeout);
+  if (!ips) {
+    return make_error("link_service_unreachable",
+                      "strait-link at " + address + ": " + ips.error().message);
+  }
+  std::vector<asio::ip::tcp::endpoint> endpoints;
+  for (const auto& ip : *ips) {
+    boost::system::error_code aec;
+    auto a = asio::ip::make_address(ip, aec);
+    if (!aec) endpoints.emplace_back(a, static_cast<std::uint16_t>(port));
+  }
   asio::io_context io;
   std::optional<Result<std::string>> body;
-  asio::co_spawn(io, get_into(*hp, "/links", timeout, &body), asio::detached);
+  asio::co_spawn(io, get_into(std::move(endpoints), address, "/links", timeout, &body),
+                 asio::detached);
   io.run();
   if (!body)
     return make_error("link_service_unreachable", "strait-link at " + address + ": no answer");

@@ -3,8 +3,11 @@
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
+#include <filesystem>
+#include <fstream>
 
 #include "cli/format.h"
+#include "cli/link_status.h"
 #include "cli/multicluster_check.h"
 #include "core/discovery/manifest.h"
 #include "core/tls/authority.h"
@@ -221,6 +224,46 @@ TEST(MulticlusterCheck, ProbeOfAClosedPortNamesTheAddress) {
   auto r = probe_gateway(link);
   ASSERT_FALSE(r);
   EXPECT_NE(r.error().message.find("127.0.0.1:1"), std::string::npos) << r.error().message;
+}
+
+Args args_of(std::vector<std::string> words) {
+  auto a = Args::parse(words, {"state-dir", "link-admin", "controller"}, {}, {});
+  EXPECT_TRUE(a);
+  return *a;
+}
+
+TEST(LinkStatus, AddressFromTheFlagTheStateDirOrTheDefault) {
+  EXPECT_EQ(*link_admin_address(args_of({"--link-admin", "10.0.0.1:9000"})), "10.0.0.1:9000");
+  EXPECT_EQ(*link_admin_address(args_of({"--controller", "x:1"})), "127.0.0.1:9999");
+
+  char tmpl[] = "/tmp/strait-cli-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  const std::filesystem::path dir = tmpl;
+  auto missing = link_admin_address(args_of({"--state-dir", dir.string()}));
+  ASSERT_FALSE(missing);
+  EXPECT_NE(missing.error().message.find("strait-link.json"), std::string::npos);
+  std::filesystem::create_directories(dir / "run");
+  auto with = [&](const std::string& admin) {
+    std::ofstream(dir / "run" / "strait-link.json") << R"({"admin":")" << admin << R"(","pid":1})";
+    auto r = link_admin_address(args_of({"--state-dir", dir.string()}));
+    return r ? *r : r.error().to_string();
+  };
+  EXPECT_EQ(with("0.0.0.0:9999"), "127.0.0.1:9999");
+  EXPECT_EQ(with(":::9999"), "[::1]:9999");
+  EXPECT_EQ(with("127.0.0.1:41234"), "127.0.0.1:41234");
+  std::filesystem::remove_all(dir);
+}
+
+TEST(LinkStatus, FetchNamesTheAddressItCouldNotRead) {
+  auto bad = fetch_link_status("no-port", 1s);
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().code, "invalid_address");
+  // A name (resolved with a deadline) and a port nothing listens on.
+  auto refused = fetch_link_status("localhost:1", 2s);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, "link_service_unreachable");
+  EXPECT_NE(refused.error().message.find("strait-link at localhost:1"), std::string::npos)
+      << refused.error().message;
 }
 
 TEST(Format, HumanDurations) {
