@@ -6,7 +6,8 @@
 //       for HAProxy), PREFIX.anchor.crt. The same credentials Strait's proxies get.
 //
 //   run --build DIR --work DIR [--services 1000] [--endpoints 10,1000,10000] [--samples 20]
-//       [--streams 1000] [--failure-samples 3] [--probe-period-ms 1000]
+//       [--streams 1000] [--failure-samples 3] [--probe-period-ms 1000] [--fanout-rounds 5]
+//       [--link-repair-period 60s] [--verbose 1]
 //       Two real controllers (east, west) on loopback, west linked to east by the real
 //       strait-link, east's real strait-gateway (its admin port is what the link probes).
 //       East gets --services services (even ones exported through the gateway, odd ones flat)
@@ -23,6 +24,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/json.hpp>
+#include <cmath>
 #include <deque>
 #include <condition_variable>
 #include <filesystem>
@@ -399,6 +401,9 @@ json::object percentiles(std::vector<double> v) {
   o["p50_ms"] = at(0.5);
   o["p99_ms"] = at(0.99);
   o["max_ms"] = v.empty() ? 0.0 : v.back();
+  json::array all;
+  for (double x : v) all.push_back(std::round(x * 10) / 10);
+  o["samples_ms"] = all;  // sorted
   return o;
 }
 
@@ -582,9 +587,12 @@ struct Bench {
                     {"timeout_ms", linkobj.probe.timeout.count()},
                     {"failure_threshold", linkobj.probe.failure_threshold}};
     west.apply({linkobj});
-    link.start({bin("link/strait-link"), "--state-dir", west.state.string(), "--admin.listen",
-                "127.0.0.1:0"},
-               work / "logs" / "strait-link.log");
+    std::vector<std::string> link_argv = {bin("link/strait-link"), "--state-dir",
+                                          west.state.string(), "--admin.listen", "127.0.0.1:0"};
+    // strait-link's own default unless asked (an experiment: its periodic repair pass).
+    if (f.has("link-repair-period"))
+      link_argv.push_back("--repair.period=" + f.str("link-repair-period"));
+    link.start(link_argv, work / "logs" / "strait-link.log");
   }
 
   // West holds every mirror (services and endpoints) for the current east contents.
