@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <iostream>
 
+#include "core/discovery/json_codec.h"
+
 namespace strait::multicluster_it {
 
 std::string service_yaml(const std::string& name, const Labels& labels, const Labels& annotations) {
@@ -99,6 +101,125 @@ bool MulticlusterTest::wait_metric(const std::string& pod, const std::string& na
 std::string MulticlusterTest::client_id(const std::string& cluster) {
   auto c = m().cluster(cluster);
   return c ? "spiffe://" + c->trust_domain + "/ns/front/sa/client" : "";
+}
+
+Result<std::vector<discovery::Object>> MulticlusterTest::list(const std::string& cluster,
+                                                              const std::string& kind,
+                                                              const std::string& ns) {
+  std::vector<std::string> args = {"get", kind, "-o", "json"};
+  if (!ns.empty()) args.insert(args.end(), {"-n", ns});
+  auto out = m().straitctl(cluster, args);
+  if (!out) return out.error();
+  boost::system::error_code ec;
+  auto items = json_at(boost::json::parse(*out, ec), "items");
+  if (ec || !items.is_array()) {
+    return make_error("bad_reply", "straitctl get " + kind + ": not a JSON list");
+  }
+  std::vector<discovery::Object> objects;
+  for (const auto& item : items.as_array()) {
+    auto o = discovery::object_from_json(item, discovery::JsonDialect::kManifest);
+    if (!o) return o.error();
+    objects.push_back(std::move(*o));
+  }
+  return objects;
+}
+
+Result<std::set<std::string>> MulticlusterTest::objects_from(const std::string& cluster,
+                                                             const std::string& from) {
+  std::set<std::string> out;
+  for (const char* kind : {"services", "endpoints"}) {
+    auto objects = list(cluster, kind);
+    if (!objects) return objects.error();
+    for (const auto& o : *objects) {
+      const auto& meta = discovery::meta_of(o);
+      if (meta.cluster != from) continue;
+      out.insert(std::string(discovery::kind_name(discovery::kind_of(o))) + " " + meta.ns + "/" +
+                 meta.name);
+    }
+  }
+  return out;
+}
+
+boost::json::value MulticlusterTest::link_entry(const std::string& cluster,
+                                                const std::string& target) {
+  boost::system::error_code ec;
+  auto v = boost::json::parse(m().link_status(cluster), ec);
+  if (ec || !v.is_object()) return nullptr;
+  auto links = json_at(v, "links");
+  if (!links.is_array()) return nullptr;
+  for (const auto& l : links.as_array()) {
+    if (json_text(l, "target_cluster") == target) return l;
+  }
+  return nullptr;
+}
+
+int MulticlusterTest::link_count(const std::string& cluster) {
+  boost::system::error_code ec;
+  auto v = boost::json::parse(m().link_status(cluster), ec);
+  if (ec || !v.is_object()) return -1;
+  auto links = json_at(v, "links");
+  return links.is_array() ? static_cast<int>(links.as_array().size()) : -1;
+}
+
+bool MulticlusterTest::collect_bodies(const std::string& pod, const std::string& url,
+                                      const std::set<std::string>& want,
+                                      std::chrono::milliseconds deadline,
+                                      std::set<std::string>* seen) {
+  std::set<std::string> got;
+  auto ok = harness::wait_until(
+      [&] {
+        auto body = m().curl(pod, url, 3s);
+        if (body) {
+          std::string line = body->substr(0, body->find('\n'));
+          got.insert(line);
+        } else {
+          got.insert("error: " + body.error().message);
+        }
+        for (const auto& w : want) {
+          if (!got.contains(w)) return false;
+        }
+        return true;
+      },
+      harness::deadline_in(deadline), 50ms);
+  if (seen) *seen = got;
+  return ok.ok();
+}
+
+boost::json::value MulticlusterTest::gateway_row(const std::string& cluster,
+                                                 const std::string& target, std::string* out) {
+  auto r = m().straitctl(cluster, {"multicluster", "gateways", "-o", "json"});
+  if (out) *out = r ? *r : r.error().message;
+  if (!r) return nullptr;
+  boost::system::error_code ec;
+  auto v = boost::json::parse(*r, ec);
+  if (ec) return nullptr;
+  auto rows = json_at(v, "gateways");
+  if (!rows.is_array()) return nullptr;
+  for (const auto& row : rows.as_array()) {
+    if (json_text(row, "cluster") == target) return row;
+  }
+  return nullptr;
+}
+
+boost::json::value json_at(const boost::json::value& v, const std::string& path) {
+  const boost::json::value* at = &v;
+  std::size_t start = 0;
+  while (start <= path.size()) {
+    const auto dot = path.find('.', start);
+    const std::string key = path.substr(start, dot == std::string::npos ? dot : dot - start);
+    if (!at->is_object()) return nullptr;
+    const auto* next = at->as_object().if_contains(key);
+    if (next == nullptr) return nullptr;
+    at = next;
+    if (dot == std::string::npos) break;
+    start = dot + 1;
+  }
+  return *at;
+}
+
+std::string json_text(const boost::json::value& v, const std::string& path) {
+  auto at = json_at(v, path);
+  return at.is_string() ? std::string(at.as_string()) : "";
 }
 
 }  // namespace strait::multicluster_it

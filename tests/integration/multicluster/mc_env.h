@@ -7,13 +7,17 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
+#include <boost/json.hpp>
 #include <gtest/gtest.h>
 
 #include "core/base/result.h"
+#include "core/discovery/model.h"
 #include "harness/devmesh/devmesh.h"
+#include "tests/support/assert_ok.h"
 #include "tests/support/metric_text.h"
 
 namespace strait::multicluster_it {
@@ -63,14 +67,40 @@ class MulticlusterTest : public ::testing::Test {
   // The identity of a cluster's client pod.
   std::string client_id(const std::string& cluster);
 
+  // Every object of a kind ("services", "endpoints", "links", ...) in a cluster's store, in one
+  // namespace or ("") in all of them (straitctl get -o json).
+  Result<std::vector<discovery::Object>> list(const std::string& cluster, const std::string& kind,
+                                              const std::string& ns = "");
+
+  // Services and endpoints (every namespace) in `cluster`'s store that came from cluster `from`
+  // (their meta.cluster; what a Link to `from` wrote, federated endpoints included), as
+  // "Service ns/name" and "Endpoint ns/name".
+  Result<std::set<std::string>> objects_from(const std::string& cluster, const std::string& from);
+
+  // strait-link's /links entry in `cluster` for the Link to `target`; null when there is none
+  // (or strait-link did not answer).
+  boost::json::value link_entry(const std::string& cluster, const std::string& target);
+  // The number of Links strait-link in `cluster` reports; -1 when it did not answer.
+  int link_count(const std::string& cluster);
+
+  // Requests `url` from `pod` until every body in `want` was seen; false when the deadline
+  // passed first. *seen gets every distinct body (an error: "error: <message>").
+  bool collect_bodies(const std::string& pod, const std::string& url,
+                      const std::set<std::string>& want, std::chrono::milliseconds deadline,
+                      std::set<std::string>* seen = nullptr);
+
+  // `straitctl multicluster gateways -o json` in `cluster`: the row of `target`; null when
+  // the command failed or has no such row (*out gets its output).
+  boost::json::value gateway_row(const std::string& cluster, const std::string& target,
+                                 std::string* out = nullptr);
+
   std::unique_ptr<DevMesh> mesh_;
   std::string work_;
 };
 
-#define ASSERT_OK(expr)                                                               \
-  do {                                                                                \
-    const auto& assert_ok_r_ = (expr);                                                \
-    ASSERT_TRUE(assert_ok_r_.ok()) << #expr ": " << assert_ok_r_.error().to_string(); \
-  } while (0)
+// A field of a JSON object by dotted path ("credentials.error"); null when absent. json_text:
+// the same when it is a string, else "".
+boost::json::value json_at(const boost::json::value& v, const std::string& path);
+std::string json_text(const boost::json::value& v, const std::string& path);
 
 }  // namespace strait::multicluster_it
