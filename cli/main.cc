@@ -24,7 +24,7 @@ constexpr const char* kUsage = R"(straitctl: the Strait command line
   straitctl multicluster gateways [--cluster-name LINKED] [--link-admin H:P] [-o json]
 
   straitctl dev up [--clusters east,west[,north]] [--topology gateway|flat|mixed]
-                   [--trust shared|separate]
+                   [--trust shared|separate] [--loopback]
   straitctl dev status | down
   straitctl dev exec CLUSTER/POD -- COMMAND [ARGS...]
   straitctl dev logs CLUSTER/COMPONENT    (controller, gateway, link, or a pod)
@@ -79,7 +79,7 @@ int main(int argc, char** argv) {
                            "trust",
                            "work-dir",
                            "id"},
-                          {"help"},
+                          {"help", "loopback"},
                           {{"n", "namespace"}, {"f", "filename"}, {"o", "output"}, {"h", "help"}});
   if (!args) return fail(args.error().message + "\n" + kUsage);
   if (args->has("help") || args->positional().empty()) {

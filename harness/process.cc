@@ -631,4 +631,10 @@ unsigned long long process_start_time(pid_t pid) {
   }
 }
 
+bool same_process_alive(pid_t pid, unsigned long long start_time) {
+  if (pid <= 0) return false;
+  unsigned long long now = process_start_time(pid);
+  return now != 0 && (start_time == 0 || now == start_time);
+}
+
 }  // namespace strait::harness

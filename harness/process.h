@@ -141,5 +141,7 @@ Result<void> wait_for_http_ok_in(const std::string& netns, const std::string& ur
 // The start time of a process (clock ticks since boot, /proc/PID/stat field 22), 0 if it does
 // not exist. A pid plus its start time names one process even after pid reuse.
 unsigned long long process_start_time(pid_t pid);
+// Whether the process `pid` started at `start_time` (0: any) still exists.
+bool same_process_alive(pid_t pid, unsigned long long start_time);
 
 }  // namespace strait::harness

@@ -150,12 +150,6 @@ std::string run_id_of(const std::string& netns) {
   return valid_run_id(id) ? id : std::string();
 }
 
-bool same_process_alive(pid_t pid, unsigned long long start_time) {
-  if (pid <= 0) return false;
-  unsigned long long now = process_start_time(pid);
-  return now != 0 && (start_time == 0 || now == start_time);
-}
-
 bool is_harness_cli(pid_t pid) {
   std::ifstream f("/proc/" + std::to_string(pid) + "/comm");
   std::string comm;

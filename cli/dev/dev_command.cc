@@ -23,9 +23,13 @@ using namespace std::chrono_literals;
 namespace {
 
 constexpr const char* kNeedsRoot =
-    "straitctl dev needs root: it creates network namespaces, veth pairs, bridges and iptables "
-    "rules (inside those namespaces only). Run it with sudo.\n"
-    "A loopback mode without root is not built yet (docs/dev.md says what it would be).";
+    "this dev mesh lives in network namespaces: run straitctl dev as root (sudo)";
+constexpr const char* kLoopbackNotice =
+    "Not root: straitctl dev needs root for network namespaces, veth pairs, bridges and "
+    "iptables rules. Falling back to loopback mode: every pod is an address 127.0.<cluster>.<n> "
+    "on this host, nothing isolates the clusters, and workloads reach the mesh through their "
+    "proxy's explicit port (curl --proxytunnel -x http://<pod>:4141 ...) instead of interception. "
+    "Cross-cluster traffic still goes through the gateways. Run with sudo for the real thing.";
 
 struct Where {
   std::string work_dir;
@@ -36,7 +40,12 @@ struct Where {
 Where where(const Args& args) {
   Where w;
   const char* env = std::getenv("STRAIT_DEV_DIR");
-  w.work_dir = args.get_or("work-dir", env ? env : "/run/strait-dev");
+  std::string def = "/run/strait-dev";
+  if (::geteuid() != 0) {  // /run is root's; a user's mesh lives in their runtime directory
+    const char* xdg = std::getenv("XDG_RUNTIME_DIR");
+    def = xdg ? std::string(xdg) + "/strait-dev" : "/tmp/strait-dev-" + std::to_string(::geteuid());
+  }
+  w.work_dir = args.get_or("work-dir", env ? env : def);
   w.id = args.get_or("id", "dev");
   w.harness_root = harness::default_state_root();
   return w;
@@ -140,11 +149,13 @@ Result<void> build(DevMesh& m, const std::vector<std::string>& clusters, const P
     const std::string& c = clusters[i];
     const std::string& next = clusters[(i + 1) % clusters.size()];
     std::string loop = "while :; do";
+    std::string via;
+    for (const auto& a : m.curl_via(c + "/client")) via += " " + a;
     for (const auto& s : plan) {
       if (s.app != devmesh::App::http) continue;
       auto vip = m.service_vip(c, "shop", dev::mirror_of(s, next));
       if (!vip) return vip.error();
-      loop += " curl -s -o /dev/null --max-time 2 http://" + *vip + "/;";
+      loop += " curl -s -o /dev/null --max-time 2" + via + " http://" + *vip + "/;";
     }
     loop += " sleep 1; done";
     say(c + "/client: steady traffic (" + loop + ")");
@@ -154,10 +165,8 @@ Result<void> build(DevMesh& m, const std::vector<std::string>& clusters, const P
 }
 
 int up(const Args& args) {
-  if (::geteuid() != 0) {
-    std::cerr << kNeedsRoot << "\n";
-    return 1;
-  }
+  const bool loopback = args.has("loopback") || ::geteuid() != 0;
+  if (::geteuid() != 0) std::cout << kLoopbackNotice << "\n\n";
   const Where w = where(args);
   const auto clusters = split(args.get_or("clusters", "east,west"), ',');
   if (clusters.size() < 2 || clusters.size() > 8) {
@@ -197,9 +206,11 @@ int up(const Args& args) {
   o.trust = trust == "shared" ? devmesh::Trust::shared : devmesh::Trust::separate;
   o.bin = *bin;
   o.detached = true;
+  o.loopback = loopback;
   o.progress = say;
   say("building " + std::to_string(clusters.size()) + " clusters, topology " +
-      devmesh::topology_name(*topology) + ", in " + w.work_dir);
+      devmesh::topology_name(*topology) + (loopback ? " (loopback mode)" : "") + ", in " +
+      w.work_dir);
   auto m = DevMesh::create(o);
   if (!m) return fail(m.error().message);
   if (auto r = build(**m, clusters, say); !r) {
@@ -211,8 +222,11 @@ int up(const Args& args) {
   say("ready");
   std::cout << "\n";
   const bool healthy = dev::print_status(**m, std::cout);
+  std::string via;
+  for (const auto& a : (*m)->curl_via(clusters[1] + "/client")) via += a + " ";
   std::cout << "\nTry:\n"
-            << "  straitctl dev exec " << clusters[1] << "/client -- curl -s http://<VIRTUAL-IP>/\n"
+            << "  straitctl dev exec " << clusters[1] << "/client -- curl -s " << via
+            << "http://<VIRTUAL-IP>/\n"
             << "  straitctl dev exec " << clusters[1]
             << "/ctrl -- straitctl multicluster gateways\n"
             << "  straitctl dev stop " << clusters[0] << "/gateway    (and dev start)\n"
@@ -228,18 +242,18 @@ Result<std::unique_ptr<DevMesh>> attach(const Args& args) {
     return make_error("no_mesh",
                       "no dev mesh in " + w.work_dir + " (`straitctl dev up` makes one)");
   }
+  // A namespace mesh needs root to be reached.
+  if (m && !(*m)->loopback() && ::geteuid() != 0) return make_error("not_root", kNeedsRoot);
   return m;
 }
 
 int status(const Args& args) {
-  if (::geteuid() != 0) return fail(kNeedsRoot);
   auto m = attach(args);
   if (!m) return fail(m.error().message);
   return dev::print_status(**m, std::cout) ? 0 : 1;
 }
 
 int exec(const Args& args) {
-  if (::geteuid() != 0) return fail(kNeedsRoot);
   const auto& p = args.positional();  // dev exec REF -- CMD...
   if (p.size() < 4) return fail("usage: straitctl dev exec CLUSTER/POD -- COMMAND [ARGS...]");
   auto m = attach(args);
@@ -288,7 +302,6 @@ int logs(const Args& args) {
 }
 
 int stop_or_start(const Args& args, bool stop) {
-  if (::geteuid() != 0) return fail(kNeedsRoot);
   const auto& p = args.positional();  // dev stop CLUSTER/COMPONENT
   const std::string verb = stop ? "stop" : "start";
   if (p.size() < 3 || p[2].find('/') == std::string::npos) {
@@ -305,8 +318,10 @@ int stop_or_start(const Args& args, bool stop) {
 }
 
 int down(const Args& args) {
-  if (::geteuid() != 0) return fail(kNeedsRoot);
   const Where w = where(args);
+  if (auto m = DevMesh::attach(w.work_dir); m && !(*m)->loopback() && ::geteuid() != 0) {
+    return fail(kNeedsRoot);
+  }
   auto removed = remove_mesh(w);
   if (!removed) return fail("dev down: " + removed.error().message);
   std::cout << (*removed ? "removed the dev mesh (processes, namespaces, links, rules, files)"

@@ -61,15 +61,19 @@ Probe live_request(devmesh::DevMesh& mesh, const std::string& client_pod, const 
   harness::ExecResult r;
   const std::string address = vip + ":" + std::to_string(port);
   if (http) {
-    r = mesh.exec(client_pod,
-                  {"curl", "-sS", "--max-time", "5", "-w", "\n%{http_code} %{time_total}",
-                   "http://" + address + "/"},
-                  10s);
+    std::vector<std::string> argv = {"curl", "-sS", "--max-time",
+                                     "5",    "-w",  "\n%{http_code} %{time_total}"};
+    for (auto& a : mesh.curl_via(client_pod)) argv.push_back(std::move(a));
+    argv.push_back("http://" + address + "/");
+    r = mesh.exec(client_pod, argv, 10s);
   } else {
-    r = mesh.exec(client_pod,
-                  {mesh.options().bin.testapp, "echo-client", "--connect", address, "--message",
-                   "hello-through-strait"},
-                  10s);
+    std::vector<std::string> argv = {
+        mesh.options().bin.testapp, "echo-client", "--connect", address, "--message",
+        "hello-through-strait"};
+    if (auto proxy = mesh.explicit_proxy(client_pod); !proxy.empty()) {
+      argv.insert(argv.end(), {"--proxy", proxy});
+    }
+    r = mesh.exec(client_pod, argv, 10s);
   }
   p.ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
@@ -99,6 +103,7 @@ bool print_status(devmesh::DevMesh& mesh, std::ostream& out) {
   out << "Strait dev mesh: " << clusters.size() << " clusters, topology "
       << devmesh::topology_name(mesh.options().topology) << ", trust "
       << (mesh.options().trust == devmesh::Trust::shared ? "shared anchor" : "separate domains")
+      << (mesh.loopback() ? ", loopback mode (no namespaces)" : "")
       << (mesh.ready() ? "" : "  (NOT COMPLETE: `straitctl dev up` did not finish)") << "\n\n";
 
   Table ct({"CLUSTER", "TRUST-DOMAIN", "CONTROLLER", "GATEWAY", "LINK", "GATEWAY-ADDRESS"});

@@ -191,17 +191,18 @@ Result<std::unique_ptr<DevMesh>> DevMesh::create(Options options) {
   make_world_readable_dir(m->options_.work_dir);
   make_world_readable_dir(m->file("logs"));
 
-  harness::HarnessOptions ho;
-  ho.id = m->options_.id;
-  ho.state_root = m->options_.harness_state_root;
-  ho.topology = m->options_.topology == Topology::gateway ? harness::Topology::gateway
-                                                          : harness::Topology::flat;
-  auto h = harness::Harness::create(ho);
-  if (!h) return h.error();
-  m->h_ = std::move(*h);
-  m->run_id_ = m->h_->id();
-  if (m->options_.detached) {
-    if (auto r = m->h_->detach(); !r) return r.error();
+  if (m->options_.loopback) {
+    DevMesh* self = m.get();
+    m->fabric_ = make_loopback_fabric([self] { (void)self->save(); });
+  } else {
+    harness::HarnessOptions ho;
+    ho.id = m->options_.id;
+    ho.state_root = m->options_.harness_state_root;
+    ho.topology = m->options_.topology == Topology::gateway ? harness::Topology::gateway
+                                                            : harness::Topology::flat;
+    auto f = make_netns_fabric(ho, m->options_.detached);
+    if (!f) return f.error();
+    m->fabric_ = std::move(*f);
   }
 
   if (m->options_.trust == Trust::shared) {
@@ -249,13 +250,29 @@ Result<std::unique_ptr<DevMesh>> DevMesh::attach(const std::string& work_dir) {
   }
   std::unique_ptr<DevMesh> m(new DevMesh(std::move(options)));
   m->attached_ = true;
-  m->run_id_ = str(o, "harnessId");
   m->phase_ = str(o, "phase");
-  auto run = harness::load_state(m->options_.harness_state_root, m->run_id_);
-  if (!run) return run.error();
-  for (const auto& p : run->pods) m->attached_netns_[p.ref()] = p.ns;
-  for (const auto& c : run->clusters) m->attached_netns_[c.name] = c.router_ns;
-  m->attached_netns_["wan"] = run->wan_ns;
+  auto fit = o.find("fabric");
+  if (fit == o.end() || !fit->value().is_object()) {
+    return make_error("bad_state", path + " does not say where the pods are");
+  }
+  const auto& fabric = fit->value().get_object();
+  std::vector<harness::ClusterInfo> nets;
+  std::vector<harness::PodInfo> pods;
+  if (str(fabric, "kind") == "loopback") {
+    DevMesh* self = m.get();
+    auto f = attach_loopback_fabric(fit->value(), [self] { (void)self->save(); });
+    if (!f) return f.error();
+    m->fabric_ = std::move(*f);
+    m->options_.loopback = true;
+  } else {
+    auto run = harness::load_state(m->options_.harness_state_root, str(fabric, "harnessId"));
+    if (!run) return run.error();
+    nets = run->clusters;
+    pods = run->pods;
+    auto f = attach_netns_fabric(m->options_.harness_state_root, run->id);
+    if (!f) return f.error();
+    m->fabric_ = std::move(*f);
+  }
   if (auto it = o.find("clusters"); it != o.end() && it->value().is_array()) {
     for (const auto& e : it->value().get_array()) {
       if (!e.is_object()) continue;
@@ -264,9 +281,10 @@ Result<std::unique_ptr<DevMesh>> DevMesh::attach(const std::string& work_dir) {
       view.name = str(c, "name");
       view.trust_domain = str(c, "trustDomain");
       view.domain = str(c, "domain");
-      for (const auto& info : run->clusters) {
+      for (const auto& info : nets) {
         if (info.name == view.name) view.net = info;
       }
+      view.net.name = view.name;
       view.ctrl_ip = str(c, "controller");
       view.ctrl_wan_ip = str(c, "controllerWan");
       view.gateway_ip = str(c, "gateway");
@@ -289,8 +307,13 @@ Result<std::unique_ptr<DevMesh>> DevMesh::attach(const std::string& work_dir) {
       view.spec.port = static_cast<std::uint16_t>(num(w, "port"));
       view.spec.service = str(w, "service");
       view.identity = str(w, "identity");
-      for (const auto& p : run->pods) {
+      for (const auto& p : pods) {
         if (p.cluster == view.spec.cluster && p.name == view.spec.pod) view.pod = p;
+      }
+      if (view.pod.ip.empty()) {
+        view.pod.cluster = view.spec.cluster;
+        view.pod.name = view.spec.pod;
+        view.pod.ip = view.pod.wan_ip = str(w, "ip");
       }
       m->workloads_.push_back(view);
     }
@@ -319,13 +342,13 @@ Result<void> DevMesh::install(ClusterView& c) {
                                    "--service-cidr",
                                    c.net.service_cidr,
                                    "--identity-listen",
-                                   "0.0.0.0:8080",
+                                   listen_ip(c.ctrl_ip) + ":8080",
                                    "--destination-listen",
-                                   "0.0.0.0:8086",
+                                   listen_ip(c.ctrl_ip) + ":8086",
                                    "--admin-listen",
-                                   "0.0.0.0:9990",
+                                   listen_ip(c.ctrl_ip) + ":9990",
                                    "--export-listen",
-                                   "0.0.0.0:8443",
+                                   listen_ip(c.ctrl_ip) + ":8443",
                                    "--export-address",
                                    c.ctrl_wan_ip + ":8443",
                                    "--identity-address",
@@ -397,7 +420,10 @@ Result<std::string> DevMesh::write_proxy_config(const ClusterView& c, const std:
   if (auto r = write_file(dir + "/proxy.yaml", yaml); !r) return r.error();
   for (const char* f : {"/token", "/anchor.crt", "/proxy.yaml"}) {
     const std::string path = dir + f;
-    if (::chown(path.c_str(), kProxyUid, kProxyUid) != 0 || ::chmod(path.c_str(), 0600) != 0) {
+    // In namespaces the proxies run as their own user (strait-init exempts it); on loopback
+    // as whoever runs the mesh.
+    if ((!loopback() && ::chown(path.c_str(), kProxyUid, kProxyUid) != 0) ||
+        ::chmod(path.c_str(), 0600) != 0) {
       return make_error("io_error", "cannot hand " + path + " to the proxy user");
     }
   }
@@ -405,8 +431,10 @@ Result<std::string> DevMesh::write_proxy_config(const ClusterView& c, const std:
 }
 
 Result<void> DevMesh::start_gateway(const ClusterView& c) {
+  const std::string ip = listen_ip(c.gateway_ip);
   auto config = write_proxy_config(c, "gateway", "strait-multicluster", "strait-gateway",
-                                   "listen:\n  inbound: 0.0.0.0:4143\n  admin: 0.0.0.0:4191\n");
+                                   "listen:\n  inbound: " + ip + ":4143\n  admin: " + ip +
+                                       ":4191\n  outbound: " + c.gateway_ip + ":4140\n");
   if (!config) return config.error();
   auto p = spawn(c.name + "/gw", {options_.bin.gateway, "--config", *config},
                  logged(c.name + "-gateway"));
@@ -418,7 +446,7 @@ Result<void> DevMesh::start_gateway(const ClusterView& c) {
       [&] {
         auto r = exec(c.name + "/gw",
                       {"curl", "-sk", "--max-time", "2", "-o", "/dev/null", "-w", "%{http_code}",
-                       "https://127.0.0.1:4191/ready"},
+                       "https://" + c.gateway_ip + ":4191/ready"},
                       5s);
         last = r.out + r.err;
         return r.success() && r.out == "200";
@@ -434,8 +462,8 @@ Result<void> DevMesh::start_gateway(const ClusterView& c) {
 
 Result<void> DevMesh::start_link(const ClusterView& c) {
   auto p = spawn(c.name + "/ctrl",
-                 {options_.bin.link, "--state-dir", c.state_dir, "--admin.listen", "0.0.0.0:9999",
-                  "--links.poll", "1s"},
+                 {options_.bin.link, "--state-dir", c.state_dir, "--admin.listen",
+                  listen_ip(c.ctrl_ip) + ":9999", "--links.poll", "1s"},
                  logged(c.name + "-link"));
   if (!p) return p.error();
   processes_.insert_or_assign(c.name + "/link", *p);
@@ -454,12 +482,12 @@ Result<ClusterView> DevMesh::add_cluster(const std::string& name) {
   ClusterView c;
   c.name = name;
   c.trust_domain = options_.trust == Trust::shared ? "strait.local" : name + ".strait";
-  auto net = h_->add_cluster(name);
+  auto net = fabric_->add_cluster(name);
   if (!net) return net.error();
   c.net = *net;
-  auto ctrl = h_->add_pod(name, "ctrl", {.on_wan = true});
+  auto ctrl = fabric_->add_pod(name, "ctrl", true);
   if (!ctrl) return ctrl.error();
-  auto gw = h_->add_pod(name, "gw", {.on_wan = true});
+  auto gw = fabric_->add_pod(name, "gw", true);
   if (!gw) return gw.error();
   c.ctrl_ip = ctrl->ip;
   c.ctrl_wan_ip = ctrl->wan_ip;
@@ -490,12 +518,12 @@ Result<WorkloadView> DevMesh::add_workload(WorkloadSpec spec) {
   const std::string ref = spec.cluster + "/" + spec.pod;
   progress(ref + ": pod (" + spec.ns + "/" + spec.service_account + ", " + app_name(spec.app) +
            ")");
-  auto pod = h_->add_pod(spec.cluster, spec.pod);
+  auto pod = fabric_->add_pod(spec.cluster, spec.pod, false);
   if (!pod) return pod.error();
   WorkloadView w{spec, *pod,
                  "spiffe://" + c->trust_domain + "/ns/" + spec.ns + "/sa/" + spec.service_account};
 
-  if (spec.intercept) {
+  if (spec.intercept && !loopback()) {
     auto r = exec(ref,
                   {options_.bin.init, "--proxy-uid", std::to_string(kProxyUid),
                    "--skip-outbound-cidrs", c->ctrl_ip + "/32"},
@@ -503,14 +531,14 @@ Result<WorkloadView> DevMesh::add_workload(WorkloadSpec spec) {
     if (!r.success()) return make_error("strait_init_failed", ref + ": " + r.out + r.err);
   }
   if (spec.app != App::none) {
-    const std::string listen = "0.0.0.0:" + std::to_string(spec.port);
+    const std::string listen = listen_ip(pod->ip) + ":" + std::to_string(spec.port);
     std::vector<std::string> argv = {
         options_.bin.testapp, app_name(spec.app), "--listen", listen, "--io-timeout-ms", "300000"};
     if (spec.app == App::http) argv.insert(argv.end(), {"--name", spec.name});
     auto p = spawn(ref, argv, logged(spec.cluster + "-" + spec.pod + "-app"));
     if (!p) return p.error();
     processes_.insert_or_assign(ref + "/app", *p);
-    if (auto r = wait_for_tcp(ref, "127.0.0.1:" + std::to_string(spec.port), deadline_in(10s));
+    if (auto r = wait_for_tcp(ref, pod->ip + ":" + std::to_string(spec.port), deadline_in(10s));
         !r) {
       return r.error();
     }
@@ -519,22 +547,33 @@ Result<WorkloadView> DevMesh::add_workload(WorkloadSpec spec) {
   if (spec.port != 0) extra += "  ports: [" + std::to_string(spec.port) + "]\n";
   if (!spec.service.empty()) {
     extra += "register: {service: " + spec.service + ", port: " + std::to_string(spec.port) +
-             ", name: " + spec.cluster + "-" + spec.pod + "}\n";
+             ", name: " + spec.cluster + "-" + spec.pod +
+             (loopback() ? ", address: " + pod->ip : std::string()) + "}\n";
+  }
+  if (loopback()) {
+    // Every listener on the pod's own address; the application is reached there too; clients
+    // come in through the explicit port (no interception without namespaces).
+    const std::string& ip = pod->ip;
+    extra += "listen:\n  outbound: " + ip + ":4140\n  explicit: " + ip + ":" +
+             std::to_string(kExplicitPort) + "\n  inbound: " + ip + ":4143\n  admin: " + ip +
+             ":4191\ninbound:\n  forwardAddress: " + ip + "\n";
   }
   auto config = write_proxy_config(*c, spec.pod, spec.ns, spec.service_account, extra);
   if (!config) return config.error();
   auto o = logged(spec.cluster + "-" + spec.pod + "-proxy");
-  o.uid = kProxyUid;
-  o.gid = kProxyUid;
+  if (!loopback()) {
+    o.uid = kProxyUid;
+    o.gid = kProxyUid;
+  }
   auto p = spawn(ref, {options_.bin.proxy, "--config", *config}, o);
   if (!p) return p.error();
   processes_.insert_or_assign(ref + "/proxy", *p);
-  auto ns = h_->netns_of(ref);
+  auto ns = netns_of(ref);
   if (!ns) return ns.error();
   auto ready = harness::wait_until(
       [&] {
-        return !p->running() ||
-               harness::wait_for_http_ok_in(*ns, "http://127.0.0.1:4191/ready", deadline_in(200ms));
+        return !p->running() || harness::wait_for_http_ok_in(
+                                    *ns, "http://" + pod->ip + ":4191/ready", deadline_in(200ms));
       },
       deadline_in(30s), 100ms);
   if (!ready || !p->running()) {
@@ -661,7 +700,10 @@ harness::ExecResult DevMesh::exec(const std::string& pod, const std::vector<std:
 Result<std::string> DevMesh::curl(const std::string& pod, const std::string& url,
                                   std::chrono::milliseconds timeout) {
   const auto secs = std::max<long long>(1, timeout.count() / 1000);
-  auto r = exec(pod, {"curl", "-sS", "--max-time", std::to_string(secs), url}, timeout + 5s);
+  std::vector<std::string> argv = {"curl", "-sS", "--max-time", std::to_string(secs)};
+  for (auto& a : curl_via(pod)) argv.push_back(std::move(a));
+  argv.push_back(url);
+  auto r = exec(pod, argv, timeout + 5s);
   if (!r.success()) {
     return make_error("curl_failed",
                       pod + " -> " + url + ": " + r.status.to_string() + " " + r.err);
@@ -669,28 +711,53 @@ Result<std::string> DevMesh::curl(const std::string& pod, const std::string& url
   return r.out;
 }
 
+std::string DevMesh::listen_ip(const std::string& pod_ip) const {
+  return loopback() ? pod_ip : "0.0.0.0";
+}
+
+std::string DevMesh::explicit_proxy(const std::string& pod) const {
+  if (!loopback()) return "";
+  for (const auto& w : workloads_) {
+    if (w.pod.ref() == pod) return w.pod.ip + ":" + std::to_string(kExplicitPort);
+  }
+  return "";
+}
+
+std::vector<std::string> DevMesh::curl_via(const std::string& pod) const {
+  const std::string proxy = explicit_proxy(pod);
+  if (proxy.empty()) return {};
+  return {"--proxytunnel", "-x", "http://" + proxy};
+}
+
 std::string DevMesh::metrics(const std::string& pod) {
   const bool gateway = pod.size() > 3 && pod.compare(pod.size() - 3, 3, "/gw") == 0;
+  std::string ip;
+  for (const auto& c : clusters_) {
+    if (pod == c.name + "/gw") ip = c.gateway_ip;
+  }
+  for (const auto& w : workloads_) {
+    if (w.pod.ref() == pod) ip = w.pod.ip;
+  }
+  if (ip.empty()) return "";
   auto r = exec(pod,
                 {"curl", "-sSk", "--max-time", "5",
-                 std::string(gateway ? "https" : "http") + "://127.0.0.1:4191/metrics"},
+                 std::string(gateway ? "https" : "http") + "://" + ip + ":4191/metrics"},
                 10s);
   return r.success() ? r.out : "";
 }
 
 std::string DevMesh::link_status(const std::string& cluster_name) {
+  auto c = cluster(cluster_name);
+  if (!c) return "";
   auto r = exec(cluster_name + "/ctrl",
-                {"curl", "-sS", "--max-time", "5", "http://127.0.0.1:9999/links"}, 10s);
+                {"curl", "-sS", "--max-time", "5", "http://" + c->ctrl_ip + ":9999/links"}, 10s);
   return r.success() ? r.out : "";
 }
 
 Result<harness::Process> DevMesh::spawn(const std::string& ref,
                                         const std::vector<std::string>& argv,
                                         harness::SpawnOptions options) {
-  if (h_) return h_->spawn(ref, argv, std::move(options));
-  auto ns = netns_of(ref);
-  if (!ns) return ns.error();
-  return harness::spawn_in(*ns, argv, options);
+  return fabric_->spawn(ref, argv, options);
 }
 
 Result<void> DevMesh::wait_for_tcp(const std::string& ref, const std::string& address,
@@ -708,10 +775,7 @@ Result<void> DevMesh::wait_for_http_ok(const std::string& ref, const std::string
 }
 
 Result<std::string> DevMesh::netns_of(const std::string& ref) const {
-  if (h_) return h_->netns_of(ref);
-  auto it = attached_netns_.find(ref);
-  if (it == attached_netns_.end()) return make_error("no_pod", "no pod " + ref + " in the mesh");
-  return it->second;
+  return fabric_->netns_of(ref);
 }
 
 Result<void> DevMesh::start_process(const std::string& pod, const std::string& name,
@@ -744,12 +808,12 @@ Result<void> DevMesh::stop(const std::string& cluster_name, const std::string& c
   }
   // Started by another process: find it among the processes in its pod.
   const std::string binary = component_binary(component);
-  auto ns = netns_of(component_pod(cluster_name, component));
-  if (binary.empty() || !ns) {
+  const std::string pod = component_pod(cluster_name, component);
+  if (binary.empty() || !netns_of(pod)) {
     return make_error("no_component", "no " + component + " in cluster " + cluster_name);
   }
   bool found = false;
-  for (pid_t pid : harness::netns_pids(*ns)) {
+  for (pid_t pid : fabric_->pids(pod)) {
     if (process_exe(pid) != binary) continue;
     found = true;
     ::kill(pid, SIGTERM);
@@ -775,9 +839,8 @@ bool DevMesh::running(const std::string& cluster_name, const std::string& compon
   auto it = processes_.find(cluster_name + "/" + component);
   if (it != processes_.end()) return it->second.running();
   const std::string binary = component_binary(component);
-  auto ns = netns_of(component_pod(cluster_name, component));
-  if (binary.empty() || !ns) return false;
-  for (pid_t pid : harness::netns_pids(*ns)) {
+  if (binary.empty()) return false;
+  for (pid_t pid : fabric_->pids(component_pod(cluster_name, component))) {
     if (process_exe(pid) == binary) return true;
   }
   return false;
@@ -825,7 +888,7 @@ Result<void> DevMesh::save() const {
                                      {"ip", w.pod.ip},
                                      {"identity", w.identity}});
   }
-  json::object root{{"harnessId", run_id_},
+  json::object root{{"fabric", fabric_ ? fabric_->to_json() : json::value()},
                     {"harnessStateRoot", options_.harness_state_root},
                     {"phase", phase_},
                     {"binaries", json::object{{"controller", options_.bin.controller},
@@ -854,10 +917,8 @@ Result<void> DevMesh::mark_ready() {
 
 Result<void> DevMesh::teardown() {
   processes_.clear();
-  if (h_) {
-    if (auto r = h_->teardown(); !r) return r;
-  } else if (attached_ && !run_id_.empty()) {
-    if (auto r = harness::down_run(options_.harness_state_root, run_id_, nullptr); !r) return r;
+  if (fabric_) {
+    if (auto r = fabric_->teardown(); !r) return r;
   }
   // Everything under the work directory was made here (states, configs, logs).
   std::error_code ec;

@@ -23,6 +23,7 @@
 
 #include "core/base/result.h"
 #include "core/discovery/model.h"
+#include "harness/devmesh/fabric.h"
 #include "harness/harness.h"
 
 namespace strait::devmesh {
@@ -50,6 +51,8 @@ struct Binaries {
 };
 
 inline constexpr std::uint32_t kProxyUid = 2102;  // strait-proxy's user: strait-init skips it
+// Loopback meshes: the proxies' explicit (CONNECT) outbound port on their pod's address.
+inline constexpr std::uint16_t kExplicitPort = 4141;
 
 struct Options {
   std::string work_dir;  // state directories, configs, logs; created (must not hold a mesh)
@@ -61,6 +64,9 @@ struct Options {
   // Processes outlive this object (straitctl dev): not tied to the creating thread, and the
   // destructor leaves everything running (teardown() still removes it all).
   bool detached = false;
+  // Pods as 127.0.<cluster>.<n> addresses on this host instead of namespaces: no root, no
+  // isolation between clusters, no interception — workloads use their proxy's explicit port.
+  bool loopback = false;
   // Each step as it starts ("east: controller ..."); may be empty.
   std::function<void(const std::string&)> progress;
   std::vector<std::string> controller_flags;  // e.g. "--identity.certLifetime=1h"
@@ -162,7 +168,13 @@ class DevMesh {
   Result<void> start(const std::string& cluster, const std::string& component);
   bool running(const std::string& cluster, const std::string& component);
 
-  harness::Harness& net() { return *h_; }
+  // The harness run (netns fabric only; a loopback mesh has none).
+  harness::Harness& net() { return *fabric_->harness(); }
+  bool loopback() const { return !fabric_->isolated(); }
+  // How a client in `pod` reaches the mesh: curl arguments ({} when its traffic is intercepted;
+  // else --proxytunnel -x http://<pod>:<explicit port>), and that "host:port" ("" intercepted).
+  std::vector<std::string> curl_via(const std::string& pod) const;
+  std::string explicit_proxy(const std::string& pod) const;
   const Options& options() const { return options_; }
   Result<ClusterView> cluster(const std::string& name) const;
   std::vector<ClusterView> clusters() const { return clusters_; }
@@ -174,7 +186,7 @@ class DevMesh {
   // The network namespace of "cluster/pod", "cluster" (its router) or "wan".
   Result<std::string> netns_of(const std::string& ref) const;
   // The harness run's id.
-  std::string run_id() const { return run_id_; }
+  std::string run_id() const { return fabric_->run_id(); }
 
   // Writes <work>/devmesh.json (what `straitctl dev` reads back), with the phase: "building"
   // until mark_ready().
@@ -202,18 +214,18 @@ class DevMesh {
                                 harness::Deadline deadline);
   std::string component_pod(const std::string& cluster, const std::string& component) const;
   std::string component_binary(const std::string& component) const;
+  // Where servers of a pod listen: every address in a namespace, the pod's own on loopback.
+  std::string listen_ip(const std::string& pod_ip) const;
   void progress(const std::string& step) const;
   std::string file(const std::string& rel) const;
 
   Options options_;
-  std::unique_ptr<harness::Harness> h_;
+  std::unique_ptr<Fabric> fabric_;
   std::string anchor_cert_pem_, anchor_key_pem_;  // shared trust: the one root
   std::vector<ClusterView> clusters_;
   std::vector<WorkloadView> workloads_;
   std::map<std::string, harness::Process> processes_;  // "<cluster>/<component>" -> process
-  std::map<std::string, std::string> attached_netns_;  // attached: reference -> namespace
   bool attached_ = false;
-  std::string run_id_;
   std::string phase_ = "building";
   int manifests_ = 0;
 };

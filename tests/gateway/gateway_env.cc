@@ -172,48 +172,6 @@ bool wait_until(const std::function<bool()>& condition, std::chrono::millisecond
   }
 }
 
-double metric_sum(const std::string& text, const std::string& name,
-                  const std::map<std::string, std::string>& want) {
-  double sum = 0;
-  bool found = false;
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.empty() || line[0] == '#') continue;
-    auto end = line.find_first_of("{ ");
-    if (end == std::string::npos || end != name.size() || line.compare(0, end, name) != 0) continue;
-    std::map<std::string, std::string> labels;
-    std::size_t at = end;
-    if (line[at] == '{') {
-      ++at;
-      while (at < line.size() && line[at] != '}') {
-        auto eq = line.find('=', at);
-        if (eq == std::string::npos || eq + 1 >= line.size() || line[eq + 1] != '"') break;
-        std::string key = line.substr(at, eq - at), value;
-        std::size_t i = eq + 2;
-        for (; i < line.size() && line[i] != '"'; ++i) {
-          if (line[i] == '\\' && i + 1 < line.size()) ++i;
-          value += line[i];
-        }
-        labels[key] = value;
-        at = i + 1;
-        if (at < line.size() && line[at] == ',') ++at;
-      }
-      at = line.find(' ', at);
-      if (at == std::string::npos) continue;
-    }
-    bool match = true;
-    for (const auto& [k, v] : want) {
-      auto it = labels.find(k);
-      if (it == labels.end() || it->second != v) match = false;
-    }
-    if (!match) continue;
-    found = true;
-    sum += std::strtod(line.c_str() + at + 1, nullptr);
-  }
-  return found ? sum : -1;
-}
-
 // ---- Process ----
 
 Result<void> Process::start(std::vector<std::string> argv, fs::path log) {

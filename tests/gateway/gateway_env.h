@@ -22,6 +22,7 @@
 #include "core/base/result.h"
 #include "core/tls/tls_context.h"
 #include "core/tls/tls_stream.h"
+#include "tests/support/metric_text.h"
 
 namespace strait::gateway_it {
 
@@ -41,9 +42,7 @@ inline constexpr std::uint16_t kEchoServicePort = 80;  // echo.shop: 80 -> the e
 bool wait_until(const std::function<bool()>& condition, std::chrono::milliseconds deadline,
                 std::chrono::milliseconds poll = 20ms);
 
-// Sum of the samples of `name` whose labels include all of `labels`; -1 when none matches.
-double metric_sum(const std::string& exposition, const std::string& name,
-                  const std::map<std::string, std::string>& labels = {});
+using ::strait::testing::metric_sum;  // tests/support/metric_text.h
 
 // A child process: stdout and stderr to a log file; SIGTERM then SIGKILL on stop().
 class Process {

@@ -4,6 +4,7 @@
 //   sink        --listen IP:PORT                      reads to EOF, answers hex SHA-256 + "\n"
 //   source      --connect IP:PORT --bytes N --seed S [--expect-match]
 //   echo-client --connect IP:PORT --message TEXT [--hold-seconds S]
+//   (clients: --proxy HOST:PORT goes through an HTTP CONNECT proxy, e.g. a proxy's explicit port)
 // Plain blocking sockets, a thread per connection, and a timeout on every read, write and connect.
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -113,6 +114,27 @@ int connect_to(const std::string& addr) {
   }
   ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
   set_timeouts(fd);
+  return fd;
+}
+
+// A connection to `addr`, directly or (with --proxy HOST:PORT) through an HTTP CONNECT proxy
+// such as strait-proxy's explicit port.
+int open_to(const std::map<std::string, std::string>& f, const std::string& addr) {
+  auto proxy = f.find("--proxy");
+  if (proxy == f.end()) return connect_to(addr);
+  int fd = connect_to(proxy->second);
+  const std::string req = "CONNECT " + addr + " HTTP/1.1\r\nHost: " + addr + "\r\n\r\n";
+  if (!write_all(fd, req.data(), req.size())) die("proxy " + proxy->second + ": write failed");
+  std::string head;
+  char c;
+  while (head.size() < 8192 && head.find("\r\n\r\n") == std::string::npos) {
+    if (::recv(fd, &c, 1, 0) != 1) die("proxy " + proxy->second + ": closed during CONNECT");
+    head += c;
+  }
+  if (head.rfind("HTTP/1.1 200", 0) != 0 && head.rfind("HTTP/1.0 200", 0) != 0) {
+    die("proxy " + proxy->second + " refused CONNECT " + addr + ": " +
+        head.substr(0, head.find("\r\n")));
+  }
   return fd;
 }
 
@@ -292,7 +314,7 @@ int run_source(const Flags& f) {
   const std::string addr = need(f, "--connect");
   const unsigned long long total = std::stoull(need(f, "--bytes"));
   const unsigned long long seed = f.count("--seed") ? std::stoull(f.at("--seed")) : 1;
-  int fd = connect_to(addr);
+  int fd = open_to(f, addr);
   ByteStream rng{seed};
   Sha256 sha;
   std::vector<unsigned char> buf(65536);
@@ -344,7 +366,7 @@ int run_echo_client(const Flags& f) {
   const std::string addr = need(f, "--connect");
   const std::string msg = need(f, "--message");
   const int hold = f.count("--hold-seconds") ? std::stoi(f.at("--hold-seconds")) : 0;
-  int fd = connect_to(addr);
+  int fd = open_to(f, addr);
   if (!echo_once(fd, msg)) die("echo from " + addr + " did not match");
   const auto end = Clock::now() + std::chrono::seconds(hold);
   int checks = 1;
@@ -367,7 +389,8 @@ const char kUsage[] =
     "  sink        --listen IP:PORT\n"
     "  source      --connect IP:PORT --bytes N [--seed S] [--expect-match]\n"
     "  echo-client --connect IP:PORT --message TEXT [--hold-seconds S]\n"
-    "common: --io-timeout-ms MS (default 30000), --connect-timeout-ms MS (default 5000)\n";
+    "common: --io-timeout-ms MS (default 30000), --connect-timeout-ms MS (default 5000)\n"
+    "clients: --proxy HOST:PORT connects through an HTTP CONNECT proxy\n";
 
 }  // namespace
 

@@ -40,53 +40,6 @@ int remaining_ms(Clock::time_point deadline) {
 std::string build_path(const std::string& rel) { return std::string(STRAIT_BUILD_DIR) + "/" + rel; }
 std::string testapp() { return build_path("tests/tools/strait-testapp"); }
 
-double metric_sum(const std::string& text, const std::string& name,
-                  const std::map<std::string, std::string>& want) {
-  double sum = 0;
-  bool found = false;
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.empty() || line[0] == '#') continue;
-    auto end = line.find_first_of("{ ");
-    if (end == std::string::npos || line.compare(0, end, name) != 0 || end != name.size()) continue;
-    std::map<std::string, std::string> labels;
-    std::size_t at = end;
-    if (line[at] == '{') {
-      ++at;
-      while (at < line.size() && line[at] != '}') {
-        auto eq = line.find('=', at);
-        if (eq == std::string::npos || eq + 1 >= line.size() || line[eq + 1] != '"') break;
-        std::string key = line.substr(at, eq - at);
-        std::string value;
-        std::size_t i = eq + 2;
-        for (; i < line.size() && line[i] != '"'; ++i) {
-          if (line[i] == '\\' && i + 1 < line.size()) {
-            ++i;
-            value += line[i] == 'n' ? '\n' : line[i];
-          } else {
-            value += line[i];
-          }
-        }
-        labels[key] = value;
-        at = i + 1;
-        if (at < line.size() && line[at] == ',') ++at;
-      }
-      at = line.find(' ', at);
-      if (at == std::string::npos) continue;
-    }
-    bool match = true;
-    for (const auto& [k, v] : want) {
-      auto it = labels.find(k);
-      if (it == labels.end() || it->second != v) match = false;
-    }
-    if (!match) continue;
-    found = true;
-    sum += std::strtod(line.c_str() + at + 1, nullptr);
-  }
-  return found ? sum : -1;
-}
-
 // ---- Conn ----
 
 bool Conn::send_all(const std::string& data) {

@@ -25,6 +25,8 @@
 
 #include "core/base/result.h"
 #include "harness/harness.h"
+#include "tests/support/assert_ok.h"
+#include "tests/support/metric_text.h"
 
 namespace strait::sidecar_it {
 
@@ -42,10 +44,7 @@ inline constexpr const char* kSinkVip = "198.19.0.12";  // :9100 -> 9100 (sink)
 std::string build_path(const std::string& rel);
 std::string testapp();
 
-// Sum of the samples of `name` whose labels include all of `labels` (other labels are free);
-// -1 when no sample matches.
-double metric_sum(const std::string& exposition, const std::string& name,
-                  const std::map<std::string, std::string>& labels = {});
+using ::strait::testing::metric_sum;  // tests/support/metric_text.h
 
 // A TCP connection owned by the test (created inside a pod, so strait-init's rules apply to it).
 class Conn {
@@ -143,11 +142,5 @@ class MeshTest : public ::testing::Test {
   void TearDown() override;
   std::unique_ptr<Mesh> mesh_;
 };
-
-#define ASSERT_OK(expr)                                                               \
-  do {                                                                                \
-    const auto& assert_ok_r_ = (expr);                                                \
-    ASSERT_TRUE(assert_ok_r_.ok()) << #expr ": " << assert_ok_r_.error().to_string(); \
-  } while (0)
 
 }  // namespace strait::sidecar_it
