@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "controlplane/api/admin_service.h"
+#include "core/net/address.h"
 #include "controlplane/destination/destination_service.h"
 #include "controlplane/export/export_service.h"
 #include "controlplane/identity/identity_service.h"
@@ -33,17 +34,6 @@ using namespace std::chrono_literals;
 double unix_seconds(std::chrono::system_clock::time_point t) {
   return static_cast<double>(
       std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count());
-}
-
-// Splits "host:port" for binding (gRPC takes the string as is; Beast wants the parts).
-Result<std::pair<std::string, std::uint16_t>> split_host_port(const std::string& s) {
-  auto colon = s.rfind(':');
-  if (colon == std::string::npos) return make_error("invalid_field", "expected host:port: " + s);
-  int port = std::atoi(s.c_str() + colon + 1);
-  if (port < 0 || port > 65535) return make_error("invalid_field", "bad port in " + s);
-  std::string host = s.substr(0, colon);
-  if (host.size() > 1 && host.front() == '[') host = host.substr(1, host.size() - 2);
-  return std::pair{host, static_cast<std::uint16_t>(port)};
 }
 
 class ControllerImpl final : public Controller {
@@ -274,7 +264,7 @@ class ControllerImpl final : public Controller {
   }
 
   Result<void> start_admin() {
-    auto hp = split_host_port(config_.admin_listen);
+    auto hp = net::split_host_port(config_.admin_listen);
     if (!hp) return hp.error();
     for (auto kind :
          {discovery::Kind::kService, discovery::Kind::kEndpoint, discovery::Kind::kServer,
@@ -318,7 +308,7 @@ class ControllerImpl final : public Controller {
   Result<void> write_endpoints() {
     boost::json::object o;
     auto host_of = [](const std::string& listen) {
-      auto hp = split_host_port(listen);
+      auto hp = net::split_host_port(listen);
       std::string h = hp ? hp->first : "127.0.0.1";
       return (h == "0.0.0.0" || h == "::" || h.empty()) ? std::string("127.0.0.1") : h;
     };

@@ -14,15 +14,6 @@
 namespace strait::controlplane {
 namespace fs = std::filesystem;
 
-Result<std::string> read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    return make_error("io_error", "cannot read " + path.string() + ": " + std::strerror(errno));
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 Result<void> write_file_atomic(const fs::path& path, std::string_view content, fs::perms perms) {
   std::error_code ec;
   fs::create_directories(path.parent_path(), ec);

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "controlplane/server/controller_config.h"
+#include "core/base/files.h"
 #include "core/base/result.h"
 #include "core/tls/authority.h"
 #include "core/token/token.h"
@@ -55,6 +56,6 @@ Result<void> write_file_atomic(const std::filesystem::path& path, std::string_vi
                                                               std::filesystem::perms::owner_write |
                                                               std::filesystem::perms::group_read |
                                                               std::filesystem::perms::others_read);
-Result<std::string> read_file(const std::filesystem::path& path);
+using files::read_file;  // core/base/files.h
 
 }  // namespace strait::controlplane

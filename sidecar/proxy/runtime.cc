@@ -7,34 +7,21 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/base/files.h"
+#include "core/net/address.h"
+
 namespace strait::proxy {
 namespace asio = boost::asio;
 using asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
 
-namespace {
-
-Result<std::string> slurp(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return make_error("io_error", "cannot read " + path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-}  // namespace
-
 Result<tcp::endpoint> parse_listen(const std::string& s) {
-  auto colon = s.rfind(':');
+  auto hp = net::split_host_port(s);
+  if (!hp) return hp.error();
   boost::system::error_code ec;
-  if (colon == std::string::npos)
-    return make_error("invalid_field", "expected host:port, got " + s);
-  std::string host = s.substr(0, colon);
-  if (host.size() > 1 && host.front() == '[') host = host.substr(1, host.size() - 2);
-  auto addr = asio::ip::make_address(host, ec);
-  int port = std::atoi(s.c_str() + colon + 1);
-  if (ec || port < 0 || port > 65535) return make_error("invalid_field", "bad listen address " + s);
-  return tcp::endpoint(addr, static_cast<std::uint16_t>(port));
+  auto addr = asio::ip::make_address(hp->first, ec);
+  if (ec) return make_error("invalid_field", "bad listen address " + s + ": not an IP literal");
+  return tcp::endpoint(addr, hp->second);
 }
 
 Runtime::Runtime(ProxyConfig config)
@@ -49,7 +36,7 @@ Result<std::unique_ptr<Runtime>> Runtime::create(ProxyConfig config) {
 }
 
 Result<void> Runtime::init() {
-  auto anchors = slurp(config_.trust_anchors_file);
+  auto anchors = files::read_file(config_.trust_anchors_file);
   if (!anchors) return anchors.error();
   anchors_pem_ = *anchors;
   auto bundle = tls::TrustBundle::from_pem(*anchors);
@@ -67,7 +54,7 @@ Result<void> Runtime::init() {
               if (const char* t = std::getenv("STRAIT_JOIN_TOKEN")) return std::string(t);
               return make_error("no_token", "set identity.tokenFile or STRAIT_JOIN_TOKEN");
             }
-            auto t = slurp(token_file);
+            auto t = files::read_file(token_file);
             if (!t) return t.error();
             while (!t->empty() && std::isspace(static_cast<unsigned char>(t->back())))
               t->pop_back();
