@@ -119,14 +119,18 @@ asio::awaitable<void> serve_inbound(ProxyContext& ctx, tcp::socket peer) {
   labels.tls = accepted->stream->is_tls() ? "true" : "false";
   labels.client_id = client_id;
   ConnectionMetrics conn(ctx.metrics, labels);
+  // inbound.forwardAddress: validated when the configuration was read.
+  boost::system::error_code aec;
+  auto app_ip = asio::ip::make_address(ctx.config.inbound_forward_address, aec);
+  if (aec) app_ip = asio::ip::address_v4::loopback();
+  const tcp::endpoint app_at(app_ip, port);
   tcp::socket app(ctx.io);
   auto r =
-      co_await (app.async_connect(tcp::endpoint(asio::ip::address_v4::loopback(), port), kTuple) ||
-                sleep_for(ctx.config.inbound_connect_timeout));
+      co_await (app.async_connect(app_at, kTuple) || sleep_for(ctx.config.inbound_connect_timeout));
   if (r.index() == 1 || std::get<0>(std::get<0>(r))) {
     conn.closed(r.index() == 1 ? "connect_timeout" : "connect_refused");
     log::warn("inbound: the application is not answering",
-              {{"port", static_cast<std::int64_t>(port)}});
+              {{"port", static_cast<std::int64_t>(port)}, {"application", to_string(app_at)}});
     co_return;
   }
   app.set_option(tcp::no_delay(true));

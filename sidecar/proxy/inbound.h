@@ -2,7 +2,8 @@
 // handshake timeout; TLS -> terminate mTLS (client certificate optional, verified when
 // present) and read the transport header for the target port; plain (redirected by
 // strait-init) -> the original destination's port. Then authorize the client identity and
-// source network against the port's policy, and forward to the application on loopback.
+// source network against the port's policy, and forward to the application at
+// inbound.forwardAddress (127.0.0.1 unless configured) and the target port.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>

@@ -68,13 +68,21 @@ asio::awaitable<Result<std::unique_ptr<AnyStream>>> connect_upstream(
 asio::awaitable<void> serve_outbound(ProxyContext& ctx, tcp::socket app, tcp::endpoint original) {
   auto member = ctx.connections.join();
   member.hold(app.native_handle());
-  app.set_option(tcp::no_delay(true));
+  co_await forward_outbound(ctx, member, std::move(app), original, nullptr);
+}
+
+asio::awaitable<void> forward_outbound(ProxyContext& ctx, ConnectionSet::Member& member,
+                                       tcp::socket app, tcp::endpoint original,
+                                       OutboundReply* reply) {
+  boost::system::error_code nec;
+  app.set_option(tcp::no_delay(true), nec);
   const std::string target = to_string(original);
   auto deadline = Clock::now() + ctx.config.fail_fast;
 
   auto lease = co_await ctx.destinations.resolve(target, deadline);
   if (!lease) {
     ctx.refuse("outbound", lease.error().code, lease.error().message);
+    if (reply) co_await reply->refused(app, 503, lease.error());
     co_return;
   }
   ConnLabels labels;
@@ -94,9 +102,11 @@ asio::awaitable<void> serve_outbound(ProxyContext& ctx, tcp::socket app, tcp::en
     addr.mutable_addr()->set_port(original.port());
   } else {
     if (!co_await (*lease)->wait_for_endpoints(deadline)) {
-      ctx.refuse("outbound", "no_ready_endpoints",
-                 target + ": the service has no ready endpoint (failed fast after " +
-                     std::to_string(ctx.config.fail_fast.count()) + " ms)");
+      Error why{"no_ready_endpoints",
+                target + ": the service has no ready endpoint (failed fast after " +
+                    std::to_string(ctx.config.fail_fast.count()) + " ms)"};
+      ctx.refuse("outbound", why.code, why.message);
+      if (reply) co_await reply->refused(app, 503, why);
       co_return;
     }
     const Endpoint* ep = (*lease)->pick(ctx.rng);
@@ -135,11 +145,26 @@ asio::awaitable<void> serve_outbound(ProxyContext& ctx, tcp::socket app, tcp::en
                                           {"reason", upstream.error().code},
                                           {"detail", upstream.error().message}});
     conn.closed(upstream.error().code);
+    if (reply) co_await reply->refused(app, 502, upstream.error());
     co_return;
   }
   member.hold((*upstream)->socket().native_handle());
+  auto counters = conn.counters();
+  if (reply) {
+    if (auto ec = co_await reply->established(app); ec) {
+      conn.closed("client_gone");
+      co_return;
+    }
+    if (std::string early = reply->early_data(); !early.empty()) {
+      if (auto ec = co_await (*upstream)->write_all(asio::buffer(early)); ec) {
+        conn.closed(detail::error_name(ec));
+        co_return;
+      }
+      counters.read.inc(early.size());
+    }
+  }
   PlainStream client(std::move(app));
-  auto r = co_await relay(client, **upstream, conn.counters(), ctx.config.idle_timeout);
+  auto r = co_await relay(client, **upstream, counters, ctx.config.idle_timeout);
   conn.closed(r.error);
 }
 

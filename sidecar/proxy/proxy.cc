@@ -1,11 +1,12 @@
-// Proxy: the sidecar — the Runtime plus the outbound and inbound listeners and the
-// workload's registration.
+// Proxy: the sidecar — the Runtime plus the outbound, inbound and (optional) explicit
+// listeners and the workload's registration.
 #include "sidecar/proxy/proxy.h"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 
 #include "controlplane/client/registration_lease.h"
+#include "sidecar/proxy/explicit.h"
 #include "sidecar/proxy/inbound.h"
 #include "sidecar/proxy/outbound.h"
 #include "sidecar/proxy/runtime.h"
@@ -40,6 +41,13 @@ class ProxyImpl final : public Proxy {
     });
     if (!in) return in.error();
     ports_ = {*out, *in, rt_->admin_port()};
+    if (!rt_->config().explicit_listen.empty()) {
+      auto ex = rt_->listen(rt_->config().explicit_listen, "outbound", [this, &ctx](tcp::socket s) {
+        asio::co_spawn(rt_->io(), serve_explicit(ctx, std::move(s)), asio::detached);
+      });
+      if (!ex) return ex.error();
+      ports_.explicit_port = *ex;
+    }
     rt_->on_first_identity([this] { start_registration(); });
     rt_->on_stop([this] {
       if (lease_) lease_->stop();
@@ -50,9 +58,11 @@ class ProxyImpl final : public Proxy {
   ProxyPorts ports() const override { return ports_; }
 
   void run() override {
-    log::info("proxy serving", {{"outbound_port", static_cast<std::int64_t>(ports_.outbound)},
-                                {"inbound_port", static_cast<std::int64_t>(ports_.inbound)},
-                                {"admin_port", static_cast<std::int64_t>(ports_.admin)}});
+    log::info("proxy serving",
+              {{"outbound_port", static_cast<std::int64_t>(ports_.outbound)},
+               {"inbound_port", static_cast<std::int64_t>(ports_.inbound)},
+               {"admin_port", static_cast<std::int64_t>(ports_.admin)},
+               {"explicit_port", static_cast<std::int64_t>(ports_.explicit_port)}});
     rt_->run();
   }
 

@@ -11,6 +11,7 @@ namespace strait::proxy {
 
 struct ProxyPorts {
   std::uint16_t outbound = 0, inbound = 0, admin = 0;
+  std::uint16_t explicit_port = 0;  // listen.explicit; 0 when off
 };
 
 class Proxy {

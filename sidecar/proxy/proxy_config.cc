@@ -1,6 +1,7 @@
 // ProxyConfig: reading and validating.
 #include "sidecar/proxy/proxy_config.h"
 
+#include <boost/asio/ip/address.hpp>
 #include <charconv>
 
 namespace strait::proxy {
@@ -12,6 +13,40 @@ template <typename T, typename U>
 Result<void> read(Result<T> r, U& out) {
   if (!r) return r.error();
   out = static_cast<U>(*r);
+  return {};
+}
+
+// An IP literal (IPv6 with or without brackets) that a connection can go to.
+Result<void> check_unicast_ip(const std::string& key, const std::string& ip) {
+  boost::system::error_code ec;
+  auto a = boost::asio::ip::make_address(ip, ec);
+  if (ec) return make_error("invalid_field", key + ": \"" + ip + "\" is not an IP address");
+  if (a.is_unspecified() || a.is_multicast()) {
+    return make_error("invalid_field", key + ": " + ip + " is not a unicast address");
+  }
+  return {};
+}
+
+// "ip:port" ("[v6]:port"), port 0..65535 (0: any free port).
+Result<void> check_listen(const std::string& key, const std::string& value) {
+  auto colon = value.rfind(':');
+  auto bad = [&](const std::string& why) {
+    return make_error("invalid_field", key + ": \"" + value + "\" " + why);
+  };
+  if (colon == std::string::npos || colon == 0) return bad("is not ip:port");
+  std::string host = value.substr(0, colon), port = value.substr(colon + 1);
+  if (host.size() > 1 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  boost::system::error_code ec;
+  boost::asio::ip::make_address(host, ec);
+  if (ec) return bad("does not start with an IP address (ip:port)");
+  int v = -1;
+  auto [end, pec] = std::from_chars(port.data(), port.data() + port.size(), v);
+  if (port.empty() || pec != std::errc() || end != port.data() + port.size() || v < 0 ||
+      v > 65535) {
+    return bad("has no valid port (0..65535)");
+  }
   return {};
 }
 
@@ -35,6 +70,9 @@ Result<ProxyConfig> ProxyConfig::from(const config::Config& c) {
         read(c.get_string("listen.outbound", p.outbound_listen), p.outbound_listen),
         read(c.get_string("listen.inbound", p.inbound_listen), p.inbound_listen),
         read(c.get_string("listen.admin", p.admin_listen), p.admin_listen),
+        read(c.get_string("listen.explicit", ""), p.explicit_listen),
+        read(c.get_string("inbound.forwardAddress", p.inbound_forward_address),
+             p.inbound_forward_address),
         read(c.get_string_list("workload.ports", {}), ports),
         read(c.get_string("workload.zone", ""), p.zone),
         read(c.get_string("register.service", ""), register_service),
@@ -81,6 +119,24 @@ Result<ProxyConfig> ProxyConfig::from(const config::Config& c) {
     }
     p.register_service = register_service;
     p.register_port = static_cast<std::uint16_t>(register_port);
+  }
+  if (!p.explicit_listen.empty()) {
+    if (auto r = check_listen("listen.explicit", p.explicit_listen); !r) return r.error();
+    // Same address as another listener: a clear error here rather than a bind failure later.
+    for (const auto& [key, other] : {std::pair{"listen.outbound", p.outbound_listen},
+                                     std::pair{"listen.inbound", p.inbound_listen},
+                                     std::pair{"listen.admin", p.admin_listen}}) {
+      if (other == p.explicit_listen && !p.explicit_listen.ends_with(":0")) {
+        return make_error("invalid_field", std::string("listen.explicit: same address as ") + key +
+                                               " (" + other + ")");
+      }
+    }
+  }
+  auto& fwd = p.inbound_forward_address;
+  if (fwd.size() > 1 && fwd.front() == '[' && fwd.back() == ']')
+    fwd = fwd.substr(1, fwd.size() - 2);
+  if (auto r = check_unicast_ip("inbound.forwardAddress", p.inbound_forward_address); !r) {
+    return r.error();
   }
   if (max_conn < 1) return make_error("invalid_field", "limits.maxConnections: must be positive");
   if (max_header < 16 || max_header > 65535) {

@@ -29,6 +29,12 @@ struct ProxyConfig {
   std::string outbound_listen = "127.0.0.1:4140";
   std::string inbound_listen = "0.0.0.0:4143";
   std::string admin_listen = "0.0.0.0:4191";
+  // Explicit mode (no iptables): HTTP CONNECT <ip>:<port> on this address opens an outbound
+  // connection to <ip>:<port> as if it had been intercepted. "" (the default): off.
+  std::string explicit_listen;  // listen.explicit
+  // Where the inbound side connects to the application (an IP literal): each workload on a
+  // shared host listens on its own 127.x address.
+  std::string inbound_forward_address = "127.0.0.1";  // inbound.forwardAddress
 
   // The workload.
   discovery::Labels labels;                  // workload.labels (policy selection, endpoint labels)

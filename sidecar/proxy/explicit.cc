@@ -1,0 +1,222 @@
+// Explicit mode: the CONNECT request, its answers, and the hand-over to forward_outbound.
+#include "sidecar/proxy/explicit.h"
+
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/status.hpp>
+#include <charconv>
+
+#include "sidecar/proxy/outbound.h"
+
+namespace strait::proxy {
+namespace asio = boost::asio;
+namespace http = boost::beast::http;
+using asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+using namespace asio::experimental::awaitable_operators;
+
+namespace {
+
+// After a refusal the client may still be sending (oversized headers): read and drop what
+// comes for a moment so that closing does not reset the connection before it read the answer.
+constexpr milliseconds kLingerMax{2000};
+constexpr std::size_t kLingerBytes = 256 * 1024;
+
+std::string one_line(std::string s) {
+  for (char& c : s) {
+    if (c == '\r' || c == '\n') c = ' ';
+  }
+  return s;
+}
+
+// "ip:port" or "[v6]:port", port 1..65535.
+Result<tcp::endpoint> parse_target(std::string_view t) {
+  const std::string shown(t);
+  auto refuse = [&](const std::string& why) { return make_error("bad_connect_request", why); };
+  std::string_view host, port;
+  if (!t.empty() && t.front() == '[') {
+    auto close = t.find("]:");
+    if (close == std::string_view::npos)
+      return refuse("target \"" + shown + "\" is not [ipv6]:port");
+    host = t.substr(1, close - 1);
+    port = t.substr(close + 2);
+  } else {
+    auto colon = t.rfind(':');
+    if (colon == std::string_view::npos || t.find(':') != colon) {
+      return refuse("target \"" + shown + "\" is not ip:port");
+    }
+    host = t.substr(0, colon);
+    port = t.substr(colon + 1);
+  }
+  int p = 0;
+  auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), p);
+  if (port.empty() || ec != std::errc() || end != port.data() + port.size() || p < 1 || p > 65535) {
+    return refuse("target \"" + shown + "\" has no valid port (1..65535)");
+  }
+  boost::system::error_code aec;
+  auto ip = asio::ip::make_address(std::string(host), aec);
+  if (aec) {
+    return refuse("target \"" + shown +
+                  "\": only ip:port targets (service virtual IPs) are supported, not names");
+  }
+  if (ip.is_unspecified() || ip.is_multicast()) {
+    return refuse("target \"" + shown + "\" is not a unicast address");
+  }
+  return tcp::endpoint(ip, static_cast<std::uint16_t>(p));
+}
+
+// By value: coroutine parameters must not refer to the caller's temporaries.
+asio::awaitable<boost::system::error_code> write_within(tcp::socket& s, std::string data,
+                                                        milliseconds timeout) {
+  auto r = co_await (asio::async_write(s, asio::buffer(data), kTuple) || sleep_for(timeout));
+  if (r.index() == 1) co_return asio::error::timed_out;
+  co_return std::get<0>(std::get<0>(r));
+}
+
+// Sends a refusal, ends our side, lets the client read it, closes.
+asio::awaitable<void> answer_and_close(ProxyContext& ctx, tcp::socket& app, std::string response) {
+  boost::system::error_code ec;
+  if (co_await write_within(app, std::move(response), ctx.config.handshake_timeout)) {
+    app.close(ec);
+    co_return;
+  }
+  app.shutdown(tcp::socket::shutdown_send, ec);
+  const auto until = Clock::now() + std::min(ctx.config.handshake_timeout, kLingerMax);
+  std::size_t dropped = 0;
+  char buf[4096];
+  while (dropped < kLingerBytes) {
+    auto left = std::chrono::duration_cast<milliseconds>(until - Clock::now());
+    if (left <= milliseconds::zero()) break;
+    auto r = co_await (app.async_read_some(asio::buffer(buf), kTuple) || sleep_for(left));
+    if (r.index() == 1) break;
+    auto [rec, n] = std::get<0>(r);
+    if (rec) break;
+    dropped += n;
+  }
+  app.close(ec);
+}
+
+class ConnectReply final : public OutboundReply {
+ public:
+  ConnectReply(ProxyContext& ctx, std::string early) : ctx_(ctx), early_(std::move(early)) {}
+
+  asio::awaitable<void> refused(tcp::socket& app, int status, const Error& why) override {
+    co_await answer_and_close(ctx_, app, connect_response(status, why.code, why.message));
+  }
+  asio::awaitable<boost::system::error_code> established(tcp::socket& app) override {
+    co_return co_await write_within(app, connect_response(200), ctx_.config.handshake_timeout);
+  }
+  std::string early_data() override { return std::move(early_); }
+
+ private:
+  ProxyContext& ctx_;
+  std::string early_;
+};
+
+}  // namespace
+
+ConnectParse parse_connect(std::string_view bytes, std::size_t max_head_bytes) {
+  if (bytes.empty()) return std::monostate{};
+  http::request_parser<http::empty_body> parser;
+  parser.header_limit(static_cast<std::uint32_t>(max_head_bytes));
+  parser.eager(false);
+  boost::system::error_code ec;
+  std::size_t used = parser.put(asio::buffer(bytes.data(), bytes.size()), ec);
+  if (ec == http::error::need_more) {
+    if (bytes.size() > max_head_bytes) {  // Beast reports this itself; kept for certainty
+      return ConnectRefusal{431, "connect_headers_too_large",
+                            "request headers exceed " + std::to_string(max_head_bytes) + " bytes"};
+    }
+    return std::monostate{};
+  }
+  if (ec == http::error::header_limit) {
+    return ConnectRefusal{431, "connect_headers_too_large",
+                          "request headers exceed " + std::to_string(max_head_bytes) + " bytes"};
+  }
+  if (ec) {
+    return ConnectRefusal{
+        400, "bad_connect_request",
+        "not an HTTP/1.x request (" + ec.message() + "); send CONNECT <ip>:<port> HTTP/1.1"};
+  }
+  if (!parser.is_header_done()) return std::monostate{};
+  if (used > max_head_bytes) {  // Beast's own accounting leaves a little slack
+    return ConnectRefusal{431, "connect_headers_too_large",
+                          "request headers exceed " + std::to_string(max_head_bytes) + " bytes"};
+  }
+  const auto& req = parser.get();
+  if (req.method() != http::verb::connect) {
+    return ConnectRefusal{405, "not_connect",
+                          "method " + std::string(req.method_string()) +
+                              " is not supported: this port takes CONNECT <ip>:<port>"};
+  }
+  auto target = parse_target(req.target());
+  if (!target) return ConnectRefusal{400, target.error().code, one_line(target.error().message)};
+  return ConnectRequest{*target, used};
+}
+
+std::string connect_response(int status, const std::string& reason, const std::string& detail) {
+  if (status == 200) return "HTTP/1.1 200 Connection established\r\n\r\n";
+  std::string body = one_line(reason + (detail.empty() ? "" : ": " + detail)) + "\n";
+  std::string phrase(http::obsolete_reason(static_cast<http::status>(status)));
+  std::string out = "HTTP/1.1 " + std::to_string(status) + " " + phrase + "\r\n";
+  if (status == 405) out += "Allow: CONNECT\r\n";
+  out += "Content-Type: text/plain\r\nContent-Length: " + std::to_string(body.size()) +
+         "\r\nConnection: close\r\n";
+  if (!reason.empty()) out += "Strait-Refused: " + one_line(reason) + "\r\n";
+  return out + "\r\n" + body;
+}
+
+asio::awaitable<void> serve_explicit(ProxyContext& ctx, tcp::socket app) {
+  auto member = ctx.connections.join();
+  member.hold(app.native_handle());
+  boost::system::error_code ec;
+  app.set_option(tcp::no_delay(true), ec);
+  const std::string source = to_string(app.remote_endpoint(ec));
+  const auto deadline = Clock::now() + ctx.config.handshake_timeout;
+
+  std::string buf;
+  ConnectParse parsed;
+  bool closed = false;
+  char chunk[4096];
+  for (;;) {
+    parsed = parse_connect(buf, kMaxConnectHeadBytes);
+    if (!std::holds_alternative<std::monostate>(parsed)) break;
+    if (closed) {
+      ctx.refuse("outbound", "closed_early",
+                 source + (buf.empty() ? ": closed before sending a request"
+                                       : ": closed in the middle of its CONNECT request"));
+      co_return;
+    }
+    auto left = std::chrono::duration_cast<milliseconds>(deadline - Clock::now());
+    if (left <= milliseconds::zero()) {
+      parsed = ConnectRefusal{408, "connect_request_timeout",
+                              "no complete CONNECT request within " +
+                                  std::to_string(ctx.config.handshake_timeout.count()) +
+                                  " ms (timeouts.handshake)"};
+      break;
+    }
+    // One byte past the limit at most: enough for the parser to see it exceeded.
+    const std::size_t room = std::min(sizeof chunk, kMaxConnectHeadBytes + 1 - buf.size());
+    auto r = co_await (app.async_read_some(asio::buffer(chunk, room), kTuple) || sleep_for(left));
+    if (r.index() == 1) continue;
+    auto [rec, n] = std::get<0>(r);
+    buf.append(chunk, n);
+    if (rec) closed = true;
+  }
+
+  if (const auto* no = std::get_if<ConnectRefusal>(&parsed)) {
+    ctx.refuse("outbound", no->reason, source + ": " + no->detail);
+    co_await answer_and_close(ctx, app, connect_response(no->status, no->reason, no->detail));
+    co_return;
+  }
+  const auto& req = std::get<ConnectRequest>(parsed);
+  log::debug("explicit CONNECT", {{"source", source}, {"target", to_string(req.target)}});
+  ConnectReply reply(ctx, buf.substr(req.head_size));
+  co_await forward_outbound(ctx, member, std::move(app), req.target, &reply);
+}
+
+}  // namespace strait::proxy
