@@ -50,6 +50,8 @@ TEST(ProxyConfig, MinimalAndDefaults) {
   EXPECT_EQ(p.outbound_listen, "127.0.0.1:4140");
   EXPECT_EQ(p.inbound_listen, "0.0.0.0:4143");
   EXPECT_EQ(p.admin_listen, "0.0.0.0:4191");
+  EXPECT_EQ(p.explicit_listen, "");  // explicit mode off
+  EXPECT_EQ(p.inbound_forward_address, "127.0.0.1");
   EXPECT_TRUE(p.labels.empty());
   EXPECT_TRUE(p.inbound_ports.empty());
   EXPECT_FALSE(p.register_service.has_value());
@@ -224,6 +226,44 @@ TEST(ProxyConfig, NonScalarLabelIsAnErrorNotAnException) {
   }
   ASSERT_FALSE(threw) << "a bad label value must be an error, not an exception";
   EXPECT_NE(e.find("workload.labels"), std::string::npos) << e;
+}
+
+TEST(ProxyConfig, ExplicitModeKeys) {
+  auto r = parse(std::string(kMinimal) +
+                 "listen:\n  explicit: 127.0.1.12:4140\ninbound:\n  forwardAddress: 127.0.1.12\n");
+  ASSERT_TRUE(r.ok()) << r.error().to_string();
+  EXPECT_EQ(r->explicit_listen, "127.0.1.12:4140");
+  EXPECT_EQ(r->inbound_forward_address, "127.0.1.12");
+  // Port 0 (any free port), IPv6, and the --flag form.
+  r = parse(std::string(kMinimal) +
+            "listen:\n  explicit: \"[::1]:0\"\ninbound:\n  forwardAddress: \"[::1]\"\n");
+  ASSERT_TRUE(r.ok()) << r.error().to_string();
+  EXPECT_EQ(r->explicit_listen, "[::1]:0");
+  EXPECT_EQ(r->inbound_forward_address, "::1");  // brackets dropped: an address, not host:port
+}
+
+TEST(ProxyConfig, ExplicitListenMustBeIpPort) {
+  for (const char* bad : {"4140", "localhost:4140", "127.0.1.12", "127.0.1.12:", "127.0.1.12:http",
+                          "127.0.1.12:70000", "127.0.1.12:-1", ":4140"}) {
+    std::string e = error_of(std::string(kMinimal) + "listen:\n  explicit: \"" + bad + "\"\n");
+    EXPECT_NE(e.find("listen.explicit"), std::string::npos) << bad << ": " << e;
+    EXPECT_NE(e.find(bad), std::string::npos) << bad << ": " << e;
+  }
+  std::string e = error_of(std::string(kMinimal) +
+                           "listen:\n  outbound: 127.0.0.1:4140\n  explicit: 127.0.0.1:4140\n");
+  EXPECT_NE(e.find("same address as listen.outbound"), std::string::npos) << e;
+}
+
+TEST(ProxyConfig, InboundForwardAddressMustBeAUnicastIp) {
+  for (const char* bad :
+       {"localhost", "127.0.0.1:8080", "0.0.0.0", "::", "224.0.0.1", "300.1.1.1"}) {
+    std::string e =
+        error_of(std::string(kMinimal) + "inbound:\n  forwardAddress: \"" + bad + "\"\n");
+    EXPECT_NE(e.find("inbound.forwardAddress"), std::string::npos) << bad << ": " << e;
+  }
+  EXPECT_NE(error_of(std::string(kMinimal) + "inbound:\n  forwardAddress: \"\"\n")
+                .find("inbound.forwardAddress"),
+            std::string::npos);
 }
 
 }  // namespace
