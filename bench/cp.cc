@@ -642,6 +642,8 @@ struct Bench {
     };
     if (!streams.wait(firsts, 30s) || !local.wait(firsts, 30s)) fail("no first message");
     std::vector<double> add_gw, add_flat, add_local, del_gw, del_flat;
+    // Generous: a sample that lands behind strait-link's repair pass waits for all of it.
+    constexpr auto kSample = std::chrono::seconds(180);
     const std::string gw_key = "127.0.0.1:" + std::to_string(gw_port);
     for (std::size_t i = 0; i < samples; ++i) {
       auto ep_gw = endpoint("probe-gw", "probe-gw-0", 50000 + i);
@@ -650,7 +652,7 @@ struct Bench {
       // gateway mirror + local
       auto t0 = Clock::now();
       east.apply({ep_gw});
-      if (!streams.wait([&](const auto& l) { return l[gw].present.count(gw_key) > 0; }, 30s))
+      if (!streams.wait([&](const auto& l) { return l[gw].present.count(gw_key) > 0; }, kSample))
         fail("gateway mirror endpoint never arrived");
       add_gw.push_back(
           ms_between(t0, streams.with([&](auto& l) { return l[gw].added.at(gw_key); })));
@@ -660,20 +662,22 @@ struct Bench {
             ms_between(t0, local.with([&](auto& l) { return l[lg].added.at(lkey); })));
       t0 = Clock::now();
       east.remove(disc::Kind::kEndpoint, "shop", "probe-gw-0");
-      if (!streams.wait([&](const auto& l) { return l[gw].present.count(gw_key) == 0; }, 30s))
+      if (!streams.wait([&](const auto& l) { return l[gw].present.count(gw_key) == 0; }, kSample))
         fail("gateway mirror endpoint never left");
       del_gw.push_back(
           ms_between(t0, streams.with([&](auto& l) { return l[gw].removed.at(gw_key); })));
       // flat mirror
       t0 = Clock::now();
       east.apply({ep_flat});
-      if (!streams.wait([&](const auto& l) { return l[flat].present.count(flat_key) > 0; }, 30s))
+      if (!streams.wait([&](const auto& l) { return l[flat].present.count(flat_key) > 0; },
+                        kSample))
         fail("flat mirror endpoint never arrived");
       add_flat.push_back(
           ms_between(t0, streams.with([&](auto& l) { return l[flat].added.at(flat_key); })));
       t0 = Clock::now();
       east.remove(disc::Kind::kEndpoint, "shop", "probe-flat-0");
-      if (!streams.wait([&](const auto& l) { return l[flat].present.count(flat_key) == 0; }, 30s))
+      if (!streams.wait([&](const auto& l) { return l[flat].present.count(flat_key) == 0; },
+                        kSample))
         fail("flat mirror endpoint never left");
       del_flat.push_back(
           ms_between(t0, streams.with([&](auto& l) { return l[flat].removed.at(flat_key); })));
