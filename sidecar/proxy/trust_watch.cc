@@ -18,6 +18,28 @@ Result<std::vector<std::string>> canonical(const std::string& pem) {
   return out;
 }
 
+// Hands the status of every finished call to `on_finish` (on the stream's thread): WatchStream
+// reports connects and disconnects, not a call that failed before its first message.
+template <typename Resp>
+class FinishTap final : public grpc::ClientReaderInterface<Resp> {
+ public:
+  FinishTap(std::unique_ptr<grpc::ClientReaderInterface<Resp>> reader,
+            std::function<void(const grpc::Status&)> on_finish)
+      : reader_(std::move(reader)), on_finish_(std::move(on_finish)) {}
+  bool Read(Resp* m) override { return reader_->Read(m); }
+  bool NextMessageSize(std::uint32_t* sz) override { return reader_->NextMessageSize(sz); }
+  void WaitForInitialMetadata() override { reader_->WaitForInitialMetadata(); }
+  grpc::Status Finish() override {
+    grpc::Status status = reader_->Finish();
+    on_finish_(status);
+    return status;
+  }
+
+ private:
+  std::unique_ptr<grpc::ClientReaderInterface<Resp>> reader_;
+  std::function<void(const grpc::Status&)> on_finish_;
+};
+
 }  // namespace
 
 Result<TrustSet> make_trust_set(const std::string& local_anchors_pem,
@@ -75,28 +97,31 @@ void TrustWatch::start() {
   stream_ = controlplane::WatchStream<tv::TrustWatchRequest, tv::TrustBundleUpdate>::open(
       io_.get_executor(), tv::TrustWatchRequest(),
       // Runs on the stream's thread: stubs_ must be thread-safe.
-      [stubs = stubs_](grpc::ClientContext* ctx, const tv::TrustWatchRequest& r, bool retry) {
+      [stubs = stubs_, unimplemented = unimplemented_](grpc::ClientContext* ctx,
+                                                       const tv::TrustWatchRequest& r, bool retry) {
         auto stub = stubs(retry);
+        auto reader = std::make_unique<FinishTap<tv::TrustBundleUpdate>>(
+            std::unique_ptr<grpc::ClientReaderInterface<tv::TrustBundleUpdate>>(
+                stub->Watch(ctx, r)),
+            [unimplemented](const grpc::Status& status) {
+              // An older controller: the anchors file is all there is. The stream keeps
+              // asking (the controller may be upgraded), but readiness no longer waits.
+              if (status.error_code() == grpc::StatusCode::UNIMPLEMENTED &&
+                  !unimplemented->exchange(true)) {
+                log::warn(
+                    "the controller does not serve trust roots; trusting the anchors "
+                    "file only",
+                    {{"detail", status.error_message()}});
+              }
+            });
         return controlplane::keeping(
-            stub, std::unique_ptr<grpc::ClientReaderInterface<tv::TrustBundleUpdate>>(
-                      stub->Watch(ctx, r)));
+            stub,
+            std::unique_ptr<grpc::ClientReaderInterface<tv::TrustBundleUpdate>>(std::move(reader)));
       },
       {.on_message = [this](tv::TrustBundleUpdate u) { received(u); },
        .on_state =
-           [this](bool connected, const grpc::Status& status) {
+           [this](bool connected, const grpc::Status&) {
              if (callbacks_.on_stream_state) callbacks_.on_stream_state(connected);
-             if (!connected && status.error_code() == grpc::StatusCode::UNIMPLEMENTED) {
-               // An older controller: the anchors file is all there is. Keep asking (it may
-               // be upgraded), but do not hold readiness back for it.
-               answered_ = true;
-               if (!told_unimplemented_) {
-                 told_unimplemented_ = true;
-                 log::warn(
-                     "the controller does not serve trust roots; trusting the anchors "
-                     "file only",
-                     {{"detail", status.error_message()}});
-               }
-             }
            }});
 }
 

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <boost/asio/io_context.hpp>
+#include <atomic>
 #include <functional>
 #include <map>
 #include <optional>
@@ -59,7 +60,7 @@ class TrustWatch {
   void close();
   // An update arrived, or the controller does not serve Trust at all (an older controller):
   // nothing more to wait for.
-  bool answered() const { return answered_; }
+  bool answered() const { return answered_ || *unimplemented_; }
   // The set in force: the anchors file alone until the first update.
   const TrustSet* current() const { return current_ ? &*current_ : nullptr; }
 
@@ -73,7 +74,8 @@ class TrustWatch {
   Callbacks callbacks_;
   std::optional<TrustSet> current_;
   bool answered_ = false;
-  bool told_unimplemented_ = false;
+  // Set on the stream's thread when the controller answers UNIMPLEMENTED.
+  std::shared_ptr<std::atomic<bool>> unimplemented_ = std::make_shared<std::atomic<bool>>(false);
   std::shared_ptr<
       controlplane::WatchStream<trust::v1::TrustWatchRequest, trust::v1::TrustBundleUpdate>>
       stream_;
