@@ -9,14 +9,17 @@
 
 #include <boost/json.hpp>
 #include <fstream>
+#include <thread>
 
 #include "controlplane/client/certify.h"
+#include "controlplane/server/controller_config.h"
 #include "controlplane/server/state_files.h"
 #include "core/discovery/json_codec.h"
 #include "core/tls/authority.h"
 #include "core/tls/csr.h"
 #include "core/tls/key.h"
 #include "sidecar/proxy/transport_header.h"
+#include "strait/policy.grpc.pb.h"
 #include "strait/trust.grpc.pb.h"
 #include "tests/controlplane/integration/controller_process.h"
 #include "tests/controlplane/integration/stream_reader.h"
@@ -194,16 +197,17 @@ class TrustDomainsTest : public ::testing::Test {
   }
 
   void TearDown() override {
+    // Stopped first: what a process reports on its way out (sanitizers) is in its log too.
+    gateway_.stop();
+    east_proxy_.stop();
+    west_proxy_.stop();
+    echo_.stop();
     if (HasFailure() || std::getenv("STRAIT_TEST_PRINT_LOG") != nullptr) {
       for (auto* p : {&east_proxy_, &west_proxy_, &gateway_, &echo_}) {
         std::cerr << "----- " << p->log_path().filename().string() << " -----\n"
                   << p->log() << "\n";
       }
     }
-    gateway_.stop();
-    east_proxy_.stop();
-    west_proxy_.stop();
-    echo_.stop();
   }
 
   // The real `straitctl install`, listening on free loopback ports.
@@ -423,6 +427,123 @@ TEST_F(TrustDomainsTest, ControllerStreamsTheTrustedRoots) {
   auto unlinked = reader.next(10s);
   ASSERT_TRUE(unlinked) << "no update after the Link was deleted";
   EXPECT_EQ(roots(*unlinked), roots(*first));
+}
+
+// /ready and the trust stream: a stand-in for the controller's mesh port (the controller's own
+// certificate, from the cluster's issuer) that either never answers Trust.Watch or does not
+// serve it at all (an older controller). Identity is the real controller's.
+class HangingTrust final : public tv::Trust::Service {
+ public:
+  grpc::Status Watch(grpc::ServerContext* context, const tv::TrustWatchRequest*,
+                     grpc::ServerWriter<tv::TrustBundleUpdate>*) override {
+    ++calls;
+    while (!context->IsCancelled() && !stop) std::this_thread::sleep_for(20ms);
+    return grpc::Status::CANCELLED;
+  }
+  std::atomic<int> calls{0};
+  std::atomic<bool> stop{false};
+};
+
+class TrustReadinessTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    controller_ = std::make_unique<ControllerProcess>(
+        ControllerOptions{.cluster = "east", .trust_domain = "east.strait", .flags = {}});
+    ASSERT_TRUE(controller_->install());
+    auto started = controller_->start();
+    ASSERT_TRUE(started) << started.error().to_string();
+  }
+  void TearDown() override {
+    proxy_.stop();
+    if (HasFailure() || std::getenv("STRAIT_TEST_PRINT_LOG") != nullptr) {
+      std::cerr << "----- proxy.log -----\n" << proxy_.log() << "\n";
+    }
+    trust_.stop = true;
+    if (server_) server_->Shutdown(std::chrono::system_clock::now() + 2s);
+  }
+
+  // The stand-in mesh port, with or without the Trust service.
+  Result<std::string> start_mesh_port(bool serve_trust) {
+    auto cert = read_file(controller_->state_dir() / "ca" / "issuer.crt");
+    auto key = read_file(controller_->state_dir() / "ca" / "issuer.key");
+    if (!cert || !key) return make_error("io_error", "cannot read the issuer");
+    auto issuer = tls::CertificateAuthority::from_pem(*cert, *key, "");
+    if (!issuer) return issuer.error();
+    auto id = identity::SpiffeId::parse(controller_identity("east.strait"));
+    auto leaf_key = tls::PrivateKey::generate_p256();
+    auto csr = tls::CertificateRequest::from_pem(*tls::make_csr(*leaf_key, *id));
+    auto leaf = issuer->issue_leaf(*csr, *id, std::chrono::hours(1), {kControllerServerName});
+    if (!leaf) return leaf.error();
+    grpc::SslServerCredentialsOptions options(
+        GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+    options.pem_root_certs = controller_->anchor_pem();
+    options.pem_key_cert_pairs.push_back({leaf_key->to_pem(), leaf->to_pem() + *cert});
+    grpc::ServerBuilder b;
+    int port = 0;
+    b.AddListeningPort("127.0.0.1:0", grpc::SslServerCredentials(options), &port);
+    // An older controller serves the other APIs (here: policy, answering nothing) but not Trust.
+    b.RegisterService(serve_trust ? static_cast<grpc::Service*>(&trust_) : &older_);
+    server_ = b.BuildAndStart();
+    if (!server_ || port == 0) return make_error("bind_failed", "stand-in mesh port");
+    return "127.0.0.1:" + std::to_string(port);
+  }
+
+  // A proxy using the real identity service and the stand-in for everything else; its admin port.
+  Result<std::uint16_t> start_proxy(const std::string& mesh, const std::string& trust_ready) {
+    auto token = controller_->issue_token("shop", "web");
+    if (!token) return token.error();
+    write_text(dir_.path() / "token", *token);
+    write_text(dir_.path() / "proxy.yaml",
+               "identity:\n  trustDomain: east.strait\n  namespace: shop\n"
+               "  serviceAccount: web\n  tokenFile: " +
+                   (dir_.path() / "token").string() + "\n  trustAnchors: " +
+                   (controller_->state_dir() / "ca" / "anchor.crt").string() +
+                   "\ncontroller:\n  identity: " + controller_->identity_address() +
+                   "\n  destination: " + mesh +
+                   "\nlisten:\n  outbound: 127.0.0.1:0\n  inbound: 127.0.0.1:0\n"
+                   "  admin: 127.0.0.1:0\ntimeouts:\n  trustReady: " +
+                   trust_ready + "\n");
+    auto started = proxy_.start({build_path("sidecar/proxy/strait-proxy"), "--config",
+                                 (dir_.path() / "proxy.yaml").string()},
+                                dir_.path() / "proxy.log");
+    if (!started) return started.error();
+    auto admin = proxy_.wait_log("proxy serving", "admin_port", 30s);
+    if (!admin) return admin.error();
+    return static_cast<std::uint16_t>(std::stoi(*admin));
+  }
+
+  TempDir dir_;
+  std::unique_ptr<ControllerProcess> controller_;
+  HangingTrust trust_;
+  policy::v1::InboundPolicies::Service older_;
+  std::unique_ptr<grpc::Server> server_;
+  Process proxy_;
+};
+
+TEST_F(TrustReadinessTest, SilentTrustStreamHoldsReadinessOnlyUntilTrustReady) {
+  auto mesh = start_mesh_port(/*serve_trust=*/true);
+  ASSERT_TRUE(mesh) << mesh.error().to_string();
+  auto admin = start_proxy(*mesh, "2s");
+  ASSERT_TRUE(admin) << admin.error().to_string();
+  ASSERT_TRUE(proxy_.wait_log("certificate installed", "renew_in_s", 30s));
+  const auto certified = std::chrono::steady_clock::now();
+  ASSERT_TRUE(wait_until([&] { return trust_.calls > 0; }, 10s)) << "no Trust.Watch call";
+  auto early = http_get(*admin, "/ready");
+  EXPECT_NE(early.status, 200);
+  EXPECT_NE(early.body.find("waiting for trust roots"), std::string::npos) << early.body;
+  ASSERT_TRUE(wait_until([&] { return http_get(*admin, "/ready").status == 200; }, 15s, 50ms))
+      << http_get(*admin, "/ready").body;
+  EXPECT_GE(std::chrono::steady_clock::now() - certified, 1500ms);
+}
+
+TEST_F(TrustReadinessTest, ControllerWithoutTrustServiceDoesNotHoldReadiness) {
+  auto mesh = start_mesh_port(/*serve_trust=*/false);
+  ASSERT_TRUE(mesh) << mesh.error().to_string();
+  auto admin = start_proxy(*mesh, "10m");
+  ASSERT_TRUE(admin) << admin.error().to_string();
+  ASSERT_TRUE(wait_until([&] { return http_get(*admin, "/ready").status == 200; }, 20s, 50ms))
+      << http_get(*admin, "/ready").body;
+  EXPECT_NE(proxy_.log().find("does not serve trust roots"), std::string::npos);
 }
 
 }  // namespace
