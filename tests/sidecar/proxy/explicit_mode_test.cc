@@ -27,6 +27,8 @@ constexpr const char* kAppIp = "127.0.0.23";       // web's own address: app and
 constexpr const char* kExplicitIp = "127.0.0.24";  // the client proxy's explicit listener
 constexpr const char* kWebVip = "198.19.1.77";     // web.shop, with a ready endpoint
 constexpr const char* kVoidVip = "198.19.1.78";    // void.shop, no endpoint at all
+constexpr const char* kDeadVip = "198.19.1.79";    // dead.shop: an endpoint nobody serves
+constexpr const char* kDeadIp = "127.0.0.25";
 constexpr const char* kWebId = "spiffe://east.strait/ns/shop/sa/web";
 constexpr const char* kCurlClientId = "spiffe://east.strait/ns/shop/sa/curl";
 constexpr auto kFailFast = 1000ms;
@@ -164,6 +166,20 @@ spec:
   clusterIP: )" + std::string(kVoidVip) +
                     R"(
   ports: [{name: http, port: 80, targetPort: 8080}]
+---
+apiVersion: strait.dev/v1alpha1
+kind: Service
+metadata: {name: dead, namespace: shop}
+spec:
+  clusterIP: )" + std::string(kDeadVip) +
+                    R"(
+  ports: [{name: http, port: 80, targetPort: 8080}]
+---
+apiVersion: strait.dev/v1alpha1
+kind: Endpoint
+metadata: {name: dead-0, namespace: shop}
+spec: {service: dead, address: )" +
+                    std::string(kDeadIp) + R"(, port: 8080, identity: ")" + kWebId + R"("}
 )");
     if (!applied) return applied.error();
 
@@ -302,6 +318,18 @@ TEST_F(ExplicitMode, NoReadyEndpointFailsFastWith503) {
             std::string::npos)
       << answer;
   EXPECT_TRUE(wait_until([&] { return client_refused("no_ready_endpoints") >= before + 2; }, 5s));
+}
+
+TEST_F(ExplicitMode, UnreachableEndpointIs502) {
+  std::string answer = raw(std::string("CONNECT ") + kDeadVip + ":80 HTTP/1.1\r\n\r\n");
+  EXPECT_EQ(answer.rfind("HTTP/1.1 502 Bad Gateway\r\n", 0), 0u) << answer;
+  EXPECT_NE(answer.find("\r\n\r\nconnect_refused: "), std::string::npos) << answer;
+  const std::string client = http_get(client_admin_, "/metrics");
+  EXPECT_GE(metric_sum(
+                client, "tcp_close_total",
+                {{"direction", "outbound"}, {"dst_service", "dead"}, {"error", "connect_refused"}}),
+            1)
+      << client;
 }
 
 struct BadRequest {
