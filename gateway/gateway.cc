@@ -46,6 +46,9 @@ Result<std::string> local_authority(const std::string& name, const std::string& 
 asio::awaitable<void> serve_gateway(proxy::ProxyContext& ctx, tcp::socket peer) {
   auto member = ctx.connections.join();
   member.hold(peer.native_handle());
+  // Like the proxy's inbound side: no Nagle delay on answers to a remote proxy's requests.
+  boost::system::error_code nodelay_ec;  // a socket already reset fails later, with a reason
+  peer.set_option(tcp::no_delay(true), nodelay_ec);
   auto accepted = co_await proxy::accept_connection(ctx, std::move(peer), /*require_tls=*/true);
   if (!accepted) {
     ctx.refuse("gateway", accepted.error().code, accepted.error().message);
