@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 
 #include "core/discovery/json_codec.h"
@@ -27,6 +28,22 @@ void MulticlusterTest::SetUp() {
 }
 
 void MulticlusterTest::TearDown() {
+  // A sanitizer report in any component fails the test, even when nothing else noticed (an
+  // Asan build aborts the component; the test may not have needed it any more).
+  if (mesh_) {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(fs::path(mesh_->log_path("x")).parent_path(), ec)) {
+      std::ifstream in(e.path());
+      for (std::string line; std::getline(in, line);) {
+        if (line.find("Sanitizer") != std::string::npos ||
+            line.find("runtime error:") != std::string::npos) {
+          ADD_FAILURE() << e.path().filename().string() << ": " << line;
+          break;
+        }
+      }
+    }
+  }
   if (mesh_ && HasFailure()) std::cerr << mesh_->logs();
   mesh_.reset();
   std::error_code ec;
