@@ -92,7 +92,14 @@ class DevTest : public ::testing::Test {
   harness::ExecResult straitctl(std::vector<std::string> args, std::chrono::milliseconds t = 180s) {
     // Flags first: whatever follows "--" belongs to `dev exec`'s command.
     args.insert(args.begin(), {kStraitctl, "--work-dir", work_, "--id", id_});
-    auto r = harness::exec_in("", args, t);
+    harness::SpawnOptions o;
+    if (as_user_) {
+      o.uid = kNobody;
+      o.gid = kNobody;
+      o.clear_env = true;
+      o.env = {{"PATH", "/usr/bin:/bin"}, {"ASAN_OPTIONS", "detect_leaks=0"}};
+    }
+    auto r = harness::exec_in("", args, t, o);
     if (!r) {
       harness::ExecResult failed;
       failed.err = r.error().to_string();
@@ -101,7 +108,9 @@ class DevTest : public ::testing::Test {
     return *r;
   }
 
+  static constexpr uid_t kNobody = 65534;
   std::string id_, work_, links_before_;
+  bool as_user_ = false;  // run straitctl as an unprivileged user
 };
 
 TEST_F(DevTest, UpServesEveryTopologyRefusesASecondUpAndDownRemovesEverything) {
@@ -176,6 +185,55 @@ TEST_F(DevTest, UpServesEveryTopologyRefusesASecondUpAndDownRemovesEverything) {
   auto twice = straitctl({"dev", "down"});
   EXPECT_TRUE(twice.success());
   EXPECT_NE(twice.out.find("no dev mesh to remove"), std::string::npos) << twice.out;
+}
+
+// Without root: dev up says so and builds the mesh on loopback addresses instead — no
+// namespaces, proxies reached through their explicit port — and cross-cluster traffic still
+// crosses the gateways. Run as an unprivileged user when it can reach the build (else as root
+// with --loopback, which builds the same mesh).
+TEST_F(DevTest, WithoutRootFallsBackToLoopbackAndStillCrossesGateways) {
+  harness::SpawnOptions nobody;
+  nobody.uid = kNobody;
+  nobody.gid = kNobody;
+  auto reachable = harness::exec_in("", {"/bin/sh", "-c", "test -x " + kStraitctl}, 10s, nobody);
+  as_user_ = reachable.ok() && reachable->success();
+  const auto namespaces_before = harness::list_netns();
+  auto up = straitctl(as_user_ ? std::vector<std::string>{"dev", "up"}
+                               : std::vector<std::string>{"dev", "up", "--loopback"});
+  ASSERT_TRUE(up.success()) << up.status.to_string() << "\n" << up.out << up.err;
+  if (as_user_) {
+    EXPECT_NE(up.out.find("Not root"), std::string::npos) << up.out;
+  }
+  EXPECT_NE(up.out.find("loopback mode"), std::string::npos) << up.out;
+  EXPECT_NE(up.out.find("gateway     200 hello from west-web"), std::string::npos) << up.out;
+  EXPECT_NE(up.out.find("flat        echoed"), std::string::npos) << up.out;
+  EXPECT_NE(up.out.find("federated   200 hello from"), std::string::npos) << up.out;
+  EXPECT_EQ(harness::list_netns(), namespaces_before) << "loopback mode made namespaces";
+
+  auto mesh = devmesh::DevMesh::attach(work_);
+  ASSERT_TRUE(mesh.ok()) << mesh.error().to_string();
+  auto& m = **mesh;
+  EXPECT_TRUE(m.loopback());
+  auto east = m.cluster("east");
+  ASSERT_TRUE(east.ok());
+  EXPECT_EQ(east->gateway_ip.rfind("127.0.1.", 0), 0u) << east->gateway_ip;
+  // Through west's client proxy (explicit port), across east's gateway.
+  auto web = m.service_vip("west", "shop", "web-east");
+  ASSERT_TRUE(web.ok()) << web.error().to_string();
+  std::vector<std::string> curl = {"curl", "-sS", "--max-time", "5"};
+  for (const auto& a : m.curl_via("west/client")) curl.push_back(a);
+  curl.push_back("http://" + *web + "/");
+  curl.insert(curl.begin(), {"dev", "exec", "west/client", "--"});
+  auto through = straitctl(curl);
+  EXPECT_TRUE(through.success()) << through.err;
+  EXPECT_EQ(through.out, "hello from east-web\n");
+  const std::string gw_metrics = m.metrics("east/gw");
+  EXPECT_NE(gw_metrics.find("direction=\"gateway\""), std::string::npos) << gw_metrics;
+
+  auto down = straitctl({"dev", "down"});
+  ASSERT_TRUE(down.success()) << down.err;
+  EXPECT_FALSE(fs::exists(work_));
+  EXPECT_EQ(processes_mentioning(work_), 0);
 }
 
 }  // namespace
