@@ -17,9 +17,8 @@ struct ConnLabels {
   std::string target_cluster, target_service, target_service_namespace;
 
   metrics::LabelValues values() const {
-    return {direction,   tls,         client_id,      server_id,
-            dst_namespace, dst_service, dst_cluster,  target_cluster,
-            target_service, target_service_namespace};
+    return {direction,   tls,         client_id,      server_id,      dst_namespace,
+            dst_service, dst_cluster, target_cluster, target_service, target_service_namespace};
   }
 };
 
@@ -58,9 +57,8 @@ struct ProxyMetrics {
                             {"trust_domain"})) {}
 
   static inline const std::vector<std::string> kConn = {
-      "direction",      "tls",         "client_id",      "server_id",
-      "dst_namespace",  "dst_service", "dst_cluster",    "target_cluster",
-      "target_service", "target_service_namespace"};
+      "direction",   "tls",         "client_id",      "server_id",      "dst_namespace",
+      "dst_service", "dst_cluster", "target_cluster", "target_service", "target_service_namespace"};
 
   metrics::CounterFamily& tcp_open_total;
   metrics::GaugeFamily& tcp_open_connections;
