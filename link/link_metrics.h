@@ -31,7 +31,14 @@ struct LinkMetrics {
                                   {"target_cluster"})),
         stream_connected(r.gauge("link_export_stream_connected",
                                  "1 while the export stream to the target is open.",
-                                 {"target_cluster"})) {}
+                                 {"target_cluster"})),
+        events_dropped(
+            r.counter("link_events_dropped_total",
+                      "Link events not handled as such: replaced by a newer one of the same key "
+                      "(coalesced) or refused by a full queue (queue_full, followed by a resync).",
+                      {"target_cluster", "reason"})),
+        events_queued(r.gauge("link_events_queued", "Link events waiting for the store thread.",
+                              {"target_cluster"})) {}
 
   metrics::GaugeFamily& gateway_alive;
   metrics::HistogramFamily& probe_latency;
@@ -42,6 +49,8 @@ struct LinkMetrics {
   metrics::CounterFamily& credentials;
   metrics::GaugeFamily& credential_expiry;
   metrics::GaugeFamily& stream_connected;
+  metrics::CounterFamily& events_dropped;
+  metrics::GaugeFamily& events_queued;
 };
 
 }  // namespace strait::link

@@ -1,6 +1,7 @@
 // LinkService: the Link poller and the watchers' lifecycle.
 #include "link/link_service.h"
 
+#include <boost/asio/post.hpp>
 #include <boost/json.hpp>
 #include <set>
 
@@ -8,6 +9,7 @@
 #include "topologies/mirror.h"
 
 namespace strait::link {
+namespace asio = boost::asio;
 using discovery::Kind;
 
 namespace {
@@ -28,31 +30,58 @@ LinkService::LinkService(boost::asio::any_io_executor executor, LocalStore& stor
 LinkService::~LinkService() {
   *alive_ = false;
   stop();
+  store_worker_.shutdown(std::chrono::milliseconds(0));
 }
 
 void LinkService::start() { poll(); }
 
 void LinkService::stop() {
+  stopped_ = true;
   timer_.cancel();
   for (auto& [t, w] : watchers_) w->stop();
   for (auto& w : removing_) w->stop();
 }
 
+bool LinkService::drain(std::chrono::milliseconds deadline) {
+  const bool drained = store_worker_.shutdown(deadline);
+  if (!drained) {
+    kLog.warn("local store writes left behind at shutdown", {{"deadline_ms", deadline.count()}});
+  }
+  return drained;
+}
+
 void LinkService::schedule() {
   timer_.expires_after(options_.poll);
   timer_.async_wait([this, alive = alive_](boost::system::error_code ec) {
-    if (ec || !*alive) return;
+    if (ec || !*alive || stopped_) return;
     poll();
   });
 }
 
 void LinkService::poll() {
   std::erase_if(removing_, [](const auto& w) { return w->remove_done(); });
+  Writers writers;
+  for (const auto& [t, w] : watchers_) writers.emplace(t, w->writer());
+  // One poll at a time: the next is scheduled once this one is back on the I/O thread.
+  store_worker_.post([this, alive = alive_, writers = std::move(writers)] {
+    auto wanted = poll_store(writers);
+    asio::post(executor_, [this, alive, wanted = std::move(wanted)]() mutable {
+      if (!*alive || stopped_) return;
+      if (wanted) {
+        apply_links(std::move(*wanted));
+        polled_ = true;
+      }
+      schedule();
+    });
+  });
+}
+
+std::optional<std::map<std::string, discovery::Link>> LinkService::poll_store(
+    const Writers& writers) {
   auto links = store_.list(Kind::kLink, "");
   if (!links) {
     kLog.warn("cannot list Links", {{"error", links.error().to_string()}});
-    schedule();
-    return;
+    return std::nullopt;
   }
   std::map<std::string, discovery::Link> wanted;
   for (auto& o : *links) {
@@ -65,6 +94,27 @@ void LinkService::poll() {
     }
     wanted.emplace(l.target_cluster, std::move(l));
   }
+  if (!orphans_checked_) {
+    std::set<std::string> targets;
+    for (const auto& [t, l] : wanted) targets.insert(t);
+    remove_orphan_owners(targets);
+  }
+  if (!wanted.empty()) {
+    if (auto r = federated_.refresh_local(); !r) {
+      kLog.warn("cannot read the local federated members", {{"error", r.error().to_string()}});
+    }
+    // Every wanted link has a watcher and its store side has handled its first Synced.
+    bool all_synced = true;
+    for (const auto& [t, l] : wanted) {
+      auto it = writers.find(t);
+      all_synced &= it != writers.end() && it->second->mirrors().synced();
+    }
+    if (all_synced && !federated_gc_done_) collect_federated_garbage();
+  }
+  return wanted;
+}
+
+void LinkService::apply_links(std::map<std::string, discovery::Link> wanted) {
   for (auto it = watchers_.begin(); it != watchers_.end();) {
     if (wanted.contains(it->first)) {
       ++it;
@@ -73,7 +123,7 @@ void LinkService::poll() {
     auto w = std::move(it->second);
     it = watchers_.erase(it);
     std::error_code ec;
-    std::filesystem::remove_all(options_.state_dir / "links" / w->mirrors().link().meta.name, ec);
+    std::filesystem::remove_all(options_.state_dir / "links" / w->link().meta.name, ec);
     w->remove();
     if (!w->remove_done()) removing_.push_back(std::move(w));
   }
@@ -84,27 +134,12 @@ void LinkService::poll() {
       continue;
     }
     auto w =
-        std::make_unique<LinkWatcher>(executor_, blocking_.get_executor(), link, local_cluster_,
-                                      options_.state_dir / "links" / link.meta.name, store_,
-                                      &federated_, metrics_, options_.watcher);
+        std::make_unique<LinkWatcher>(executor_, blocking_.get_executor(), store_worker_, link,
+                                      local_cluster_, options_.state_dir / "links" / link.meta.name,
+                                      store_, &federated_, metrics_, options_.watcher);
     w->start();
     watchers_.emplace(target, std::move(w));
   }
-  if (!orphans_checked_) {
-    std::set<std::string> targets;
-    for (const auto& [t, l] : wanted) targets.insert(t);
-    remove_orphan_owners(targets);
-  }
-  if (!watchers_.empty()) {
-    if (auto r = federated_.refresh_local(); !r) {
-      kLog.warn("cannot read the local federated members", {{"error", r.error().to_string()}});
-    }
-    bool all_synced = true;
-    for (const auto& [t, w] : watchers_) all_synced &= w->mirrors().synced();
-    if (all_synced && !federated_gc_done_) collect_federated_garbage();
-  }
-  polled_ = true;
-  schedule();
 }
 
 // Mirrors of Links deleted while strait-link was down: nobody else would remove them.
@@ -156,6 +191,12 @@ boost::json::value LinkService::status() const {
   o["cluster"] = local_cluster_;
   boost::json::array links;
   for (const auto& [t, w] : watchers_) links.push_back(w->status());
+  // A removed Link stays listed until the store thread has deleted what it owned.
+  for (const auto& w : removing_) {
+    auto s = w->status();
+    s["removing"] = true;
+    links.push_back(std::move(s));
+  }
   o["links"] = std::move(links);
   return o;
 }

@@ -1,4 +1,4 @@
-// LinkWatcher: credentials, the export stream, repair and probe timers around LinkMirrors.
+// LinkWatcher: credentials, the export stream, repair and probe timers; events go to LinkWriter.
 #include "link/link_watcher.h"
 
 #include <boost/asio/post.hpp>
@@ -42,72 +42,73 @@ google::protobuf::Map<std::string, std::string> to_map(const discovery::Labels& 
 }  // namespace
 
 LinkWatcher::LinkWatcher(asio::any_io_executor executor, asio::any_io_executor blocking,
-                         discovery::Link link, std::string local_cluster,
+                         StoreWorker& store_worker, discovery::Link link, std::string local_cluster,
                          std::filesystem::path credentials_dir, LocalStore& store,
                          FederatedSet* federated, LinkMetrics& metrics, WatcherOptions options)
     : executor_(executor),
       blocking_(blocking),
+      store_worker_(store_worker),
       local_cluster_(local_cluster),
-      store_(store),
       metrics_(metrics),
       options_(options),
-      mirrors_(std::move(link), local_cluster, store, federated),
+      link_(link),
+      gateway_addresses_(link.gateway_addresses),
+      writer_(LinkWriter::make(
+          store_worker, std::move(link), local_cluster, store, federated, metrics,
+          {.retry = options.retry, .max_queued_services = options.max_queued_services},
+          // On the store thread: only a post back to this watcher's thread.
+          [this, ex = executor, alive = alive_] {
+            asio::post(ex, [this, alive] {
+              if (*alive) resync();
+            });
+          })),
       credentials_(std::move(credentials_dir), local_cluster),
-      retry_(executor, options.retry,
-             [this](const std::string& key, const Error& error, bool gave_up) {
-               const auto& target = mirrors_.link().target_cluster;
-               metrics_.retries.with({target, gave_up ? "gave_up" : "retrying"}).inc();
-               last_error_ = error.to_string();
-               kLog.warn(
-                   gave_up ? "link work failed, not retryable" : "link work failed, will retry",
-                   {{"target_cluster", target}, {"work", key}, {"error", error.to_string()}});
-             }),
-      probe_(executor,
-             {.on_transition =
-                  [this](bool alive) {
-                    const auto& target = mirrors_.link().target_cluster;
-                    metrics_.gateway_alive.with({target}).set(alive ? 1 : 0);
-                    if (alive) {
-                      kLog.info("gateway alive again", {{"target_cluster", target}});
-                    } else {
-                      kLog.warn("gateway not alive: probes failed past the threshold",
-                                {{"target_cluster", target},
-                                 {"failure_threshold", mirrors_.link().probe.failure_threshold}});
-                    }
-                    dispatch(GatewayHealthChanged{alive});
-                  },
-              .on_probe =
-                  [this](const std::string& result, double latency_ms) {
-                    const auto& target = mirrors_.link().target_cluster;
-                    metrics_.probes.with({target, result}).inc();
-                    auto& st = probe_stats_;
-                    st.last_result = result;
-                    st.last_unix = unix_seconds(std::chrono::system_clock::now());
-                    if (result == "success") {
-                      metrics_.probe_latency.with({target}).observe(latency_ms);
-                      st.last_success_latency_ms = latency_ms;
-                      ++st.successes;
-                      st.failures_in_a_row = 0;
-                    } else {
-                      ++st.failures;
-                      ++st.failures_in_a_row;
-                    }
-                  }}),
+      probe_(executor, {.on_transition =
+                            [this](bool alive) {
+                              const auto& target = link_.target_cluster;
+                              metrics_.gateway_alive.with({target}).set(alive ? 1 : 0);
+                              if (alive) {
+                                kLog.info("gateway alive again", {{"target_cluster", target}});
+                              } else {
+                                kLog.warn("gateway not alive: probes failed past the threshold",
+                                          {{"target_cluster", target},
+                                           {"failure_threshold", link_.probe.failure_threshold}});
+                              }
+                              dispatch(GatewayHealthChanged{alive});
+                            },
+                        .on_probe =
+                            [this](const std::string& result, double latency_ms) {
+                              const auto& target = link_.target_cluster;
+                              metrics_.probes.with({target, result}).inc();
+                              auto& st = probe_stats_;
+                              st.last_result = result;
+                              st.last_unix = unix_seconds(std::chrono::system_clock::now());
+                              if (result == "success") {
+                                metrics_.probe_latency.with({target}).observe(latency_ms);
+                                st.last_success_latency_ms = latency_ms;
+                                ++st.successes;
+                                st.failures_in_a_row = 0;
+                              } else {
+                                ++st.failures;
+                                ++st.failures_in_a_row;
+                              }
+                            }}),
       credentials_timer_(executor),
       repair_timer_(executor) {}
 
 LinkWatcher::~LinkWatcher() {
   *alive_ = false;
   stop();
+  // The writer's retry timer belongs to the store thread: the last reference is dropped there.
+  store_worker_.post([w = std::move(writer_)]() mutable { w.reset(); });
 }
 
 void LinkWatcher::start() {
-  const auto& link = mirrors_.link();
+  const auto& link = link_;
   kLog.info("link watcher starting",
             {{"target_cluster", link.target_cluster}, {"export_address", link.export_address}});
   metrics_.gateway_alive.with({link.target_cluster}).set(1);
   metrics_.stream_connected.with({link.target_cluster}).set(0);
-  metrics_.mirrors.with({link.target_cluster}).set(0);
   obtain_credentials();
   repair();  // resolves the gateway names now, then every repair period
 }
@@ -121,40 +122,27 @@ void LinkWatcher::stop() {
   probe_.stop();
   credentials_timer_.cancel();
   repair_timer_.cancel();
-  if (!removed_) retry_.clear();
+  if (!removed_) writer_->clear_retries();
 }
 
 void LinkWatcher::remove() {
-  kLog.info("link removed", {{"target_cluster", mirrors_.link().target_cluster}});
+  kLog.info("link removed", {{"target_cluster", link_.target_cluster}});
   stop();
   removed_ = true;
+  exported_.clear();
   dispatch(LinkRemoved{});
-  const std::string& target = mirrors_.link().target_cluster;
+  const std::string& target = link_.target_cluster;
   metrics_.gateway_alive.remove({target});
-  metrics_.mirrors.remove({target});
   metrics_.stream_connected.remove({target});
   metrics_.credential_expiry.remove({target});
 }
 
-void LinkWatcher::dispatch(const LinkEvent& event) {
-  const auto& target = mirrors_.link().target_cluster;
-  metrics_.events.with({target, std::string(event_name(event))}).inc();
-  auto r = mirrors_.on(event);
-  if (!r) {
-    last_error_ = r.error().to_string();
-    if (retryable(r.error())) {
-      retry_.add(mirrors_.retry_for(event));
-    } else {
-      kLog.warn("link event failed", {{"target_cluster", target},
-                                      {"event", event_name(event)},
-                                      {"error", r.error().to_string()}});
-    }
-  }
-  metrics_.mirrors.with({target}).set(static_cast<double>(mirrors_.mirror_count()));
+EventQueue::Outcome LinkWatcher::dispatch(LinkEvent event) {
+  return writer_->post(std::move(event));
 }
 
 void LinkWatcher::update(const discovery::Link& link) {
-  const discovery::Link old = mirrors_.link();
+  const discovery::Link old = link_;
   if (old == link) return;
   const bool trust_changed = old.trust_bundle_pem != link.trust_bundle_pem ||
                              old.identity_address != link.identity_address ||
@@ -165,8 +153,9 @@ void LinkWatcher::update(const discovery::Link& link) {
                               old.remote_discovery_selector != link.remote_discovery_selector ||
                               old.federated_selector != link.federated_selector;
   kLog.info("link updated", {{"target_cluster", link.target_cluster}});
-  auto r = mirrors_.update_link(link);
-  if (!r && retryable(r.error())) retry_.add(mirrors_.retry_for(RepairEndpoints{}));
+  link_ = link;
+  if (link.gateway_addresses != old.gateway_addresses) gateway_addresses_ = link.gateway_addresses;
+  writer_->post(LinkUpdated{link});
   if (credentials_.valid()) refresh_endpoint();
   if (trust_changed && !credentials_.valid()) {
     credentials_backoff_ = std::chrono::milliseconds(500);
@@ -182,23 +171,24 @@ void LinkWatcher::update(const discovery::Link& link) {
 void LinkWatcher::obtain_credentials() {
   if (stopped_ || fetching_) return;
   fetching_ = true;
-  asio::post(blocking_, [this, alive = alive_, ex = executor_, dir = credentials_.dir(),
-                         link = mirrors_.link(), local = local_cluster_,
-                         current = credentials_.current_if_valid(),
-                         timeout = options_.certify_timeout]() mutable {
-    // A worker thread: only copies here; `this` is used back on the executor, if still alive.
-    auto fetched = LinkCredentials::fetch(dir, link, local, current, timeout);
-    asio::post(ex, [this, alive, fetched = std::move(fetched)]() mutable {
-      if (!*alive) return;
-      fetching_ = false;
-      credentials_fetched(std::move(fetched));
-    });
-  });
+  asio::post(blocking_,
+             [this, alive = alive_, ex = executor_, dir = credentials_.dir(), link = link_,
+              local = local_cluster_, current = credentials_.current_if_valid(),
+              timeout = options_.certify_timeout]() mutable {
+               // A worker thread: only copies here; `this` is used back on the executor, if still
+               // alive.
+               auto fetched = LinkCredentials::fetch(dir, link, local, current, timeout);
+               asio::post(ex, [this, alive, fetched = std::move(fetched)]() mutable {
+                 if (!*alive) return;
+                 fetching_ = false;
+                 credentials_fetched(std::move(fetched));
+               });
+             });
 }
 
 void LinkWatcher::credentials_fetched(Result<LinkCredentials::Fetched> fetched) {
   if (stopped_) return;
-  const auto& link = mirrors_.link();
+  const auto& link = link_;
   if (!fetched) {
     credentials_error_ = fetched.error().to_string();
     metrics_.credentials.with({link.target_cluster, fetched.error().code}).inc();
@@ -232,7 +222,7 @@ std::shared_ptr<const LinkWatcher::StreamEndpoint> LinkWatcher::stream_endpoint(
 }
 
 void LinkWatcher::refresh_endpoint() {
-  const auto& l = mirrors_.link();
+  const auto& l = link_;
   const auto& c = credentials_.current();
   auto e = std::make_shared<StreamEndpoint>(
       StreamEndpoint{l.export_address, {l.trust_bundle_pem, c.cert_chain_pem(), c.key_pem}});
@@ -242,7 +232,7 @@ void LinkWatcher::refresh_endpoint() {
 
 void LinkWatcher::credentials_ready() {
   refresh_endpoint();
-  metrics_.credential_expiry.with({mirrors_.link().target_cluster})
+  metrics_.credential_expiry.with({link_.target_cluster})
       .set(static_cast<double>(unix_seconds(credentials_.current().expiry)));
   configure_probe();
   probe_.start();
@@ -254,7 +244,7 @@ void LinkWatcher::credentials_ready() {
 
 void LinkWatcher::configure_probe() {
   if (!credentials_.valid()) return;
-  const auto& link = mirrors_.link();
+  const auto& link = link_;
   const auto& c = credentials_.current();
   auto leaf = tls::Certificate::from_pem(c.cert_pem);
   auto key = tls::PrivateKey::from_pem(c.key_pem);
@@ -273,12 +263,12 @@ void LinkWatcher::configure_probe() {
               {{"target_cluster", link.target_cluster}, {"error", ctx.error().to_string()}});
     return;
   }
-  probe_.configure(mirrors_.gateway().addresses, link.probe, link.gateway_identity, *ctx);
+  probe_.configure(gateway_addresses_, link.probe, link.gateway_identity, *ctx);
 }
 
 void LinkWatcher::open_stream() {
   if (stopped_) return;
-  const auto& link = mirrors_.link();
+  const auto& link = link_;
   ev::WatchExports req;
   *req.mutable_selector() = to_map(link.selector);
   *req.mutable_remote_discovery_selector() = to_map(link.remote_discovery_selector);
@@ -303,21 +293,21 @@ void LinkWatcher::open_stream() {
 }
 
 void LinkWatcher::on_stream_state(bool connected, const grpc::Status& status) {
-  const auto& target = mirrors_.link().target_cluster;
+  const auto& target = link_.target_cluster;
   connected_ = connected;
   metrics_.stream_connected.with({target}).set(connected ? 1 : 0);
   if (connected) {
     seen_since_connect_.clear();
     kLog.info("export stream open", {{"target_cluster", target}});
   } else {
-    last_error_ = "export stream: " + status.error_message();
+    writer_->set_last_error("export stream: " + status.error_message());
     kLog.warn("export stream closed",
               {{"target_cluster", target}, {"status", status.error_message()}});
   }
 }
 
 void LinkWatcher::on_export(ev::ExportEvent e) {
-  const auto& target = mirrors_.link().target_cluster;
+  const auto& target = link_.target_cluster;
   if (e.has_exported()) {
     auto svc = decode<discovery::Service>(e.exported().service_json());
     if (!svc) {
@@ -336,18 +326,38 @@ void LinkWatcher::on_export(ev::ExportEvent e) {
       }
       ex.remote.endpoints.push_back(std::move(*ep));
     }
-    seen_since_connect_.insert({ex.remote.service.meta.ns, ex.remote.service.meta.name});
-    dispatch(ex);
+    LinkMirrors::NsName k{ex.remote.service.meta.ns, ex.remote.service.meta.name};
+    seen_since_connect_.insert(k);
+    exported_.insert(k);
+    dispatch(std::move(ex));
   } else if (e.has_unexported()) {
-    seen_since_connect_.erase({e.unexported().namespace_(), e.unexported().name()});
-    dispatch(ServiceUnexported{e.unexported().namespace_(), e.unexported().name()});
+    LinkMirrors::NsName k{e.unexported().namespace_(), e.unexported().name()};
+    seen_since_connect_.erase(k);
+    unexport(k);
   } else if (e.has_synced()) {
     // After a reconnect the snapshot is the truth: what it lacks was unexported meanwhile.
-    for (const auto& k : mirrors_.exported()) {
-      if (!seen_since_connect_.contains(k)) dispatch(ServiceUnexported{k.first, k.second});
+    std::vector<LinkMirrors::NsName> gone;
+    for (const auto& k : exported_) {
+      if (!seen_since_connect_.contains(k)) gone.push_back(k);
     }
+    for (const auto& k : gone) unexport(k);
     dispatch(Synced{});
   }
+}
+
+void LinkWatcher::unexport(const LinkMirrors::NsName& k) {
+  // A dropped unexport keeps the service in exported_: the resync's Synced unexports it again.
+  if (dispatch(ServiceUnexported{k.first, k.second}) != EventQueue::Outcome::kDropped) {
+    exported_.erase(k);
+  }
+}
+
+void LinkWatcher::resync() {
+  if (stopped_ || !stream_) return;
+  kLog.info("reopening the export stream to resync", {{"target_cluster", link_.target_cluster}});
+  stream_->close();
+  stream_.reset();
+  open_stream();
 }
 
 void LinkWatcher::schedule_repair() {
@@ -359,8 +369,7 @@ void LinkWatcher::schedule_repair() {
 }
 
 void LinkWatcher::repair() {
-  asio::post(blocking_, [this, alive = alive_, ex = executor_,
-                         names = mirrors_.link().gateway_addresses,
+  asio::post(blocking_, [this, alive = alive_, ex = executor_, names = link_.gateway_addresses,
                          timeout = options_.resolve_timeout]() {
     auto errors = std::make_shared<std::vector<Error>>();
     auto addresses = resolve_gateways(names, timeout, errors.get());
@@ -368,8 +377,10 @@ void LinkWatcher::repair() {
       if (!*alive || stopped_) return;
       for (const auto& e : *errors) {
         kLog.warn("gateway name not resolved",
-                  {{"target_cluster", mirrors_.link().target_cluster}, {"error", e.to_string()}});
+                  {{"target_cluster", link_.target_cluster}, {"error", e.to_string()}});
       }
+      // A name that resolves to nothing right now keeps the addresses it had.
+      if (!addresses.empty()) gateway_addresses_ = addresses;
       dispatch(RepairEndpoints{std::move(addresses)});
       configure_probe();
     });
@@ -378,14 +389,15 @@ void LinkWatcher::repair() {
 }
 
 boost::json::object LinkWatcher::status() const {
-  const auto& link = mirrors_.link();
+  const auto& link = link_;
+  const LinkSnapshot snap = writer_->snapshot();
   boost::json::object o;
   o["name"] = link.meta.name;
   o["namespace"] = link.meta.ns;
   o["target_cluster"] = link.target_cluster;
   o["export_address"] = link.export_address;
   o["stream_connected"] = connected_;
-  o["synced"] = mirrors_.synced();
+  o["synced"] = snap.synced;
   boost::json::object creds;
   creds["valid"] = credentials_.valid();
   if (credentials_.valid()) {
@@ -402,11 +414,13 @@ boost::json::object LinkWatcher::status() const {
   o["credentials"] = std::move(creds);
   boost::json::object gw;
   boost::json::array addrs;
-  for (const auto& a : mirrors_.gateway().addresses) addrs.emplace_back(a);
+  for (const auto& a : gateway_addresses_) addrs.emplace_back(a);
   gw["addresses"] = std::move(addrs);
   gw["port"] = link.gateway_port;
   gw["identity"] = link.gateway_identity;
-  gw["alive"] = mirrors_.gateway().alive;
+  // The probe's view, on time; the mirrors follow it once the store thread has applied it.
+  gw["alive"] = probe_.alive();
+  gw["mirrors_alive"] = snap.gateway_alive;
   boost::json::object probe;
   const auto& st = probe_stats_;
   probe["port"] = link.probe.port;
@@ -422,7 +436,7 @@ boost::json::object LinkWatcher::status() const {
   gw["probe"] = std::move(probe);
   o["gateway"] = std::move(gw);
   boost::json::array mirrors;
-  for (const auto& m : mirrors_.status()) {
+  for (const auto& m : snap.mirrors) {
     boost::json::object j;
     j["namespace"] = m.ns;
     j["name"] = m.name;
@@ -434,8 +448,9 @@ boost::json::object LinkWatcher::status() const {
     mirrors.push_back(std::move(j));
   }
   o["mirrors"] = std::move(mirrors);
-  o["retries_pending"] = retry_.size();
-  o["last_error"] = last_error_;
+  o["retries_pending"] = snap.retries_pending;
+  o["queued_events"] = snap.queued;
+  o["last_error"] = snap.last_error;
   return o;
 }
 

@@ -1,7 +1,9 @@
 // LinkWatcher: everything strait-link runs for one Link. It obtains and renews the link
 // credential, keeps the export stream open, turns its messages (and the repair timer, the probe
 // worker, the Link's removal) into typed events for LinkMirrors, and retries the retryable
-// failures through a RetryQueue. Single-threaded: every call and callback on one executor.
+// failures through a RetryQueue. Two sides: this object lives on the I/O thread (every call and
+// callback on `executor`, nothing here waits on the local store); the handlers, the retries and
+// the LinkMirrors run on the store thread in a LinkWriter, which it only posts events to.
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
@@ -19,8 +21,8 @@
 #include "link/gateway_probe.h"
 #include "link/link_credentials.h"
 #include "link/link_metrics.h"
-#include "link/link_mirrors.h"
-#include "link/retry_queue.h"
+#include "link/link_writer.h"
+#include "link/store_worker.h"
 #include "strait/export.grpc.pb.h"
 
 namespace strait::link {
@@ -30,13 +32,16 @@ struct WatcherOptions {
   std::chrono::milliseconds certify_timeout{5'000};
   std::chrono::milliseconds resolve_timeout{2'000};
   RetryQueue::Options retry;
+  // Distinct services waiting for the store thread, per link; beyond: dropped, then a resync.
+  std::size_t max_queued_services = 4096;
 };
 
 class LinkWatcher {
  public:
   // `blocking` runs what may block (certify, name resolution); results come back on `executor`.
+  // `store_worker` runs the handlers (every LocalStore call); it must outlive this watcher.
   LinkWatcher(boost::asio::any_io_executor executor, boost::asio::any_io_executor blocking,
-              discovery::Link link, std::string local_cluster,
+              StoreWorker& store_worker, discovery::Link link, std::string local_cluster,
               std::filesystem::path credentials_dir, LocalStore& store, FederatedSet* federated,
               LinkMetrics& metrics, WatcherOptions options);
   ~LinkWatcher();
@@ -49,16 +54,20 @@ class LinkWatcher {
   // The Link was deleted: LinkRemoved (every owned object goes), then stop. A failure to
   // delete is retried until it succeeds or remove_done() holds.
   void remove();
-  bool remove_done() const { return removed_ && retry_.size() == 0; }
+  bool remove_done() const { return removed_ && writer_->snapshot().remove_done; }
   void stop();
 
-  // Feeds one event through its handler.
-  void dispatch(const LinkEvent& event);
+  // Queues one event for its handler on the store thread.
+  EventQueue::Outcome dispatch(LinkEvent event);
   // The stream adapter: export messages and stream state to typed events (public for tests).
   void on_export(exports::v1::ExportEvent event);
   void on_stream_state(bool connected, const grpc::Status& status);
 
-  const LinkMirrors& mirrors() const { return mirrors_; }
+  const discovery::Link& link() const { return link_; }
+  // The store side's first Synced has been handled.
+  bool synced() const { return writer_->snapshot().synced; }
+  // For LinkService's poll, which reads the writers on the store thread.
+  const std::shared_ptr<LinkWriter>& writer() const { return writer_; }
   boost::json::object status() const;
 
  private:
@@ -70,6 +79,9 @@ class LinkWatcher {
   void repair();
   void schedule_repair();
   void configure_probe();
+  // After the store side dropped events: reopen the export stream, whose snapshot restores them.
+  void resync();
+  void unexport(const LinkMirrors::NsName& service);
   // What the stream's thread connects with; replaced whole on renewal.
   struct StreamEndpoint {
     std::string address;
@@ -80,13 +92,19 @@ class LinkWatcher {
 
   boost::asio::any_io_executor executor_;
   boost::asio::any_io_executor blocking_;
+  StoreWorker& store_worker_;
   std::string local_cluster_;
-  LocalStore& store_;
   LinkMetrics& metrics_;
   WatcherOptions options_;
-  LinkMirrors mirrors_;
+  // Before writer_: its overflow callback captures it.
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  // The I/O side's own copies: the store side has its own in its LinkMirrors.
+  discovery::Link link_;
+  std::vector<std::string> gateway_addresses_;  // what the probe probes
+  // What the stream has told the store side is exported (a superset: a dropped unexport stays).
+  std::set<LinkMirrors::NsName> exported_;
+  std::shared_ptr<LinkWriter> writer_;
   LinkCredentials credentials_;
-  RetryQueue retry_;
   GatewayProbe probe_;
   std::shared_ptr<controlplane::WatchStream<exports::v1::WatchExports, exports::v1::ExportEvent>>
       stream_;
@@ -105,12 +123,10 @@ class LinkWatcher {
   };
   ProbeStats probe_stats_;
   std::string credentials_error_;
-  std::string last_error_;
   bool connected_ = false;
   bool fetching_ = false;
   bool removed_ = false;
   bool stopped_ = false;
-  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
 }  // namespace strait::link

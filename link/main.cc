@@ -1,6 +1,7 @@
 // strait-link: the link service of one cluster. Finds the local controller through its state
 // directory, then runs LinkService on one I/O thread with the admin server (/live /ready
-// /metrics /links). Signals are taken by the main thread with sigwait.
+// /metrics /links); LinkService's store thread makes every local-store call. Signals are taken by
+// the main thread with sigwait.
 #include <pthread.h>
 #include <unistd.h>
 
@@ -129,5 +130,7 @@ int main(int argc, char** argv) {
     io.stop();
   });
   io_thread.join();
+  // Writes already queued for the local store get a few seconds; then the store thread stops.
+  service.drain(std::chrono::seconds(5));
   return 0;
 }

@@ -89,6 +89,7 @@ void RetryQueue::fire() {
     }
   }
   arm();
+  if (on_round_) on_round_();
 }
 
 }  // namespace strait::link

@@ -1,7 +1,7 @@
 // RetryQueue: work that failed with a retryable error, redone later. Per key (a service, "gc",
 // "repair"): exponential backoff, and a newer failure of the same key replaces the older one
 // rather than queueing twice. Across keys: a token bucket, so a controller that comes back is
-// not hit by every retry at once. Runs on one executor (the link's thread).
+// not hit by every retry at once. Runs on one executor (the store thread, StoreWorker).
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
@@ -36,6 +36,8 @@ class RetryQueue {
   void add(RetryWork work);
   void clear();
   std::size_t size() const { return items_.size(); }
+  // Called after every round of retries (the owner republishes its status).
+  void on_round(std::function<void()> f) { on_round_ = std::move(f); }
 
  private:
   struct Item {
@@ -49,6 +51,7 @@ class RetryQueue {
 
   Options options_;
   OnFailure on_failure_;
+  std::function<void()> on_round_;
   boost::asio::steady_timer timer_;
   std::map<std::string, Item> items_;
   double tokens_;

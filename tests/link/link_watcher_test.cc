@@ -1,5 +1,6 @@
 // The stream adapter of LinkWatcher: export messages become typed events; after a reconnect,
-// the new snapshot's Synced unexports what it no longer contains; bad JSON is skipped.
+// the new snapshot's Synced unexports what it no longer contains; bad JSON is skipped. The
+// handlers run on the StoreWorker thread: each check waits for it to be idle first.
 #include <gtest/gtest.h>
 
 #include <boost/asio/io_context.hpp>
@@ -64,23 +65,35 @@ class LinkWatcherTest : public ::testing::Test {
   boost::asio::io_context io_;
   metrics::Registry registry_;
   LinkMetrics metrics_{registry_};
+  void settle() { ASSERT_TRUE(worker_.wait_idle(std::chrono::seconds(10))); }
+
   testing::FakeStore store_;
   controlplane::testing::TempDir dir_;
-  LinkWatcher watcher_{
-      io_.get_executor(), io_.get_executor(), link(), "west", dir_.path() / "east", store_, nullptr,
-      metrics_,           WatcherOptions{}};
+  StoreWorker worker_;  // after the store it calls, before the watcher that posts to it
+  LinkWatcher watcher_{io_.get_executor(),
+                       io_.get_executor(),
+                       worker_,
+                       link(),
+                       "west",
+                       dir_.path() / "east",
+                       store_,
+                       nullptr,
+                       metrics_,
+                       WatcherOptions{}};
 };
 
 TEST_F(LinkWatcherTest, ExportMessagesBecomeMirrors) {
   watcher_.on_stream_state(true, grpc::Status::OK);
   watcher_.on_export(exported("web"));
   watcher_.on_export(synced());
+  settle();
   EXPECT_NE(store_.service("shop", "web-east"), nullptr);
-  EXPECT_TRUE(watcher_.mirrors().synced());
+  EXPECT_TRUE(watcher_.synced());
   ev::ExportEvent gone;
   gone.mutable_unexported()->set_namespace_("shop");
   gone.mutable_unexported()->set_name("web");
   watcher_.on_export(gone);
+  settle();
   EXPECT_EQ(store_.service("shop", "web-east"), nullptr);
   auto text = registry_.expose();
   EXPECT_NE(text.find("link_events_total{target_cluster=\"east\",event=\"service_exported\"} 1"),
@@ -95,13 +108,16 @@ TEST_F(LinkWatcherTest, SnapshotAfterReconnectUnexportsWhatItLacks) {
   watcher_.on_export(exported("web"));
   watcher_.on_export(exported("cart"));
   watcher_.on_export(synced());
+  settle();
   ASSERT_NE(store_.service("shop", "cart-east"), nullptr);
   watcher_.on_stream_state(false, grpc::Status(grpc::StatusCode::UNAVAILABLE, "target restarting"));
   // cart was unexported while the stream was down: the new snapshot lacks it.
   watcher_.on_stream_state(true, grpc::Status::OK);
   watcher_.on_export(exported("web"));
+  settle();
   EXPECT_NE(store_.service("shop", "cart-east"), nullptr);  // not before Synced
   watcher_.on_export(synced());
+  settle();
   EXPECT_EQ(store_.service("shop", "cart-east"), nullptr);
   EXPECT_NE(store_.service("shop", "web-east"), nullptr);
   EXPECT_EQ(watcher_.status().at("last_error").as_string(), "export stream: target restarting");
@@ -111,6 +127,7 @@ TEST_F(LinkWatcherTest, MalformedExportsAreSkipped) {
   ev::ExportEvent bad;
   bad.mutable_exported()->set_service_json("{not json");
   watcher_.on_export(bad);
+  settle();
   EXPECT_EQ(store_.size(), 1u);  // only the local service
 }
 
