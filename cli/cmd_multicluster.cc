@@ -81,7 +81,7 @@ int unlink(const Args& args) {
   // Mirrors first, the Link last: strait-link would otherwise repair what we remove.
   for (auto kind :
        {discovery::Kind::kEndpoint, discovery::Kind::kService, discovery::Kind::kLink}) {
-    auto objects = list_objects(*access, kind);
+    auto objects = list_objects(*access, *stub, kind);
     if (!objects) return fail(objects.error().message);
     for (const auto& o : *objects) {
       const auto& m = discovery::meta_of(o);

@@ -169,7 +169,7 @@ int cmd_get(const Args& args) {
   }
   auto access = resolve_access(args);
   if (!access) return fail(access.error().message);
-  auto all = list_objects(*access, *kind, args.get_or("namespace", ""));
+  auto all = list_objects(*access, *access->admin(), *kind, args.get_or("namespace", ""));
   if (!all) return fail(all.error().message);
   std::vector<discovery::Object> objects;
   for (auto& o : *all) {

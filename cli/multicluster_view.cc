@@ -50,11 +50,12 @@ std::optional<std::string> json_string(const boost::json::object& o, std::string
 Result<MulticlusterView> gather_view(const ControllerAccess& access,
                                      const Result<std::string>& link_admin,
                                      const std::string& only_cluster) {
-  auto links = list_objects(access, Kind::kLink);
+  auto stub = access.admin();
+  auto links = list_objects(access, *stub, Kind::kLink);
   if (!links) return links.error();
-  auto services = list_objects(access, Kind::kService);
+  auto services = list_objects(access, *stub, Kind::kService);
   if (!services) return services.error();
-  auto endpoints = list_objects(access, Kind::kEndpoint);
+  auto endpoints = list_objects(access, *stub, Kind::kEndpoint);
   if (!endpoints) return endpoints.error();
 
   MulticlusterView view;

@@ -14,13 +14,14 @@ std::unique_ptr<grpc::ClientContext> rpc_context() {
 }
 
 Result<std::vector<discovery::Object>> list_objects(const ControllerAccess& access,
+                                                    admin::v1::Admin::Stub& admin,
                                                     discovery::Kind kind, const std::string& ns) {
   admin::v1::ListRequest req;
   req.set_kind(std::string(discovery::kind_name(kind)));
   req.set_namespace_(ns);
   admin::v1::ListResponse resp;
   auto ctx = rpc_context();
-  auto status = access.admin()->List(ctx.get(), req, &resp);
+  auto status = admin.List(ctx.get(), req, &resp);
   if (!status.ok()) {
     return make_error("rpc_failed",
                       controlplane::describe_status(status, access.destination_address));
