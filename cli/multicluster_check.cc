@@ -82,8 +82,9 @@ Result<std::string> probe_gateway(const discovery::Link& link) {
     } else if (!*results[i]) {
       refused.push_back(results[i]->error().message);
     } else {
-      answered.push_back(where + " answered " + link.probe.path + " in " +
-                         format_ms(results[i]->value().count() / 1000.0));
+      answered.push_back(
+          where + " answered " + link.probe.path + " in " +
+          format_ms(std::chrono::duration<double, std::milli>(results[i]->value()).count()));
     }
   }
   if (answered.empty()) {
