@@ -59,6 +59,10 @@ asio::awaitable<void> ProbeServer::session(tcp::socket s) {
   auto& ctx = rt_.context();
   auto member = ctx.connections.join();
   member.hold(s.native_handle());
+  // The handshake's last flight and the answer are small writes: without this, Nagle holds them
+  // for the peer's delayed ACK (~40 ms on every probe).
+  boost::system::error_code nodelay_ec;
+  s.set_option(tcp::no_delay(true), nodelay_ec);
   auto state = ctx.identity.current();
   if (!state) co_return;  // no certificate yet: nothing to serve TLS with
   tls::TlsStream tls(std::move(s), state->server, tls::TlsStream::Role::kServer);
