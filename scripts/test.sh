@@ -14,6 +14,7 @@ for type in Release Asan; do
   dir="$root/build/$(echo "$type" | tr '[:upper:]' '[:lower:]')"
   echo "=== test $type"
   export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0"
+  export LSAN_OPTIONS="suppressions=$root/scripts/lsan.supp"
   export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
   if ! ctest --test-dir "$dir" --output-on-failure -j 2 --timeout 600; then
     status=1
