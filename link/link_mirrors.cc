@@ -119,7 +119,7 @@ Result<void> LinkMirrors::update_link(const discovery::Link& link) {
   return reconcile_all(false);
 }
 
-Result<void> LinkMirrors::reconcile_all(bool force, bool gateway_only) {
+Result<void> LinkMirrors::reconcile_all(bool repair, bool gateway_only) {
   std::set<NsName> keys;
   for (const auto& [k, r] : remotes_) {
     if (!gateway_only ||
@@ -130,17 +130,68 @@ Result<void> LinkMirrors::reconcile_all(bool force, bool gateway_only) {
   if (!gateway_only) {
     for (const auto& [k, w] : written_) keys.insert(k);
   }
+  // One listing of the local Services serves the whole pass (conflict checks), instead of a
+  // List per service.
+  auto listed = store_.list(Kind::kService, "");
+  if (!listed) return listed.error();
+  services_by_ns_.emplace();
+  for (auto& o : *listed) (*services_by_ns_)[discovery::meta_of(o).ns].push_back(std::move(o));
+  struct EndPass {
+    std::optional<std::map<std::string, std::vector<Object>>>& cache;
+    ~EndPass() { cache.reset(); }
+  } end_pass{services_by_ns_};
+
   Result<void> result;
+  if (repair) {
+    if (auto r = forget_drifted(); !r) return r;
+  }
   for (const auto& k : keys) {
-    if (auto r = reconcile(k, force); !r && result) result = r;
+    if (auto r = reconcile(k, false); !r && result) result = r;
   }
   if (!gateway_only && federated_) {
     if (auto r = federated_->refresh_local(); !r && result) result = r;
-    if (force) {
+    if (repair) {
       if (auto r = federated_->reapply_all(); !r && result) result = r;
     }
   }
   return result;
+}
+
+Result<void> LinkMirrors::forget_drifted() {
+  std::map<ObjectKey, Object> stored;
+  for (const auto& [ns, objs] : *services_by_ns_) {
+    for (const auto& o : objs) stored.emplace(discovery::key_of(o), o);
+  }
+  auto endpoints = store_.list(Kind::kEndpoint, "");
+  if (!endpoints) return endpoints.error();
+  for (auto& o : *endpoints) stored.emplace(discovery::key_of(o), std::move(o));
+  for (auto& [svc, objs] : written_) {
+    for (auto it = objs.begin(); it != objs.end();) {
+      auto st = stored.find(it->first);
+      bool same = false;
+      if (st != stored.end()) {
+        Object a = st->second;
+        discovery::meta_of(a).version = 0;
+        // The store fills in what we leave empty (a Service's virtual IP).
+        if (auto* s = std::get_if<discovery::Service>(&a)) {
+          if (std::get<discovery::Service>(it->second).cluster_ip.empty()) s->cluster_ip.clear();
+        }
+        Object b = it->second;
+        discovery::meta_of(b).version = 0;
+        same = a == b;
+      }
+      it = same ? std::next(it) : objs.erase(it);  // rewritten by the reconcile that follows
+    }
+  }
+  return {};
+}
+
+Result<std::vector<Object>> LinkMirrors::local_services(const std::string& ns) {
+  if (services_by_ns_) {
+    auto it = services_by_ns_->find(ns);
+    return it == services_by_ns_->end() ? std::vector<Object>{} : it->second;
+  }
+  return store_.list(Kind::kService, ns);
 }
 
 Result<void> LinkMirrors::reconcile(const NsName& key, bool force) {
@@ -169,7 +220,7 @@ Result<void> LinkMirrors::reconcile(const NsName& key, bool force) {
       federated_member = federated_ && topologies::is_federated_member(svc.meta.labels);
       if (mirror) {
         // A local object of the mirror's name that is not ours is never overwritten.
-        auto existing = store_.list(Kind::kService, key.first);
+        auto existing = local_services(key.first);
         if (!existing) return existing.error();
         bool conflict = false, namespace_exists = false;
         for (const auto& o : *existing) {

@@ -7,6 +7,7 @@
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <utility>
@@ -70,7 +71,13 @@ class LinkMirrors {
 
  private:
   Result<void> reconcile(const NsName& service, bool force);
-  Result<void> reconcile_all(bool force, bool gateway_only = false);
+  // repair: compare what was written with the store (two List calls) and rewrite only what
+  // drifted, instead of writing every object again.
+  Result<void> reconcile_all(bool repair, bool gateway_only = false);
+  // Forgets written objects that the store no longer holds as written (deleted or changed).
+  Result<void> forget_drifted();
+  // The local Services of a namespace: from the pass's listing, else one List call.
+  Result<std::vector<discovery::Object>> local_services(const std::string& ns);
   Result<void> collect_garbage();
   Result<void> remove_all();
 
@@ -84,6 +91,8 @@ class LinkMirrors {
   std::map<NsName, topologies::RemoteService> remotes_;  // what the target exports now
   std::map<NsName, std::map<discovery::ObjectKey, discovery::Object>> written_;
   std::map<NsName, MirrorStatus> status_;
+  // During a reconcile_all pass: every local Service by namespace (one List for the pass).
+  std::optional<std::map<std::string, std::vector<discovery::Object>>> services_by_ns_;
 };
 
 }  // namespace strait::link

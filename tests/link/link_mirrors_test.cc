@@ -177,7 +177,32 @@ TEST_F(LinkMirrorsTest, DeadGatewayMakesGatewayEndpointsNotReady) {
   for (const auto& [n, e] : store.endpoints_of("shop", "web-east")) EXPECT_TRUE(e.ready) << n;
 }
 
-TEST_F(LinkMirrorsTest, RepairTakesResolvedAddressesAndRewritesEverything) {
+TEST_F(LinkMirrorsTest, RepairRewritesOnlyWhatDrifted) {
+  ASSERT_TRUE(mirrors.on(ServiceExported{remote("web", kGateway, {"10.1.0.1"})}));
+  ASSERT_TRUE(mirrors.on(ServiceExported{remote("db", kFlat, {"10.1.0.7"})}));
+  // The store fills in a virtual IP and versions: that is not drift.
+  auto vip = *store.service("shop", "web-east");
+  vip.cluster_ip = "198.19.0.9";
+  vip.meta.version = 42;
+  store.put(vip);
+  int applies = store.applies;
+  ASSERT_TRUE(mirrors.on(RepairEndpoints{{}}));
+  EXPECT_EQ(store.applies, applies) << "a repair with nothing drifted wrote anyway";
+  // Someone deletes one mirror's endpoint and changes the other's port: exactly those return.
+  auto eps = store.endpoints_of("shop", "db-east");
+  ASSERT_EQ(eps.size(), 1u);
+  ASSERT_TRUE(store.remove({Kind::kEndpoint, "shop", eps.begin()->first}));
+  auto changed = *store.service("shop", "web-east");
+  changed.ports.at(0).port = 8888;
+  store.put(changed);
+  applies = store.applies;
+  ASSERT_TRUE(mirrors.on(RepairEndpoints{{}}));
+  EXPECT_EQ(store.applies, applies + 2);
+  EXPECT_EQ(store.endpoints_of("shop", "db-east").size(), 1u);
+  EXPECT_NE(store.service("shop", "web-east")->ports.at(0).port, 8888);
+}
+
+TEST_F(LinkMirrorsTest, RepairTakesResolvedAddresses) {
   ASSERT_TRUE(mirrors.on(ServiceExported{remote("web", kGateway, {"10.1.0.1"})}));
   const int applies = store.applies;
   ASSERT_TRUE(mirrors.on(RepairEndpoints{{"198.18.0.20"}}));
