@@ -12,6 +12,21 @@
 
 namespace strait::link::testing {
 
+// The Link to cluster east the link tests use: one gateway at `gateway_address`, gateway-mode
+// selector only.
+inline discovery::Link east_test_link(const std::string& gateway_address = "198.18.0.10") {
+  discovery::Link l;
+  l.meta.ns = "strait-multicluster";
+  l.meta.name = "east";
+  l.target_cluster = "east";
+  l.target_domain = "east.local";
+  l.target_trust_domain = "east.strait";
+  l.gateway_addresses = {gateway_address};
+  l.gateway_identity = "spiffe://east.strait/ns/strait-multicluster/sa/strait-gateway";
+  l.selector = {{"mirror.strait.dev/exported", "true"}};
+  return l;
+}
+
 class FakeStore final : public LocalStore {
  public:
   Result<void> apply(const std::vector<discovery::Object>& objects) override {
@@ -42,6 +57,13 @@ class FakeStore final : public LocalStore {
     for (int i = 0; i < n; ++i) failures_.push_back(error);
   }
   void put(discovery::Object o) { objects_[discovery::key_of(o)] = std::move(o); }
+  // A local (not mirrored) Service, so that its namespace exists for the mirrors' status.
+  void put_local_service(const std::string& ns, const std::string& name) {
+    discovery::Service local;
+    local.meta.ns = ns;
+    local.meta.name = name;
+    put(local);
+  }
   const discovery::Object* find(discovery::Kind kind, const std::string& ns,
                                 const std::string& name) const {
     auto it = objects_.find({kind, ns, name});

@@ -11,16 +11,9 @@ using discovery::Kind;
 using testing::FakeStore;
 
 discovery::Link east_link() {
-  discovery::Link l;
-  l.meta.ns = "strait-multicluster";
-  l.meta.name = "east";
-  l.target_cluster = "east";
-  l.target_domain = "east.local";
-  l.target_trust_domain = "east.strait";
-  l.gateway_addresses = {"198.18.0.10", "198.18.0.11"};
+  discovery::Link l = testing::east_test_link("198.18.0.10");
+  l.gateway_addresses.push_back("198.18.0.11");
   l.gateway_port = 4143;
-  l.gateway_identity = "spiffe://east.strait/ns/strait-multicluster/sa/strait-gateway";
-  l.selector = {{"mirror.strait.dev/exported", "true"}};
   l.remote_discovery_selector = {{"mirror.strait.dev/exported", "remote-discovery"}};
   l.federated_selector = {{"mirror.strait.dev/federated", "member"}};
   return l;

@@ -15,19 +15,6 @@ namespace strait::link {
 namespace {
 namespace ev = exports::v1;
 
-discovery::Link link() {
-  discovery::Link l;
-  l.meta.ns = "strait-multicluster";
-  l.meta.name = "east";
-  l.target_cluster = "east";
-  l.target_domain = "east.local";
-  l.target_trust_domain = "east.strait";
-  l.gateway_addresses = {"198.18.0.10"};
-  l.gateway_identity = "spiffe://east.strait/ns/strait-multicluster/sa/strait-gateway";
-  l.selector = {{"mirror.strait.dev/exported", "true"}};
-  return l;
-}
-
 ev::ExportEvent exported(const std::string& name) {
   discovery::Service s;
   s.meta.cluster = "east";
@@ -56,12 +43,7 @@ ev::ExportEvent synced() {
 
 class LinkWatcherTest : public ::testing::Test {
  protected:
-  LinkWatcherTest() {
-    discovery::Service local;
-    local.meta.ns = "shop";
-    local.meta.name = "frontend";
-    store_.put(local);
-  }
+  LinkWatcherTest() { store_.put_local_service("shop", "frontend"); }
   boost::asio::io_context io_;
   metrics::Registry registry_;
   LinkMetrics metrics_{registry_};
@@ -73,7 +55,7 @@ class LinkWatcherTest : public ::testing::Test {
   LinkWatcher watcher_{io_.get_executor(),
                        io_.get_executor(),
                        worker_,
-                       link(),
+                       testing::east_test_link(),
                        "west",
                        dir_.path() / "east",
                        store_,

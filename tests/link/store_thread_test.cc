@@ -34,8 +34,6 @@ namespace ev = exports::v1;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
-const char* kGatewayId = "spiffe://east.strait/ns/strait-multicluster/sa/strait-gateway";
-
 // Polls `pred` until it holds or `deadline` passes (the state it reads has no notification).
 bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds deadline = 10s) {
   const auto until = Clock::now() + deadline;
@@ -104,6 +102,10 @@ class BlockingStore final : public LocalStore {
   void put(discovery::Object o) {
     std::lock_guard lock(mu_);
     inner_.put(std::move(o));
+  }
+  void put_local_service(const std::string& ns, const std::string& name) {
+    std::lock_guard lock(mu_);
+    inner_.put_local_service(ns, name);
   }
   // Ready flags of a mirror's endpoints ("" when it has none).
   std::string readiness(const std::string& ns, const std::string& service) const {
@@ -254,27 +256,9 @@ TEST(LinkEventQueueTest, FullQueueDropsNewServicesOnlyAndSaysSo) {
 
 // --- LinkWriter and StoreWorker ------------------------------------------------------------
 
-discovery::Link writer_link() {
-  discovery::Link l;
-  l.meta.ns = "strait-multicluster";
-  l.meta.name = "east";
-  l.target_cluster = "east";
-  l.target_domain = "east.local";
-  l.target_trust_domain = "east.strait";
-  l.gateway_addresses = {"198.18.0.10"};
-  l.gateway_identity = kGatewayId;
-  l.selector = {{"mirror.strait.dev/exported", "true"}};
-  return l;
-}
-
 class LinkWriterTest : public ::testing::Test {
  protected:
-  LinkWriterTest() {
-    discovery::Service local;
-    local.meta.ns = "shop";
-    local.meta.name = "frontend";
-    store_.put(local);
-  }
+  LinkWriterTest() { store_.put_local_service("shop", "frontend"); }
   metrics::Registry registry_;
   LinkMetrics metrics_{registry_};
   BlockingStore store_;
@@ -283,8 +267,9 @@ class LinkWriterTest : public ::testing::Test {
 
 TEST_F(LinkWriterTest, OverflowDropsCountsAndAsksForAResyncOnceDrained) {
   std::atomic<int> resyncs{0};
-  auto writer = LinkWriter::make(worker_, writer_link(), "west", store_, nullptr, metrics_,
-                                 {.retry = {}, .max_queued_services = 2}, [&] { ++resyncs; });
+  auto writer =
+      LinkWriter::make(worker_, testing::east_test_link(), "west", store_, nullptr, metrics_,
+                       {.retry = {}, .max_queued_services = 2}, [&] { ++resyncs; });
   store_.block();
   writer->post(LinkEvent{exported_event("a")});
   ASSERT_TRUE(eventually([&] { return store_.waiting() == 1; }));  // `a` is in the store call
@@ -308,7 +293,8 @@ TEST_F(LinkWriterTest, OverflowDropsCountsAndAsksForAResyncOnceDrained) {
 }
 
 TEST_F(LinkWriterTest, ShutdownDrainsWhatIsQueued) {
-  auto writer = LinkWriter::make(worker_, writer_link(), "west", store_, nullptr, metrics_, {}, {});
+  auto writer = LinkWriter::make(worker_, testing::east_test_link(), "west", store_, nullptr,
+                                 metrics_, {}, {});
   store_.block();
   for (auto n : {"a", "b", "c"}) writer->post(LinkEvent{exported_event(n)});
   ASSERT_TRUE(eventually([&] { return store_.waiting() == 1; }));
@@ -328,7 +314,8 @@ TEST_F(LinkWriterTest, ShutdownDrainsWhatIsQueued) {
 }
 
 TEST_F(LinkWriterTest, ShutdownGivesUpAfterItsDeadline) {
-  auto writer = LinkWriter::make(worker_, writer_link(), "west", store_, nullptr, metrics_, {}, {});
+  auto writer = LinkWriter::make(worker_, testing::east_test_link(), "west", store_, nullptr,
+                                 metrics_, {}, {});
   store_.block(1000ms);  // each call then fails as a gRPC deadline would
   for (auto n : {"a", "b", "c"}) writer->post(LinkEvent{exported_event(n)});
   ASSERT_TRUE(eventually([&] { return store_.waiting() == 1; }));
@@ -352,10 +339,7 @@ class LinkStoreBlockedTest : public ::testing::Test {
   LinkStoreBlockedTest()
       : east_("east.strait"),
         gateway_(east_.credentials("strait-multicluster", "strait-gateway"), east_.bundle) {
-    discovery::Service local;
-    local.meta.ns = "shop";
-    local.meta.name = "frontend";
-    store_.put(local);
+    store_.put_local_service("shop", "frontend");
   }
 
   void SetUp() override {
@@ -370,7 +354,7 @@ class LinkStoreBlockedTest : public ::testing::Test {
     ASSERT_TRUE(
         controlplane::write_file_atomic(dir_.path() / "east" / "cert.pem", tls::to_pem(chain)));
 
-    discovery::Link l = writer_link();
+    discovery::Link l = testing::east_test_link();
     l.gateway_addresses = {"127.0.0.1"};
     l.trust_bundle_pem = east_.root.cert().to_pem();
     l.export_address = "127.0.0.1:1";  // nothing there: the stream keeps reconnecting
