@@ -60,10 +60,20 @@ Response text(unsigned status, std::string body) {
 
 }  // namespace
 
+// The address connections are counted under: IPv4-mapped IPv6 peers count as their IPv4 address.
+asio::ip::address source_of(const tcp::endpoint& ep) {
+  const auto a = ep.address();
+  if (a.is_v6() && a.to_v6().is_v4_mapped()) {
+    return asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6());
+  }
+  return a;
+}
+
 struct Session {
   explicit Session(tcp::socket socket) : stream(std::move(socket)) {}
   beast::tcp_stream stream;
   tcp::endpoint peer;
+  asio::ip::address source;
   // True from a parsed request until its response is written. Only touched on the session's strand.
   // stop() lets such a response finish (it is bounded by the write deadline) instead of cutting it.
   bool answering = false;
@@ -79,8 +89,8 @@ struct AdminServer::Impl : std::enable_shared_from_this<Impl> {
         refused(reg.counter("admin_requests_refused_total",
                             "Admin connections and requests refused, by reason.", {"reason"})) {
     // Every reason exists from the start, so a dashboard sees 0 rather than nothing.
-    for (const char* r : {"too_many_connections", "header_too_large", "body_too_large",
-                          "read_timeout", "bad_request", "forbidden"}) {
+    for (const char* r : {"too_many_connections", "too_many_from_source", "header_too_large",
+                          "body_too_large", "read_timeout", "bad_request", "forbidden"}) {
       refused.with({r});
     }
   }
@@ -101,19 +111,29 @@ struct AdminServer::Impl : std::enable_shared_from_this<Impl> {
   std::map<std::string, std::map<http::verb, std::shared_ptr<const Route>>> routes;
   std::shared_ptr<const ReadinessCheck> readiness;
   std::map<std::uint64_t, std::weak_ptr<Session>> sessions;
+  std::map<asio::ip::address, std::size_t> per_source;  // open connections by source address
   std::uint64_t next_session = 0;
 
+  // Every refusal is counted; the log gets at most one line per reason per second (with how
+  // many were not logged), so that a flood of refused connections cannot flood the log too.
   void refuse(std::string_view reason, const tcp::endpoint& peer, std::string_view detail = "") {
     refused.with({std::string(reason)}).inc();
-    logger.warn("admin request refused",
-                {{"reason", reason}, {"peer", peer_string(peer)}, {"detail", detail}});
+    std::uint64_t dropped = 0;
+    if (!log_limit.allow(reason, &dropped)) return;
+    logger.warn("admin request refused", {{"reason", reason},
+                                          {"peer", peer_string(peer)},
+                                          {"detail", detail},
+                                          {"not_logged_since", dropped}});
   }
+  log::RateLimit log_limit;
 
   Response route(const Request& req);
   awaitable<void> accept_loop();
   awaitable<void> run_session(std::shared_ptr<Session> s);
   awaitable<void> linger_close(Session& s);
-  void session_done(std::uint64_t id);
+  // Why a new connection from `source` must be refused ("" to admit it). Called with mu held.
+  std::string_view admission_locked(const asio::ip::address& source) const;
+  void session_done(std::uint64_t id, const asio::ip::address& source);
   void close_all();
 };
 
@@ -162,23 +182,33 @@ awaitable<void> AdminServer::Impl::accept_loop() {
     }
     beast::error_code ignored;
     tcp::endpoint peer = socket.remote_endpoint(ignored);
-    if (open.load() >= opts.max_connections) {
-      refuse("too_many_connections", peer, std::to_string(opts.max_connections) + " open");
-      socket.close(ignored);
-      continue;
-    }
+    const asio::ip::address source = source_of(peer);
     auto s = std::make_shared<Session>(std::move(socket));
     s->peer = peer;
+    s->source = source;
     std::uint64_t id;
+    std::string_view refusal;
     {
       std::lock_guard lock(mu);
       if (stopping.load()) break;  // stop() already walked the sessions: do not add one it missed
-      id = next_session++;
-      sessions.emplace(id, s);
-      open.fetch_add(1);
+      refusal = admission_locked(source);
+      if (refusal.empty()) {
+        id = next_session++;
+        sessions.emplace(id, s);
+        ++per_source[source];
+        open.fetch_add(1);
+      }
+    }
+    if (!refusal.empty()) {
+      refuse(refusal, peer,
+             refusal == "too_many_from_source" ? std::to_string(opts.max_connections_per_source) +
+                                                     " open from " + source.to_string()
+                                               : std::to_string(open.load()) + " open");
+      s->stream.socket().close(ignored);
+      continue;
     }
     auto ex = s->stream.get_executor();
-    asio::co_spawn(ex, run_session(std::move(s)), [self, id](std::exception_ptr e) {
+    asio::co_spawn(ex, run_session(std::move(s)), [self, id, source](std::exception_ptr e) {
       if (e) {
         try {
           std::rethrow_exception(e);
@@ -188,16 +218,29 @@ awaitable<void> AdminServer::Impl::accept_loop() {
           self->logger.error("admin session failed");
         }
       }
-      self->session_done(id);
+      self->session_done(id, source);
     });
   }
   beast::error_code ignored;
   acceptor.close(ignored);
 }
 
-void AdminServer::Impl::session_done(std::uint64_t id) {
+std::string_view AdminServer::Impl::admission_locked(const asio::ip::address& source) const {
+  if (auto it = per_source.find(source);
+      it != per_source.end() && it->second >= opts.max_connections_per_source) {
+    return "too_many_from_source";
+  }
+  const std::size_t cap = opts.max_connections + (source.is_loopback() ? opts.loopback_reserve : 0);
+  if (open.load() >= cap) return "too_many_connections";
+  return {};
+}
+
+void AdminServer::Impl::session_done(std::uint64_t id, const asio::ip::address& source) {
   std::lock_guard lock(mu);
   sessions.erase(id);
+  if (auto it = per_source.find(source); it != per_source.end() && --it->second == 0) {
+    per_source.erase(it);
+  }
   open.fetch_sub(1);
 }
 

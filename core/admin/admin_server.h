@@ -3,8 +3,10 @@
 // and the routes the binary adds (e.g. POST /shutdown, loopback only).
 //
 // It is reachable by anything that can reach the pod, so it defends itself: header and body
-// limits, read and idle deadlines, a cap on connections. Every refusal is logged with its reason
-// and counted in admin_requests_refused_total{reason}.
+// limits, read and idle deadlines, a cap on connections and a smaller one per source address,
+// and a few connections kept for loopback peers beyond the cap, so that no remote peer can lock
+// out a local probe (kubelet on the node, the binary's own checks). Every refusal is logged with
+// its reason and counted in admin_requests_refused_total{reason}.
 //
 // It runs on the caller's io_context (any number of threads). stop() closes the listener and every
 // open session; once the io_context has no other work, run() returns: nothing is left detached.
@@ -59,10 +61,12 @@ struct AdminOptions {
   std::uint16_t port = 0;  // 0: any free port, see AdminServer::port()
   std::size_t header_limit = 8 * 1024;
   std::size_t body_limit = 64 * 1024;
-  std::chrono::milliseconds read_timeout{10'000};   // to receive one whole request
+  std::chrono::milliseconds read_timeout{5'000};    // to receive one whole request
   std::chrono::milliseconds idle_timeout{30'000};   // between requests on a kept-alive connection
   std::chrono::milliseconds write_timeout{10'000};  // to send one response
   std::size_t max_connections = 256;
+  std::size_t max_connections_per_source = 16;  // open connections from one IP address
+  std::size_t loopback_reserve = 16;            // loopback peers may go this far past the cap
 };
 
 class AdminServer {

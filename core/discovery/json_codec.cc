@@ -4,7 +4,6 @@
 
 #include <array>
 #include <charconv>
-#include <cmath>
 #include <limits>
 
 #include <boost/json.hpp>
@@ -125,13 +124,11 @@ class Fields {
       }
       return static_cast<std::uint64_t>(n);
     }
-    if (v->is_double() && std::floor(v->get_double()) == v->get_double()) {
-      double n = v->get_double();
-      if (n < static_cast<double>(min) || n > static_cast<double>(max)) {
-        d_.fail(at(key), "must be " + range + ", got " + json::serialize(*v));
-        return std::nullopt;
-      }
-      return static_cast<std::uint64_t>(n);
+    // A double is never read as an integer: the parser makes one of any number beyond 64 bits
+    // (18446744073709551616 is 2^64 as a double), and a cast of it would be undefined.
+    if (v->is_double()) {
+      d_.fail(at(key), "must be an integer " + range + ", got " + json::serialize(*v));
+      return std::nullopt;
     }
     d_.fail(at(key), "expected an integer, got " + describe(*v));
     return std::nullopt;
@@ -251,6 +248,7 @@ void decode_spec(Fields& f, Service& s) {
       s.ports.push_back(std::move(port));
     }
   }
+  f.strings("serviceAccounts", s.service_accounts);
 }
 
 void decode_spec(Fields& f, Endpoint& e) {
@@ -359,6 +357,7 @@ json::object spec_json(const Service& s) {
     ports.emplace_back(std::move(j));
   }
   o["ports"] = std::move(ports);
+  if (!s.service_accounts.empty()) o["serviceAccounts"] = strings_json(s.service_accounts);
   return o;
 }
 json::object spec_json(const Endpoint& e) {

@@ -222,6 +222,9 @@ void check_spec(Check& c, const Service& s) {
            "must be an IP address (or omitted to allocate one), got \"" + s.cluster_ip + "\"");
   }
   if (s.ports.empty()) c.fail("spec.ports", "must list at least one port");
+  for (std::size_t i = 0; i < s.service_accounts.size(); ++i) {
+    c.dns_label("spec.serviceAccounts[" + std::to_string(i) + "]", s.service_accounts[i]);
+  }
   std::set<std::string> names;
   for (std::size_t i = 0; i < s.ports.size(); ++i) {
     std::string p = "spec.ports[" + std::to_string(i) + "]";

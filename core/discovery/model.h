@@ -52,6 +52,10 @@ struct Service {
   Meta meta;
   std::string cluster_ip;  // virtual IP from the cluster's service range; allocated if empty
   std::vector<ServicePort> ports;
+  // The service accounts (of the service's namespace) whose workloads may register as its
+  // endpoints; empty: only the one named like the service (on Kubernetes a Service selects its
+  // pods; here workloads volunteer, so the Service says whom it accepts).
+  std::vector<std::string> service_accounts;
 
   bool operator==(const Service&) const = default;
 };

@@ -1,6 +1,8 @@
 // logfmt formatting, the process-wide level, component and sink.
 #include "core/log/log.h"
 
+#include <algorithm>
+
 #include <unistd.h>
 
 #include <atomic>
@@ -218,5 +220,23 @@ void debug(std::string_view msg, Fields fields) { write_default(Level::debug, ms
 void info(std::string_view msg, Fields fields) { write_default(Level::info, msg, fields); }
 void warn(std::string_view msg, Fields fields) { write_default(Level::warn, msg, fields); }
 void error(std::string_view msg, Fields fields) { write_default(Level::error, msg, fields); }
+
+bool RateLimit::allow(std::string_view key, std::uint64_t* dropped) {
+  std::lock_guard lock(mu_);
+  const auto now = std::chrono::steady_clock::now();
+  auto it = keys_.find(key);
+  if (it == keys_.end()) it = keys_.emplace(std::string(key), State{burst_, now, 0}).first;
+  State& s = it->second;
+  s.tokens = std::min(burst_, s.tokens + per_second_ * std::chrono::duration<double>(
+                                                           now - s.refilled).count());
+  s.refilled = now;
+  if (s.tokens < 1) {
+    ++s.dropped;
+    return false;
+  }
+  s.tokens -= 1;
+  *dropped = std::exchange(s.dropped, 0);
+  return true;
+}
 
 }  // namespace strait::log

@@ -3,10 +3,13 @@
 // The process-wide level and the output sink live here; a Logger only adds its component name.
 #pragma once
 
+#include <chrono>
 #include <concepts>
 #include <cstdint>
 #include <functional>
 #include <initializer_list>
+#include <map>
+#include <mutex>
 #include <string>
 #include <string_view>
 
@@ -97,6 +100,28 @@ class Logger {
 
  private:
   std::string component_;
+};
+
+// Keeps lines caused by untrusted traffic (refusals) from flooding the log: per key (a refusal
+// reason), a token bucket of `burst` lines refilled at `per_second`; the next line allowed after
+// some were dropped says how many. Counting stays the metrics' job. Thread-safe.
+class RateLimit {
+ public:
+  explicit RateLimit(double burst = 20, double per_second = 5)
+      : burst_(burst), per_second_(per_second) {}
+  // True when a line for `key` may be written now; *dropped gets how many were not since the
+  // last one that was.
+  bool allow(std::string_view key, std::uint64_t* dropped);
+
+ private:
+  struct State {
+    double tokens = 0;
+    std::chrono::steady_clock::time_point refilled{};
+    std::uint64_t dropped = 0;
+  };
+  const double burst_, per_second_;
+  std::mutex mu_;
+  std::map<std::string, State, std::less<>> keys_;
 };
 
 }  // namespace strait::log

@@ -1,14 +1,31 @@
-// "host:port" as configuration spells listen and peer addresses: host a name, an IPv4 literal or
-// a bracketed IPv6 literal; port 0..65535 in digits.
+// Addresses as text. split_host_port: "host:port" as configuration spells listen and peer
+// addresses (host a name, an IPv4 literal or a bracketed IPv6 literal; port 0..65535).
+// parse_wire_port: a port that arrived from the wire (gateway target names, CONNECT targets,
+// destination paths), read strictly.
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 
 #include "core/base/result.h"
 
 namespace strait::net {
+
+// A port from untrusted bytes: 1..65535 in decimal digits, nothing else — no sign, no spaces,
+// no leading zero ("080" and "000080" would otherwise name port 80 under another spelling).
+inline std::optional<std::uint16_t> parse_wire_port(std::string_view s) {
+  if (s.empty() || s.size() > 5 || s.front() == '0') return std::nullopt;
+  unsigned port = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return std::nullopt;
+    port = port * 10 + static_cast<unsigned>(c - '0');
+  }
+  if (port > 65535) return std::nullopt;
+  return static_cast<std::uint16_t>(port);
+}
 
 // Error code invalid_field, with the text in the message.
 inline Result<std::pair<std::string, std::uint16_t>> split_host_port(const std::string& s) {

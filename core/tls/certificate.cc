@@ -4,6 +4,7 @@
 #include <openssl/bn.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
+#include <openssl/x509v3.h>
 
 namespace strait::tls {
 
@@ -28,6 +29,14 @@ Result<std::vector<Certificate>> Certificate::chain_from_pem(std::string_view pe
   }
   ERR_clear_error();
   return chain;
+}
+
+bool Certificate::issued_by(const Certificate& ca) const {
+  if (X509_check_issued(ca.get(), get()) != X509_V_OK) return false;
+  EVP_PKEY* key = X509_get0_pubkey(ca.get());
+  const bool ok = key != nullptr && X509_verify(get(), key) == 1;
+  ERR_clear_error();
+  return ok;
 }
 
 std::string Certificate::to_pem() const {

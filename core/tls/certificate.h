@@ -41,6 +41,10 @@ class Certificate {
   std::string subject() const;  // RFC 2253, e.g. "CN=strait root"
   std::string serial_hex() const;
   bool is_ca() const;  // basicConstraints CA:TRUE
+  // True when `ca` signed this certificate: its issuer name and key identifier match `ca`, and
+  // the signature verifies with `ca`'s public key. Says nothing about validity periods or the
+  // rest of the chain (the TLS handshake checked those).
+  bool issued_by(const Certificate& ca) const;
 
   X509* get() const { return cert_.get(); }
 

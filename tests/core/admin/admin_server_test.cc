@@ -232,7 +232,7 @@ TEST_F(AdminServerTest, IdleKeepAliveTimeout) {
 }
 
 TEST_F(AdminServerTest, ConnectionLimit) {
-  start({.max_connections = 2});
+  start({.max_connections = 2, .loopback_reserve = 0});
   Conn a(server_->port()), b(server_->port());
   ASSERT_TRUE(a.ok() && b.ok());
   ASSERT_TRUE(eventually([&] { return server_->open_connections() == 2; }));
@@ -244,6 +244,32 @@ TEST_F(AdminServerTest, ConnectionLimit) {
   EXPECT_EQ(status_of(a.read_response()), 200);
   ASSERT_TRUE(eventually([&] { return server_->open_connections() == 1; }));
   EXPECT_EQ(status_of(fetch(get("/live"))), 200);
+}
+
+// One peer holding many idle connections (the test's 127.0.0.2) hits its own cap; another
+// source (127.0.0.3) is still served, and a slot frees when the peer lets one go.
+TEST_F(AdminServerTest, PerSourceCapKeepsOnePeerFromTakingEverySlot) {
+  start({.max_connections_per_source = 3});
+  std::vector<std::unique_ptr<Conn>> held;
+  for (int i = 0; i < 3; ++i) {
+    held.push_back(std::make_unique<Conn>(server_->port(), "127.0.0.1", "127.0.0.2"));
+    ASSERT_TRUE(held.back()->ok());
+  }
+  ASSERT_TRUE(eventually([&] { return server_->open_connections() == 3; }));
+  Conn fourth(server_->port(), "127.0.0.1", "127.0.0.2");
+  EXPECT_TRUE(fourth.closed_within(5s));
+  EXPECT_TRUE(eventually([&] { return refused("too_many_from_source") == 1; }));
+  EXPECT_EQ(refused("too_many_connections"), 0u);
+
+  Conn other(server_->port(), "127.0.0.1", "127.0.0.3");
+  ASSERT_TRUE(other.send(get("/live")));
+  EXPECT_EQ(status_of(other.read_response()), 200);
+
+  held.pop_back();
+  ASSERT_TRUE(eventually([&] { return server_->open_connections() == 3; }));  // 2 held + other
+  Conn again(server_->port(), "127.0.0.1", "127.0.0.2");
+  ASSERT_TRUE(again.send(get("/live")));
+  EXPECT_EQ(status_of(again.read_response()), 200);
 }
 
 std::string non_loopback_ipv4() {
@@ -261,6 +287,26 @@ std::string non_loopback_ipv4() {
   }
   freeifaddrs(ifs);
   return found;
+}
+
+// The global cap holds for remote peers, but loopback peers get a few slots past it: a local
+// probe is answered while remote peers fill the server.
+TEST_F(AdminServerTest, LoopbackReserveAnswersPastTheCap) {
+  std::string ip = non_loopback_ipv4();
+  if (ip.empty()) GTEST_SKIP() << "no non-loopback IPv4 address on this machine";
+  start({.address = "0.0.0.0",
+         .max_connections = 2,
+         .max_connections_per_source = 10,
+         .loopback_reserve = 1});
+  Conn a(server_->port(), ip.c_str()), b(server_->port(), ip.c_str());
+  ASSERT_TRUE(a.ok() && b.ok());
+  ASSERT_TRUE(eventually([&] { return server_->open_connections() == 2; }));
+  Conn remote(server_->port(), ip.c_str());
+  EXPECT_TRUE(remote.closed_within(5s));
+  EXPECT_TRUE(eventually([&] { return refused("too_many_connections") == 1; }));
+  Conn local(server_->port());
+  ASSERT_TRUE(local.send(get("/live")));
+  EXPECT_EQ(status_of(local.read_response()), 200);
 }
 
 TEST_F(AdminServerTest, LoopbackOnlyRoute) {

@@ -18,8 +18,19 @@ namespace strait::admin::testing {
 // A connected TCP socket, closed on destruction.
 class Conn {
  public:
-  explicit Conn(std::uint16_t port, const char* ip = "127.0.0.1") {
+  // `source`: the local address to connect from (any 127.x works on loopback), or the kernel's.
+  explicit Conn(std::uint16_t port, const char* ip = "127.0.0.1", const char* source = nullptr) {
     fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (source != nullptr) {
+      sockaddr_in local{};
+      local.sin_family = AF_INET;
+      ::inet_pton(AF_INET, source, &local.sin_addr);
+      if (::bind(fd_, reinterpret_cast<sockaddr*>(&local), sizeof local) != 0) {
+        ::close(fd_);
+        fd_ = -1;
+        return;
+      }
+    }
     sockaddr_in a{};
     a.sin_family = AF_INET;
     a.sin_port = htons(port);

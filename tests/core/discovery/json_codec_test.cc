@@ -4,6 +4,8 @@
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
 
+#include <limits>
+
 namespace strait::discovery {
 namespace {
 
@@ -24,7 +26,8 @@ Meta meta(std::string name, std::string owner = "") {
 std::vector<Object> every_kind() {
   Service svc{meta("web"),
               "10.96.0.10",
-              {{"http", 80, 8080, ProtocolHint::kHttp1}, {"grpc", 9090, 0, ProtocolHint::kHttp2}}};
+              {{"http", 80, 8080, ProtocolHint::kHttp1}, {"grpc", 9090, 0, ProtocolHint::kHttp2}},
+              {"web", "web-canary"}};
   Endpoint ep{meta("web-1", "lease:abc"),
               "web",
               "10.1.2.3",
@@ -148,6 +151,36 @@ TEST(JsonCodec, ErrorsNameTheFieldPath) {
   r = object_from_json(j);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().message, "metadata.name: required");
+}
+
+// Numbers from another cluster's export stream or an Apply: beyond 64 bits the JSON parser makes
+// a double of them, which must be refused as a number, never cast (UBSan: float-cast-overflow).
+TEST(JsonCodec, NumbersAreIntegersRangeCheckedNeverDoubles) {
+  const char* huge = R"({"apiVersion":"strait.dev/v1alpha1","kind":"Service",
+      "metadata":{"name":"web","namespace":"shop","version":18446744073709551616},
+      "spec":{"ports":[{"port":80}]}})";
+  auto r = object_from_json(json::parse(huge));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, "invalid_field");
+  EXPECT_NE(r.error().message.find("metadata.version: must be an integer 0..18446744073709551615"),
+            std::string::npos)
+      << r.error().message;
+
+  for (const char* port : {"80.0", "8e1", "1e300", "-0.0", "65535.5"}) {
+    json::value j = object_to_json(every_kind()[0]);
+    j.at("spec").at("ports").at(0).as_object()["port"] = json::parse(port);
+    auto bad = object_from_json(j);
+    ASSERT_FALSE(bad.ok()) << port;
+    EXPECT_NE(bad.error().message.find("spec.ports[0].port: must be an integer 1..65535"),
+              std::string::npos)
+        << port << ": " << bad.error().message;
+  }
+  // The largest 64-bit version is still fine.
+  json::value j = object_to_json(every_kind()[0]);
+  j.at("metadata").as_object()["version"] = std::numeric_limits<std::uint64_t>::max();
+  auto ok = object_from_json(j);
+  ASSERT_TRUE(ok.ok()) << ok.error().to_string();
+  EXPECT_EQ(meta_of(*ok).version, std::numeric_limits<std::uint64_t>::max());
 }
 
 TEST(JsonCodec, Durations) {

@@ -125,5 +125,23 @@ TEST(LogSink, ConcurrentWritesAreWholeLines) {
   }
 }
 
+// Refusals come from untrusted peers: a burst of lines per key, then as many as the refill
+// allows; the next allowed line learns how many were dropped; keys do not share a budget.
+TEST(LogRateLimit, ABurstPerKeyThenTheRefillRateCountingTheRest) {
+  RateLimit limit(/*burst=*/3, /*per_second=*/10);
+  std::uint64_t dropped = 99;
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_TRUE(limit.allow("read_timeout", &dropped));
+    EXPECT_EQ(dropped, 0u);
+  }
+  for (int i = 0; i < 5; ++i) EXPECT_FALSE(limit.allow("read_timeout", &dropped));
+  EXPECT_TRUE(limit.allow("forbidden", &dropped));  // another key, its own budget
+  EXPECT_EQ(dropped, 0u);
+  // One token comes back every 100 ms: the refill itself is what is tested here.
+  std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  EXPECT_TRUE(limit.allow("read_timeout", &dropped));
+  EXPECT_EQ(dropped, 5u);
+}
+
 }  // namespace
 }  // namespace strait::log

@@ -1,4 +1,5 @@
-// split_host_port: the host:port forms configuration uses, and what it refuses.
+// split_host_port: the host:port forms configuration uses, and what it refuses; parse_wire_port:
+// the one spelling of a port accepted from the wire.
 #include "core/net/address.h"
 
 #include <gtest/gtest.h>
@@ -27,6 +28,19 @@ TEST(SplitHostPort, RefusesMissingJunkAndOutOfRangePorts) {
     if (!r.ok()) {
       EXPECT_EQ(r.error().code, "invalid_field") << bad;
     }
+  }
+}
+
+TEST(ParseWirePort, AcceptsOneSpellingOfEachPort) {
+  EXPECT_EQ(parse_wire_port("1"), 1);
+  EXPECT_EQ(parse_wire_port("80"), 80);
+  EXPECT_EQ(parse_wire_port("65535"), 65535);
+}
+
+TEST(ParseWirePort, RefusesZeroLeadingZerosOverflowAndJunk) {
+  for (const char* bad : {"", "0", "00", "080", "000080", "65536", "99999", "100000", "4294967376",
+                          "+80", "-80", " 80", "80 ", "8a", "0x50", "８0"}) {
+    EXPECT_FALSE(parse_wire_port(bad).has_value()) << bad;
   }
 }
 

@@ -138,5 +138,19 @@ TEST(CertificateTest, PemAndChainRoundTrip) {
             "malformed_certificate");
 }
 
+// Two issuers under one shared anchor: each leaf is issued by its own issuer only, even with the
+// same issuer name (a look-alike's signature does not verify).
+TEST(CertificateTest, IssuedByTellsSiblingIssuersApart) {
+  CertificateAuthority root = testing::make_root();
+  CertificateAuthority east = must(root.create_intermediate("issuer", 24h));
+  CertificateAuthority west = must(root.create_intermediate("issuer", 24h));
+  auto id = testing::spiffe("spiffe://mesh.example/ns/shop/sa/web");
+  Credentials from_east = testing::issue(east, id);
+  EXPECT_TRUE(from_east.leaf.issued_by(east.cert()));
+  EXPECT_FALSE(from_east.leaf.issued_by(west.cert()));
+  EXPECT_FALSE(from_east.leaf.issued_by(root.cert()));
+  EXPECT_TRUE(east.cert().issued_by(root.cert()));
+}
+
 }  // namespace
 }  // namespace strait::tls
