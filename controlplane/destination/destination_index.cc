@@ -3,6 +3,7 @@
 
 #include <google/protobuf/util/message_differencer.h>
 
+#include <optional>
 #include <vector>
 
 namespace strait::controlplane {
@@ -17,11 +18,12 @@ std::string addr_key(const dst::TcpAddress& a) {
          std::to_string(a.port());
 }
 
-std::uint16_t target_port_of(const Service& svc, std::uint16_t port) {
+// The workload port behind a service port; none when the service does not declare it.
+std::optional<std::uint16_t> target_port_of(const Service& svc, std::uint16_t port) {
   for (const auto& p : svc.ports) {
     if (p.port == port) return p.target_port != 0 ? p.target_port : p.port;
   }
-  return port;
+  return std::nullopt;
 }
 
 // Not by serialization: protobuf maps (metric labels) serialize in no fixed order.
@@ -61,10 +63,13 @@ DestinationIndex::Resolution DestinationIndex::resolve_locked(const Target& targ
     if (auto it = service_by_ip_.find(target.ip); it != service_by_ip_.end()) {
       key = it->second;
     } else {
-      // Not a virtual IP: perhaps one endpoint addressed directly.
+      // Not a virtual IP: perhaps one endpoint addressed directly. Never a gateway mirror's
+      // endpoint: a gateway's address is shared by every service behind it, so an address
+      // alone does not say which one (the connection goes to the gateway as it is, unmeshed).
       for (const auto& [svc, eps] : endpoints_) {
         for (const auto& [name, e] : eps) {
-          if (e.address == target.ip && e.port == target.port && e.ready) {
+          if (e.address == target.ip && e.port == target.port && e.ready &&
+              e.authority_override.empty()) {
             auto a = to_addr(e);
             r.addrs.emplace(addr_key(a.addr()), std::move(a));
             r.labels = {
@@ -86,9 +91,17 @@ DestinationIndex::Resolution DestinationIndex::resolve_locked(const Target& targ
     r.labels = {
         {"namespace", key.first}, {"service", key.second}, {"cluster", svc->second.meta.cluster}};
   }
+  std::uint16_t want = target.port;
+  if (r.service) {
+    auto port = target_port_of(*r.service, target.port);
+    if (!port) {
+      r.undeclared_port = true;
+      return r;
+    }
+    want = *port;
+  }
   auto eps = endpoints_.find(key);
   if (eps == endpoints_.end()) return r;
-  std::uint16_t want = r.service ? target_port_of(*r.service, target.port) : target.port;
   for (const auto& [name, e] : eps->second) {
     // Gateway mirrors' endpoints serve every port of the service through the gateway.
     if (!e.ready || (e.port != want && e.authority_override.empty())) continue;
@@ -125,15 +138,18 @@ void DestinationIndex::refresh_locked(std::uint64_t id, Subscription& sub) {
   // told again when, still empty, the service appears or goes away.
   const bool exists = now.service != nullptr;
   bool emptied =
-      now.addrs.empty() && (!sub.announced || !sub.sent.empty() || sub.exists_sent != exists);
+      now.addrs.empty() && (!sub.announced || !sub.sent.empty() || sub.exists_sent != exists ||
+                            sub.undeclared_sent != now.undeclared_port);
   if (sub.announced && removes.has_remove() && !emptied) out.push_back(std::move(removes));
   if (adds.has_add()) out.push_back(std::move(adds));
   if (emptied) {
     dst::Update none;
     none.mutable_no_endpoints()->set_exists(exists);
+    none.mutable_no_endpoints()->set_undeclared_port(now.undeclared_port);
     out.push_back(std::move(none));
   }
   sub.exists_sent = exists;
+  sub.undeclared_sent = now.undeclared_port;
   sub.sent = std::move(now.addrs);
   sub.resolved = std::move(now.key);
   sub.announced = true;

@@ -53,13 +53,15 @@ class DestinationIndex {
     AddrMap sent;
     bool announced = false;    // the first update went out
     bool exists_sent = false;  // what the last NoEndpoints (or add) said about existence
-    NsName resolved;           // the service it resolved to last ("" for none or a lone endpoint)
+    bool undeclared_sent = false;
+    NsName resolved;  // the service it resolved to last ("" for none or a lone endpoint)
   };
 
   // What the target resolves to now: the service (if any) and its ready endpoints.
   struct Resolution {
     NsName key;
     const discovery::Service* service = nullptr;
+    bool undeclared_port = false;  // the service exists without the port asked for
     AddrMap addrs;
     std::map<std::string, std::string> labels;
   };

@@ -3,7 +3,7 @@
 
 #include <arpa/inet.h>
 
-#include <charconv>
+#include "core/net/address.h"
 
 namespace strait::controlplane {
 namespace {
@@ -43,15 +43,11 @@ Result<Target> parse_target(std::string_view path, std::string_view cluster_doma
     port_text = path.substr(colon + 1);
   }
   if (host.empty()) return invalid(path, "empty host");
-  unsigned port = 0;
-  auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-  if (ec != std::errc() || end != port_text.data() + port_text.size() || port == 0 ||
-      port > 65535) {
-    return invalid(path, "port must be 1..65535");
-  }
+  auto port = net::parse_wire_port(port_text);
+  if (!port) return invalid(path, "port must be 1..65535, without leading zeros");
 
   Target t;
-  t.port = static_cast<std::uint16_t>(port);
+  t.port = *port;
   if (std::string ip = normalize_ip(host); !ip.empty()) {
     t.type = Target::Type::kAddress;
     t.ip = std::move(ip);

@@ -13,7 +13,8 @@ Certifier::Certifier(tls::CertificateAuthority issuer, token::TokenVerifier veri
       settings_(std::move(settings)),
       ledger_(ledger) {}
 
-Result<void> Certifier::check_token(const identity::SpiffeId& id, std::string_view token) const {
+Result<std::optional<Certifier::LinkSpend>> Certifier::check_token(const identity::SpiffeId& id,
+                                                                   std::string_view token) const {
   auto claims = verifier_.verify(token, settings_.audience, token::kKindJoin);
   bool link = false;
   if (!claims && claims.error().code == "wrong_kind") {
@@ -25,12 +26,12 @@ Result<void> Certifier::check_token(const identity::SpiffeId& id, std::string_vi
     return make_error("identity_mismatch", "the token is for ns/" + claims->ns + "/sa/" +
                                                claims->service_account + ", not " + id.to_string());
   }
-  if (!link) return {};
+  if (!link) return std::optional<LinkSpend>();
   if (claims->ns != kLinkNamespace || ledger_ == nullptr) {
     return make_error("identity_mismatch", "link tokens are only for identities in namespace " +
                                                std::string(kLinkNamespace));
   }
-  return ledger_->spend(claims->id, claims->expires_at);
+  return std::optional<LinkSpend>(LinkSpend{claims->id, claims->expires_at});
 }
 
 Result<Issued> Certifier::certify(std::string_view identity, std::string_view token,
@@ -48,17 +49,9 @@ Result<Issued> Certifier::certify(std::string_view identity, std::string_view to
                       "identity must be spiffe://<td>/ns/<namespace>/sa/<service-account>");
   }
 
-  // The CSR is checked before the token is spent: a malformed request must not burn a
-  // single-use link token.
-  auto csr = tls::CertificateRequest::from_pem(csr_pem);
-  if (!csr) return make_error("malformed_csr", csr.error().message);
-  if (auto k = csr->key_check(); !k) return k.error();
-  if (auto s = csr->verify_signature(); !s) return make_error("malformed_csr", s.error().message);
-  for (const auto& uri : csr->uri_sans()) {
-    if (uri != id->to_string()) {
-      return make_error("identity_mismatch", "the CSR names " + uri + ", not " + id->to_string());
-    }
-  }
+  // Cheap work first: who is asking (the token's signature and claims, or the certificate
+  // presented for a renewal) before the CSR's bytes are parsed at all.
+  std::optional<LinkSpend> spend;
   if (token.empty()) {
     // Renewal: the caller proves the identity with the certificate it holds now.
     if (!peer) {
@@ -69,8 +62,25 @@ Result<Issued> Certifier::certify(std::string_view identity, std::string_view to
       return make_error("identity_mismatch", "the client certificate is for " + peer->to_string() +
                                                  ", not " + id->to_string());
     }
-  } else if (auto r = check_token(*id, token); !r) {
-    return r.error();
+  } else {
+    auto checked = check_token(*id, token);
+    if (!checked) return checked.error();
+    spend = std::move(*checked);
+  }
+
+  auto csr = tls::CertificateRequest::from_pem(csr_pem);
+  if (!csr) return make_error("malformed_csr", csr.error().message);
+  if (auto k = csr->key_check(); !k) return k.error();
+  if (auto s = csr->verify_signature(); !s) return make_error("malformed_csr", s.error().message);
+  for (const auto& uri : csr->uri_sans()) {
+    if (uri != id->to_string()) {
+      return make_error("identity_mismatch", "the CSR names " + uri + ", not " + id->to_string());
+    }
+  }
+  // A single-use link token is spent only once the whole request is known to be good: a
+  // malformed CSR must not burn it.
+  if (spend) {
+    if (auto r = ledger_->spend(spend->token_id, spend->expires_at); !r) return r.error();
   }
   return issue(*id, *csr);
 }

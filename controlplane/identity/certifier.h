@@ -58,7 +58,15 @@ class Certifier {
   const Settings& settings() const { return settings_; }
 
  private:
-  Result<void> check_token(const identity::SpiffeId& id, std::string_view token) const;
+  // A verified link token, to be spent once the rest of the request has been checked.
+  struct LinkSpend {
+    std::string token_id;
+    std::chrono::system_clock::time_point expires_at;
+  };
+  // The token's signature and claims against the identity (nothing spent yet); a link token
+  // gives what to spend.
+  Result<std::optional<LinkSpend>> check_token(const identity::SpiffeId& id,
+                                               std::string_view token) const;
 
   tls::CertificateAuthority issuer_;
   token::TokenVerifier verifier_;

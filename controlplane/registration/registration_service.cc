@@ -1,8 +1,11 @@
 // RegistrationService: leases as streams, plus a reaper for leases whose heartbeats stop.
 #include "controlplane/registration/registration_service.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cctype>
+
+#include <boost/asio/ip/address.hpp>
 
 #include "controlplane/server/peer.h"
 #include "core/log/log.h"
@@ -13,10 +16,12 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-// A DNS-label-safe endpoint name: "<workload>-<address>-<port>".
-std::string endpoint_name(const std::string& workload, const std::string& address,
+// The stored name of a registered endpoint, derived from what the cluster checked: the service
+// and the address:port, DNS-label-safe ("<service>-<address>-<port>"). The caller never names
+// the object it writes.
+std::string endpoint_name(const std::string& service, const std::string& address,
                           std::uint32_t port) {
-  std::string raw = workload + "-" + address + "-" + std::to_string(port);
+  std::string raw = service + "-" + address + "-" + std::to_string(port);
   std::string out;
   for (char c : raw) {
     out += std::isalnum(static_cast<unsigned char>(c)) ? static_cast<char>(std::tolower(c)) : '-';
@@ -24,6 +29,17 @@ std::string endpoint_name(const std::string& workload, const std::string& addres
   if (out.size() > 63) out.resize(63);
   while (!out.empty() && out.back() == '-') out.pop_back();
   return out;
+}
+
+// The address as the store keeps it: a normalized IP literal, or "" when it is not one.
+std::string normalized_ip(const std::string& text) {
+  boost::system::error_code ec;
+  auto a = boost::asio::ip::make_address(text, ec);
+  if (ec) return {};
+  if (a.is_v6() && a.to_v6().is_v4_mapped()) {
+    return boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, a.to_v6()).to_string();
+  }
+  return a.to_string();
 }
 
 std::atomic<std::uint64_t> next_lease{1};
@@ -90,18 +106,35 @@ class RegistrationService::Lease final
     discovery::Endpoint e;
     e.meta.cluster = owner_.settings_.cluster;
     e.meta.ns = std::string(*identity_->ns());
-    e.address = w.address().empty() ? peer_ip_ : w.address();
-    e.meta.name = endpoint_name(w.name().empty() ? w.service() : w.name(), e.address, w.port());
-    e.meta.labels.insert(w.labels().begin(), w.labels().end());
-    e.meta.owner = owner_tag_;
     e.service = w.service();
     e.port = static_cast<std::uint16_t>(w.port());
+    if (!admitted_by_service(e.meta.ns, e.service)) return false;
+    if (!address_allowed(w.address(), e.address)) return false;
+    e.meta.name = endpoint_name(e.service, e.address, e.port);
+    e.meta.labels.insert(w.labels().begin(), w.labels().end());
+    e.meta.owner = owner_tag_;
     e.identity = identity_->to_string();
     e.zone = w.zone();
     e.protocol = static_cast<discovery::ProtocolHint>(w.protocol());
-    auto stored = owner_.store_.put(discovery::Object(e));
+
+    // Create, or replace only this identity's own earlier lease (a re-registration after a
+    // broken stream); the version check makes the decision and the write one step.
+    discovery::ObjectKey key{discovery::Kind::kEndpoint, e.meta.ns, e.meta.name};
+    std::uint64_t expected = 0;
+    if (auto cur = owner_.store_.get(key)) {
+      const auto& existing = std::get<discovery::Endpoint>(*cur);
+      if (!existing.meta.ephemeral() || existing.identity != e.identity) {
+        refuse("name_taken", grpc::StatusCode::ALREADY_EXISTS,
+               "endpoint " + e.meta.ns + "/" + e.meta.name + " exists and is not " + e.identity +
+                   "'s registration");
+        return false;
+      }
+      expected = existing.meta.version;
+    }
+    auto stored = owner_.store_.put(discovery::Object(e), expected);
     if (!stored) {
-      refuse("store_error", grpc::StatusCode::UNAVAILABLE, stored.error().message);
+      refuse(stored.error().code == "conflict" ? "name_taken" : "store_error",
+             grpc::StatusCode::UNAVAILABLE, stored.error().message);
       return false;
     }
     key_ = discovery::key_of(*stored);
@@ -112,6 +145,71 @@ class RegistrationService::Lease final
     response_.set_endpoint_name(e.meta.name);
     response_.set_lease_seconds(static_cast<std::uint32_t>(owner_.settings_.lease.count()));
     StartWrite(&response_);
+    return true;
+  }
+
+  // The Service must exist, be this cluster's own (not a mirror), and admit the caller's
+  // service account.
+  bool admitted_by_service(const std::string& ns, const std::string& name) {
+    auto svc = owner_.store_.get({discovery::Kind::kService, ns, name});
+    if (!svc) {
+      refuse("unknown_service", grpc::StatusCode::FAILED_PRECONDITION,
+             "no Service " + ns + "/" + name + " to register into");
+      return false;
+    }
+    const auto& s = std::get<discovery::Service>(*svc);
+    if (!s.meta.owner.empty()) {
+      refuse(
+          "not_registrable", grpc::StatusCode::PERMISSION_DENIED,
+          "Service " + ns + "/" + name + " is written by " + s.meta.owner + ", not by workloads");
+      return false;
+    }
+    const std::string sa(*identity_->service_account());
+    const bool admitted = s.service_accounts.empty()
+                              ? sa == s.meta.name
+                              : std::find(s.service_accounts.begin(), s.service_accounts.end(),
+                                          sa) != s.service_accounts.end();
+    if (!admitted) {
+      std::string accounts;
+      for (const auto& a : s.service_accounts) accounts += (accounts.empty() ? "" : ",") + a;
+      if (accounts.empty()) accounts = s.meta.name + " (the default)";
+      refuse("identity_not_admitted", grpc::StatusCode::PERMISSION_DENIED,
+             identity_->to_string() + " may not back Service " + ns + "/" + name +
+                 "; spec.serviceAccounts admits " + accounts);
+      return false;
+    }
+    return true;
+  }
+
+  // The stream's source, unless the identity may name another address.
+  bool address_allowed(const std::string& asked, std::string& out) {
+    const std::string source = normalized_ip(peer_ip_);
+    if (asked.empty()) {
+      if (source.empty()) {
+        refuse("no_address", grpc::StatusCode::INVALID_ARGUMENT,
+               "the stream's source address is unknown; name the address");
+        return false;
+      }
+      out = source;
+      return true;
+    }
+    const std::string wanted = normalized_ip(asked);
+    if (wanted.empty()) {
+      refuse("invalid_workload", grpc::StatusCode::INVALID_ARGUMENT,
+             "address \"" + asked + "\" is not an IP address");
+      return false;
+    }
+    if (wanted != source) {
+      const auto& allowed = owner_.settings_.any_address;
+      if (std::none_of(allowed.begin(), allowed.end(),
+                       [&](const auto& p) { return p.matches(*identity_); })) {
+        refuse("address_not_source", grpc::StatusCode::PERMISSION_DENIED,
+               "address " + wanted + " is not this stream's source " + source + " (" +
+                   identity_->to_string() + " is not in registration.anyAddress)");
+        return false;
+      }
+    }
+    out = wanted;
     return true;
   }
 

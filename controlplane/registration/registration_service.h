@@ -1,6 +1,11 @@
 // RegistrationService: a proxy registers its workload's endpoint over a bidi stream that is
-// a lease. The identity comes from the caller's certificate, never from the request. The
-// endpoint is removed when the stream ends, or when heartbeats stop for the lease time.
+// a lease. The identity comes from the caller's certificate (issued by this cluster: the
+// listener's IssuerCheck), never from the request, and the cluster decides what it may claim:
+// only a Service that admits its service account (Service.service_accounts, default the
+// service's own name), only the stream's source address (unless registration.anyAddress admits
+// the identity), under a name the controller derives, never replacing an object that is not
+// this identity's own lease. The endpoint is removed when the stream ends, or when heartbeats
+// stop for the lease time.
 #pragma once
 
 #include <atomic>
@@ -12,8 +17,10 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "core/discovery/store.h"
+#include "core/identity/spiffe_id.h"
 #include "strait/registration.grpc.pb.h"
 
 namespace strait::controlplane {
@@ -23,6 +30,8 @@ class RegistrationService final : public registration::v1::Registration::Callbac
   struct Settings {
     std::string cluster;
     std::chrono::seconds lease{5};
+    // Identities that may register an address other than their stream's source.
+    std::vector<identity::IdentityPattern> any_address;
   };
   struct Hooks {
     std::function<void(int)> leases_delta;            // +1 registered, -1 released

@@ -17,6 +17,7 @@
 #include "controlplane/policy/policy_service.h"
 #include "controlplane/registration/registration_service.h"
 #include "controlplane/server/controller_metrics.h"
+#include "controlplane/server/grpc_server.h"
 #include "controlplane/server/state_files.h"
 #include "controlplane/store/embedded_store.h"
 #include "controlplane/trust/trust_service.h"
@@ -169,19 +170,17 @@ class ControllerImpl final : public Controller {
                   log::warn("certificate refused", {{"reason", reason}, {"detail", message}});
                 }});
     // Client certificates are optional here: workloads certify with a token, and renew with
-    // the certificate they hold.
+    // the certificate they hold (which must be one of ours).
     grpc::SslServerCredentialsOptions server_tls(GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY);
     server_tls.pem_root_certs = state_->anchor_pem;
     server_tls.pem_key_cert_pairs.push_back(pair);
-    int port = 0;
-    grpc::ServerBuilder ib;
-    ib.AddListeningPort(config_.identity_listen, grpc::SslServerCredentials(server_tls), &port);
-    ib.RegisterService(identity_service_.get());
-    identity_server_ = ib.BuildAndStart();
-    if (!identity_server_ || port == 0) {
-      return make_error("bind_failed", "cannot listen for identity on " + config_.identity_listen);
-    }
-    ports_.identity = static_cast<std::uint16_t>(port);
+    auto identity = build_server("identity", config_.identity_listen,
+                                 guarded(grpc::SslServerCredentials(server_tls), "identity", true),
+                                 limits(), {identity_service_.get()});
+    if (!identity) return identity.error();
+    identity_server_ = std::move(identity->server);
+    ports_.identity = identity->ports.front();
+    watch_connections("identity", identity->ports);
 
     destination_service_ = std::make_unique<DestinationService>(*dest_index_, config_.stream_queue,
                                                                 hooks_for("destination"));
@@ -189,8 +188,12 @@ class ControllerImpl final : public Controller {
         std::make_unique<PolicyService>(*policy_index_, config_.stream_queue, hooks_for("policy"));
     trust_service_ =
         std::make_unique<TrustService>(*trust_index_, config_.stream_queue, hooks_for("trust"));
+    std::vector<identity::IdentityPattern> any_address;
+    for (const auto& p : config_.registration_any_address) {
+      any_address.push_back(*identity::IdentityPattern::parse(p));  // validated with the config
+    }
     registration_ = std::make_unique<RegistrationService>(
-        *store_, RegistrationService::Settings{config_.cluster, config_.lease},
+        *store_, RegistrationService::Settings{config_.cluster, config_.lease, any_address},
         RegistrationService::Hooks{
             .leases_delta = [this](int d) { metrics_.leases.with({}).inc(d); },
             .refused =
@@ -225,42 +228,55 @@ class ControllerImpl final : public Controller {
         GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
     mesh_tls.pem_root_certs = state_->anchor_pem;
     mesh_tls.pem_key_cert_pairs.push_back(pair);
-    grpc::ServerBuilder mb;
-    port = 0;
-    mb.AddListeningPort(config_.destination_listen, grpc::SslServerCredentials(mesh_tls), &port);
-    // A dead peer is noticed by keepalive even when no TCP reset arrives.
-    mb.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 10000);
-    mb.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 5000);
-    mb.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
-    mb.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 5000);
-    mb.RegisterService(destination_service_.get());
-    mb.RegisterService(policy_service_.get());
-    mb.RegisterService(trust_service_.get());
-    mb.RegisterService(registration_.get());
-    mb.RegisterService(admin_api_.get());
-    mesh_server_ = mb.BuildAndStart();
-    if (!mesh_server_ || port == 0) {
-      return make_error("bind_failed",
-                        "cannot listen for destination on " + config_.destination_listen);
-    }
-    ports_.destination = static_cast<std::uint16_t>(port);
+    auto mesh = build_server("destination", config_.destination_listen,
+                             guarded(grpc::SslServerCredentials(mesh_tls), "mesh", false), limits(),
+                             {destination_service_.get(), policy_service_.get(),
+                              trust_service_.get(), registration_.get(), admin_api_.get()});
+    if (!mesh) return mesh.error();
+    mesh_server_ = std::move(mesh->server);
+    ports_.destination = mesh->ports.front();
+    watch_connections("mesh", mesh->ports);
 
     // The export API: link identities of this trust domain only.
     export_service_ = std::make_unique<ExportService>(
         *export_index_, config_.trust_domain, config_.stream_queue, hooks_for("export"),
         [this](const std::string& reason) { metrics_.exports_refused.with({reason}).inc(); });
-    grpc::ServerBuilder eb;
-    port = 0;
-    eb.AddListeningPort(config_.export_listen, grpc::SslServerCredentials(mesh_tls), &port);
-    eb.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 10000);
-    eb.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 5000);
-    eb.RegisterService(export_service_.get());
-    export_server_ = eb.BuildAndStart();
-    if (!export_server_ || port == 0) {
-      return make_error("bind_failed", "cannot listen for exports on " + config_.export_listen);
-    }
-    ports_.exports = static_cast<std::uint16_t>(port);
+    auto exports = build_server("exports", config_.export_listen,
+                                guarded(grpc::SslServerCredentials(mesh_tls), "export", false),
+                                limits(), {export_service_.get()});
+    if (!exports) return exports.error();
+    export_server_ = std::move(exports->server);
+    ports_.exports = exports->ports.front();
+    watch_connections("export", exports->ports);
     return {};
+  }
+
+  GrpcLimits limits() const {
+    return {.handshake_timeout = config_.handshake_timeout,
+            .connection_idle = config_.connection_idle,
+            .max_concurrent_streams = config_.max_concurrent_streams};
+  }
+
+  // The issuer check in front of every call of a listener, its refusals logged and counted.
+  std::shared_ptr<grpc::ServerCredentials> guarded(std::shared_ptr<grpc::ServerCredentials> creds,
+                                                   const std::string& listener,
+                                                   bool allow_anonymous) {
+    creds->SetAuthMetadataProcessor(std::make_shared<IssuerCheck>(
+        state_->issuer.cert(), allow_anonymous,
+        [this, listener](const std::string& reason, const std::string& detail) {
+          metrics_.calls_refused.with({listener, reason}).inc();
+          log::warn("call refused",
+                    {{"listener", listener}, {"reason", reason}, {"detail", detail}});
+        }));
+    return creds;
+  }
+
+  void watch_connections(const std::string& listener, std::vector<std::uint16_t> ports) {
+    metrics_.listener_connections.with_callback({listener}, [ports] {
+      std::size_t n = 0;
+      for (auto p : ports) n += established_connections(p);
+      return static_cast<double>(n);
+    });
   }
 
   Result<void> start_admin() {
@@ -283,6 +299,7 @@ class ControllerImpl final : public Controller {
     admin_->set_readiness([] { return Result<void>(); });
     if (auto bound = admin_->start(); !bound) return bound.error();
     ports_.admin = admin_->port();
+    watch_connections("admin", {ports_.admin});
     io_thread_ = std::thread([this] { io_.run(); });
     return {};
   }
@@ -307,16 +324,18 @@ class ControllerImpl final : public Controller {
   // Tells clients (straitctl, tests) where the listeners are, atomically.
   Result<void> write_endpoints() {
     boost::json::object o;
+    // The first address of each listener: where local clients (straitctl, tests) reach it.
     auto host_of = [](const std::string& listen) {
       auto hp = net::split_host_port(listen);
       std::string h = hp ? hp->first : "127.0.0.1";
       return (h == "0.0.0.0" || h == "::" || h.empty()) ? std::string("127.0.0.1") : h;
     };
-    o["identity"] = host_of(config_.identity_listen) + ":" + std::to_string(ports_.identity);
+    o["identity"] =
+        host_of(config_.identity_listen.front()) + ":" + std::to_string(ports_.identity);
     o["destination"] =
-        host_of(config_.destination_listen) + ":" + std::to_string(ports_.destination);
+        host_of(config_.destination_listen.front()) + ":" + std::to_string(ports_.destination);
     o["admin"] = host_of(config_.admin_listen) + ":" + std::to_string(ports_.admin);
-    o["export"] = host_of(config_.export_listen) + ":" + std::to_string(ports_.exports);
+    o["export"] = host_of(config_.export_listen.front()) + ":" + std::to_string(ports_.exports);
     o["pid"] = static_cast<std::int64_t>(::getpid());
     return write_file_atomic(config_.endpoints_file(), boost::json::serialize(o) + "\n");
   }

@@ -2,6 +2,7 @@
 #include "controlplane/server/controller_config.h"
 
 #include "core/identity/spiffe_id.h"
+#include "core/net/address.h"
 
 namespace strait::controlplane {
 namespace {
@@ -37,7 +38,7 @@ Result<ControllerConfig> ControllerConfig::from(const config::Config& c) {
   std::string state_dir;
   std::string policy_text;
   std::chrono::milliseconds lifetime{}, lease{};
-  std::int64_t port = 0, queue = 0, gateway_port = 0;
+  std::int64_t port = 0, queue = 0, gateway_port = 0, streams = 0;
   for (auto r :
        {read(c.require_string("cluster.name"), out.cluster),
         read(c.get_string("cluster.domain", "cluster.local"), out.domain),
@@ -45,10 +46,16 @@ Result<ControllerConfig> ControllerConfig::from(const config::Config& c) {
         read(c.get_string("cluster.serviceCIDR", "198.19.0.0/20"), out.service_cidr),
         read(c.get_int("cluster.inboundProxyPort", 4143), port),
         read(c.require_string("stateDir"), state_dir),
-        read(c.get_string("listen.identity", out.identity_listen), out.identity_listen),
-        read(c.get_string("listen.destination", out.destination_listen), out.destination_listen),
+        read(c.get_string_list("listen.identity", out.identity_listen), out.identity_listen),
+        read(c.get_string_list("listen.destination", out.destination_listen),
+             out.destination_listen),
         read(c.get_string("listen.admin", out.admin_listen), out.admin_listen),
-        read(c.get_string("listen.export", out.export_listen), out.export_listen),
+        read(c.get_string_list("listen.export", out.export_listen), out.export_listen),
+        read(c.get_duration("limits.handshakeTimeout", out.handshake_timeout),
+             out.handshake_timeout),
+        read(c.get_duration("limits.connectionIdle", out.connection_idle), out.connection_idle),
+        read(c.get_int("limits.maxConcurrentStreams", out.max_concurrent_streams), streams),
+        read(c.get_string_list("registration.anyAddress", {}), out.registration_any_address),
         read(c.get_string("multicluster.exportAddress", ""), out.export_address),
         read(c.get_string("multicluster.identityAddress", ""), out.identity_address),
         read(c.get_string_list("multicluster.gatewayAddresses", {}), out.gateway_addresses),
@@ -83,6 +90,33 @@ Result<ControllerConfig> ControllerConfig::from(const config::Config& c) {
     return make_error("invalid_field", "registration.lease: must be at least 1s");
   }
   if (queue < 1) return make_error("invalid_field", "streams.queueCapacity: must be positive");
+  for (const auto* list : {&out.identity_listen, &out.destination_listen, &out.export_listen}) {
+    if (list->empty()) return make_error("invalid_field", "listen.*: needs at least one address");
+    for (const auto& a : *list) {
+      if (auto hp = net::split_host_port(a); !hp) {
+        return make_error("invalid_field", "listen: " + hp.error().message);
+      }
+    }
+  }
+  if (auto hp = net::split_host_port(out.admin_listen); !hp) {
+    return make_error("invalid_field", "listen.admin: " + hp.error().message);
+  }
+  if (out.handshake_timeout < std::chrono::milliseconds(100) ||
+      out.connection_idle < std::chrono::seconds(1)) {
+    return make_error(
+        "invalid_field",
+        "limits: handshakeTimeout must be at least 100ms, connectionIdle at least 1s");
+  }
+  if (streams < 1 || streams > 1'000'000) {
+    return make_error("invalid_field", "limits.maxConcurrentStreams: must be 1..1000000");
+  }
+  out.max_concurrent_streams = static_cast<std::uint32_t>(streams);
+  for (const auto& pattern : out.registration_any_address) {
+    if (auto p = identity::IdentityPattern::parse(pattern); !p) {
+      return make_error("invalid_field",
+                        "registration.anyAddress: \"" + pattern + "\": " + p.error().message);
+    }
+  }
   auto policy = parse_default_policy(policy_text);
   if (!policy) return policy.error();
   out.default_policy = *policy;

@@ -23,10 +23,18 @@ struct ControllerConfig {
   std::filesystem::path state_dir;          // stateDir
 
   // listen.*: "host:port"; port 0 picks a free port (the bound ones go to run/endpoints.json).
-  std::string identity_listen = "0.0.0.0:8080";
-  std::string destination_listen = "0.0.0.0:8086";
-  std::string admin_listen = "0.0.0.0:9990";
-  std::string export_listen = "0.0.0.0:8443";
+  // The gRPC listeners take a list (or "a:p,b:p"): bind exactly the networks each must face
+  // (docs/security.md) — the mesh port the cluster network, identity also the wan when linked
+  // clusters exchange link tokens there, export the wan. Admin: loopback unless told otherwise.
+  std::vector<std::string> identity_listen = {"0.0.0.0:8080"};
+  std::vector<std::string> destination_listen = {"0.0.0.0:8086"};
+  std::string admin_listen = "127.0.0.1:9990";
+  std::vector<std::string> export_listen = {"0.0.0.0:8443"};
+
+  // limits.*: what every gRPC listener allows a connection.
+  std::chrono::milliseconds handshake_timeout{5000};   // limits.handshakeTimeout: TCP to TLS done
+  std::chrono::milliseconds connection_idle{300'000};  // limits.connectionIdle: no call open
+  std::uint32_t max_concurrent_streams = 1000;         // limits.maxConcurrentStreams per connection
 
   // multicluster.*: what `straitctl multicluster link-gen` tells other clusters.
   std::string export_address;                  // advertised host:port of the export API
@@ -38,6 +46,9 @@ struct ControllerConfig {
   std::chrono::seconds cert_lifetime{24 * 3600};  // identity.certLifetime
   policy::v1::DefaultPolicy default_policy = policy::v1::ALL_AUTHENTICATED;  // policy.default
   std::chrono::seconds lease{5};                                             // registration.lease
+  // registration.anyAddress: identity patterns (exact, ".../*", "*") that may register an
+  // address other than their stream's source (hosts behind NAT, one-machine dev meshes).
+  std::vector<std::string> registration_any_address;
   std::size_t stream_queue = 1024;  // streams.queueCapacity
 
   static Result<ControllerConfig> from(const config::Config& c);

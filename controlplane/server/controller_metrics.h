@@ -26,7 +26,15 @@ struct ControllerMetrics {
         admin_refused(r.counter("admin_api_refused_total", "Admin API calls refused, by reason.",
                                 {"reason"})),
         exports_refused(r.counter("export_api_refused_total",
-                                  "Export API watches refused, by reason.", {"reason"})) {}
+                                  "Export API watches refused, by reason.", {"reason"})),
+        calls_refused(r.counter("controller_calls_refused_total",
+                                "gRPC calls refused before reaching a service (client "
+                                "certificate not from this cluster's issuer), by listener.",
+                                {"listener", "reason"})),
+        listener_connections(r.gauge("controller_listener_connections",
+                                     "Established TCP connections on each listener, with or "
+                                     "without a finished handshake.",
+                                     {"listener"})) {}
 
   metrics::GaugeFamily& streams_open;
   metrics::CounterFamily& stream_overflows;
@@ -39,6 +47,8 @@ struct ControllerMetrics {
   metrics::CounterFamily& registrations_refused;
   metrics::CounterFamily& admin_refused;
   metrics::CounterFamily& exports_refused;
+  metrics::CounterFamily& calls_refused;
+  metrics::GaugeFamily& listener_connections;
 };
 
 }  // namespace strait::controlplane

@@ -176,6 +176,17 @@ TEST_F(CertifierTest, RefusesAMalformedCsr) {
   expect_refused(certifier_.certify(kWebId, token(), truncated), "malformed_csr");
 }
 
+// Cheap work first: a caller without a valid token (or renewal certificate) is refused for that,
+// before the bytes of its CSR are parsed.
+TEST_F(CertifierTest, ChecksTheTokenBeforeTheCsr) {
+  expect_refused(certifier_.certify(kWebId, "not.a.token", "not a csr"), "malformed_token");
+  expect_refused(certifier_.certify(kWebId, "", "not a csr"), "no_credentials");
+  expect_refused(
+      certifier_.certify(kWebId, "", "not a csr",
+                         must(identity::SpiffeId::parse("spiffe://west.example/ns/shop/sa/other"))),
+      "identity_mismatch");
+}
+
 TEST_F(CertifierTest, RefusesAnRsaKey) {
   Pkey rsa(EVP_RSA_gen(2048));
   ASSERT_NE(rsa, nullptr);

@@ -335,6 +335,7 @@ Result<void> ControllerProcess::read_endpoints() {
   };
   identity_address_ = str("identity");
   destination_address_ = str("destination");
+  export_address_ = str("export");
   std::string admin = str("admin");
   auto colon = admin.rfind(':');
   admin_port_ = colon == std::string::npos
@@ -378,33 +379,69 @@ std::string ControllerProcess::anchor_pem() const {
   return text ? *text : std::string();
 }
 
-ClientCredentials ControllerProcess::admin_credentials() const {
+namespace {
+
+// A fresh key and a one-hour leaf of `issuer` for `id`, with the issuer's chain after it.
+ClientCredentials leaf_credentials(const tls::CertificateAuthority& issuer,
+                                   const std::string& anchor, const std::string& id_text) {
   ClientCredentials out;
-  out.anchor_pem = anchor_pem();
-  auto cert = read_file(state_dir_ / "ca" / "issuer.crt");
-  auto key = read_file(state_dir_ / "ca" / "issuer.key");
-  if (!cert || !key) {
-    ADD_FAILURE() << "cannot read the issuer";
-    return out;
-  }
-  auto issuer = tls::CertificateAuthority::from_pem(*cert, *key, "");
-  if (!issuer) {
-    ADD_FAILURE() << issuer.error().to_string();
-    return out;
-  }
-  auto id = identity::SpiffeId::parse(admin_identity(options_.trust_domain));
+  out.anchor_pem = anchor;
+  auto id = identity::SpiffeId::parse(id_text);
   auto leaf_key = tls::PrivateKey::generate_p256();
+  if (!id || !leaf_key) {
+    ADD_FAILURE() << "cannot make a key for " << id_text;
+    return out;
+  }
   auto csr_pem = tls::make_csr(*leaf_key, *id);
   auto csr = tls::CertificateRequest::from_pem(*csr_pem);
-  auto leaf = issuer->issue_leaf(*csr, *id, std::chrono::hours(1));
+  auto leaf = issuer.issue_leaf(*csr, *id, std::chrono::hours(1));
   if (!leaf) {
     ADD_FAILURE() << leaf.error().to_string();
     return out;
   }
   out.cert_chain_pem = leaf->to_pem();
-  for (const auto& c : issuer->chain()) out.cert_chain_pem += c.to_pem();
+  for (const auto& c : issuer.chain()) out.cert_chain_pem += c.to_pem();
   out.key_pem = leaf_key->to_pem();
   return out;
+}
+
+}  // namespace
+
+ClientCredentials ControllerProcess::admin_credentials() const {
+  auto cert = read_file(state_dir_ / "ca" / "issuer.crt");
+  auto key = read_file(state_dir_ / "ca" / "issuer.key");
+  if (!cert || !key) {
+    ADD_FAILURE() << "cannot read the issuer";
+    return {};
+  }
+  auto issuer = tls::CertificateAuthority::from_pem(*cert, *key, "");
+  if (!issuer) {
+    ADD_FAILURE() << issuer.error().to_string();
+    return {};
+  }
+  return leaf_credentials(*issuer, anchor_pem(), admin_identity(options_.trust_domain));
+}
+
+ClientCredentials ControllerProcess::sibling_issuer_credentials(const std::string& ns,
+                                                                const std::string& sa) const {
+  auto cert = read_file(state_dir_ / "ca" / "anchor.crt");
+  auto key = read_file(state_dir_ / "ca" / "anchor.key");
+  if (!cert || !key) {
+    ADD_FAILURE() << "cannot read the trust anchor";
+    return {};
+  }
+  auto root = tls::CertificateAuthority::from_pem(*cert, *key, "");
+  if (!root) {
+    ADD_FAILURE() << root.error().to_string();
+    return {};
+  }
+  auto sibling = root->create_intermediate("strait issuer sibling", std::chrono::hours(24));
+  if (!sibling) {
+    ADD_FAILURE() << sibling.error().to_string();
+    return {};
+  }
+  return leaf_credentials(*sibling, anchor_pem(),
+                          identity::SpiffeId::workload(options_.trust_domain, ns, sa).to_string());
 }
 
 std::shared_ptr<grpc::Channel> ControllerProcess::channel(

@@ -100,6 +100,7 @@ class ControllerProcess {
   const ControllerOptions& options() const { return options_; }
   const std::string& identity_address() const { return identity_address_; }
   const std::string& destination_address() const { return destination_address_; }
+  const std::string& export_address() const { return export_address_; }
   std::uint16_t admin_port() const { return admin_port_; }
   std::string log() const;  // everything the process wrote so far (all runs)
 
@@ -107,6 +108,9 @@ class ControllerProcess {
   // A fresh certificate for the admin identity spiffe://<td>/ns/strait-system/sa/straitctl,
   // signed with the issuer of the state directory (as straitctl does).
   ClientCredentials admin_credentials() const;
+  // Credentials for spiffe://<td>/ns/<ns>/sa/<sa> from ANOTHER issuer under this cluster's trust
+  // anchor: what a second cluster sharing the anchor would issue. The handshake accepts them.
+  ClientCredentials sibling_issuer_credentials(const std::string& ns, const std::string& sa) const;
   std::unique_ptr<admin::v1::Admin::Stub> admin() const;
   std::shared_ptr<grpc::Channel> channel(const ClientCredentials& credentials) const;
 
@@ -133,6 +137,7 @@ class ControllerProcess {
   pid_t pid_ = -1;
   std::string identity_address_;
   std::string destination_address_;
+  std::string export_address_;
   std::uint16_t admin_port_ = 0;
 };
 

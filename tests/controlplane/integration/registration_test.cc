@@ -26,8 +26,55 @@ rv::Workload workload(const std::string& service, std::uint32_t port, const std:
   return w;
 }
 
+// One registration attempt on a raw stream: registered (the stream stays open, holding the
+// lease, until the attempt is destroyed) or refused with the controller's status.
+struct Attempt {
+  std::unique_ptr<grpc::ClientContext> ctx = std::make_unique<grpc::ClientContext>();
+  std::unique_ptr<rv::Registration::Stub> stub;
+  std::unique_ptr<grpc::ClientReaderWriter<rv::RegisterRequest, rv::RegisterResponse>> stream;
+  bool registered = false;
+  std::string endpoint;
+  grpc::Status status;
+
+  ~Attempt() {
+    if (stream && registered) {
+      ctx->TryCancel();
+      stream->Finish();
+    }
+  }
+};
+
+std::unique_ptr<Attempt> register_once(const std::shared_ptr<grpc::Channel>& channel,
+                                       const rv::Workload& w) {
+  auto a = std::make_unique<Attempt>();
+  a->stub = rv::Registration::NewStub(channel);
+  a->ctx->set_deadline(std::chrono::system_clock::now() + 20s);
+  a->stream = a->stub->Register(a->ctx.get());
+  rv::RegisterRequest req;
+  *req.mutable_workload() = w;
+  a->stream->Write(req);
+  rv::RegisterResponse resp;
+  if (a->stream->Read(&resp)) {
+    a->registered = true;
+    a->endpoint = resp.endpoint_name();
+  } else {
+    a->status = a->stream->Finish();
+  }
+  return a;
+}
+
+// The refusal's reason as it leads the status message ("reason: detail").
+std::string reason_of(const Attempt& a) {
+  return a.registered ? "registered"
+                      : a.status.error_message().substr(0, a.status.error_message().find(':'));
+}
+
 class RegistrationIntegration : public ::testing::Test {
  protected:
+  // The tests that register several addresses from one process let the workload name them.
+  static constexpr const char* kWebMayNameAddresses =
+      "--registration.anyAddress=spiffe://east.strait/ns/shop/sa/web";
+
   void start(std::vector<std::string> flags) {
     c_ = std::make_unique<ControllerProcess>(ControllerOptions{.flags = std::move(flags)});
     auto i = c_->install();
@@ -48,7 +95,7 @@ class RegistrationIntegration : public ::testing::Test {
 
 TEST_F(RegistrationIntegration, EndpointLivesAsLongAsTheLeaseStream) {
   // A long lease: only the end of the stream can explain a prompt removal.
-  start({"--registration.lease=30s"});
+  start({"--registration.lease=30s", kWebMayNameAddresses});
   if (HasFatalFailure()) return;
   DestinationWatch w(admin_channel_, "web.shop.svc.cluster.local:80");
   ASSERT_TRUE(w.wait_until([](const DestinationWatch& d) { return d.announced(); }, 10s));
@@ -62,6 +109,8 @@ TEST_F(RegistrationIntegration, EndpointLivesAsLongAsTheLeaseStream) {
   ASSERT_TRUE(w.wait_for_addrs({"10.1.1.1:8080"}, 10s)) << w.history();
   const auto& a = w.addrs().at("10.1.1.1:8080");
   EXPECT_EQ(a.tls_identity(), "spiffe://east.strait/ns/shop/sa/web");
+  // The controller names the object from the service and address, not from the request.
+  EXPECT_EQ(a.metric_labels().at("endpoint"), "web-10-1-1-1-8080");
   EXPECT_EQ(a.proxy_port(), 4143u);
   EXPECT_EQ(a.metric_labels().at("app"), "web");
   // The client learns it is registered from the response, which may trail the store's event.
@@ -93,7 +142,7 @@ TEST_F(RegistrationIntegration, EndpointLivesAsLongAsTheLeaseStream) {
 }
 
 TEST_F(RegistrationIntegration, EndpointGoesWhenHeartbeatsStopButTheStreamStaysOpen) {
-  start({"--registration.lease=2s"});
+  start({"--registration.lease=2s", kWebMayNameAddresses});
   if (HasFatalFailure()) return;
   DestinationWatch w(admin_channel_, "web.shop.svc.cluster.local:80");
   ASSERT_TRUE(w.wait_until([](const DestinationWatch& d) { return d.announced(); }, 10s));
@@ -161,6 +210,123 @@ TEST_F(RegistrationIntegration, RefusesAStreamThatDoesNotStartWithAWorkload) {
   auto eps = c_->list(discovery::Kind::kEndpoint);
   ASSERT_TRUE(eps);
   EXPECT_TRUE(eps->empty());
+}
+
+// What a workload with a valid certificate may not claim: another Service, a Service that does
+// not admit its service account, an address that is not its own, an object it does not own.
+// Each refusal has its reason, in the status and in registration_refused_total.
+TEST_F(RegistrationIntegration, RefusesWhatTheClusterDoesNotGrant) {
+  start({});
+  if (HasFatalFailure()) return;
+  ASSERT_TRUE(c_->apply({service("shop", "api", 9090)}));
+
+  // Another service of the same namespace: api admits only its own service account.
+  auto other = register_once(workload_channel_, workload("api", 9090, "", ""));
+  EXPECT_EQ(reason_of(*other), "identity_not_admitted") << other->status.error_message();
+  EXPECT_EQ(other->status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+
+  // Someone else's address (the stream comes from 127.0.0.1).
+  auto elsewhere = register_once(workload_channel_, workload("web", 8080, "10.1.1.1", ""));
+  EXPECT_EQ(reason_of(*elsewhere), "address_not_source") << elsewhere->status.error_message();
+
+  // A service that does not exist, and a mirror (written by strait-link, not by workloads).
+  auto missing = register_once(workload_channel_, workload("nope", 80, "", ""));
+  EXPECT_EQ(reason_of(*missing), "unknown_service") << missing->status.error_message();
+  discovery::Service mirror = std::get<discovery::Service>(service("shop", "web-west", 80));
+  mirror.meta.owner = "link:west";
+  ASSERT_TRUE(c_->apply({mirror}));
+  // The admin API may keep owners to itself; whatever it stored decides.
+  auto stored = c_->list(discovery::Kind::kService, "shop");
+  ASSERT_TRUE(stored);
+  for (const auto& o : *stored) {
+    if (discovery::meta_of(o).name == "web-west" && !discovery::meta_of(o).owner.empty()) {
+      auto into_mirror =
+          register_once(c_->channel(ControllerProcess::credentials_of(
+                            *c_->certify_workload("shop", "web-west"), c_->anchor_pem())),
+                        workload("web-west", 80, "", ""));
+      EXPECT_EQ(reason_of(*into_mirror), "not_registrable") << into_mirror->status.error_message();
+    }
+  }
+
+  // An operator's Endpoint under the name the registration would get: never overwritten.
+  ASSERT_TRUE(c_->apply({endpoint("shop", "web-127-0-0-1-8080", "web", "10.0.0.9", 8080)}));
+  auto taken = register_once(workload_channel_, workload("web", 8080, "", "web-127-0-0-1-8080"));
+  EXPECT_EQ(reason_of(*taken), "name_taken") << taken->status.error_message();
+  auto kept = c_->list(discovery::Kind::kEndpoint, "shop");
+  ASSERT_TRUE(kept);
+  ASSERT_EQ(kept->size(), 1u);
+  EXPECT_EQ(std::get<discovery::Endpoint>(kept->front()).address, "10.0.0.9");
+  EXPECT_FALSE(discovery::meta_of(kept->front()).ephemeral());
+  ASSERT_TRUE(c_->remove(discovery::Kind::kEndpoint, "shop", "web-127-0-0-1-8080"));
+
+  // What the workload is granted: its own service, from its own address, under the name the
+  // controller gives (the name it asked for is ignored).
+  auto own = register_once(workload_channel_, workload("web", 8080, "", "api-0"));
+  ASSERT_TRUE(own->registered) << own->status.error_message();
+  EXPECT_EQ(own->endpoint, "web-127-0-0-1-8080");
+  auto eps = c_->list(discovery::Kind::kEndpoint, "shop");
+  ASSERT_TRUE(eps);
+  ASSERT_EQ(eps->size(), 1u);
+  const auto& e = std::get<discovery::Endpoint>(eps->front());
+  EXPECT_EQ(e.address, "127.0.0.1");
+  EXPECT_EQ(e.identity, "spiffe://east.strait/ns/shop/sa/web");
+
+  // A made-up service account: web does not admit it, until web names it.
+  auto ghost = c_->certify_workload("shop", "ghost");
+  ASSERT_TRUE(ghost) << ghost.error().to_string();
+  auto ghost_channel = c_->channel(ControllerProcess::credentials_of(*ghost, c_->anchor_pem()));
+  auto ghostly = register_once(ghost_channel, workload("web", 8081, "", ""));
+  EXPECT_EQ(reason_of(*ghostly), "identity_not_admitted") << ghostly->status.error_message();
+  // Nor may it take over web's own registration, even once admitted.
+  discovery::Service web = std::get<discovery::Service>(service("shop", "web", 80, 8080));
+  web.service_accounts = {"web", "ghost"};
+  ASSERT_TRUE(c_->apply({web}));
+  auto takeover = register_once(ghost_channel, workload("web", 8080, "", ""));
+  EXPECT_EQ(reason_of(*takeover), "name_taken") << takeover->status.error_message();
+  auto admitted = register_once(ghost_channel, workload("web", 8081, "", ""));
+  EXPECT_TRUE(admitted->registered) << admitted->status.error_message();
+
+  const auto metrics = c_->get("/metrics").body;
+  for (const char* reason :
+       {"identity_not_admitted", "address_not_source", "unknown_service", "name_taken"}) {
+    EXPECT_GE(
+        metric_value(metrics, std::string("registration_refused_total{reason=\"") + reason + "\"}"),
+        1.0)
+        << reason << "\n"
+        << metrics;
+  }
+}
+
+// A certificate from another issuer under the same trust anchor (another cluster sharing the
+// anchor) passes the TLS handshake, and is refused before any service sees the call.
+TEST_F(RegistrationIntegration, RefusesACertificateFromAnotherClustersIssuer) {
+  start({});
+  if (HasFatalFailure()) return;
+  auto foreign = c_->channel(c_->sibling_issuer_credentials("shop", "web"));
+  auto attempt = register_once(foreign, workload("web", 8080, "", ""));
+  EXPECT_FALSE(attempt->registered);
+  EXPECT_EQ(attempt->status.error_code(), grpc::StatusCode::UNAUTHENTICATED)
+      << attempt->status.error_message();
+  EXPECT_EQ(reason_of(*attempt), "foreign_issuer") << attempt->status.error_message();
+  auto eps = c_->list(discovery::Kind::kEndpoint, "shop");
+  ASSERT_TRUE(eps);
+  EXPECT_TRUE(eps->empty());
+
+  // Not only registration: nothing on the mesh port answers it.
+  DestinationWatch watch(foreign, "web.shop.svc.cluster.local:80");
+  EXPECT_FALSE(watch.wait_until([](const DestinationWatch& d) { return d.announced(); }, 3s));
+  EXPECT_TRUE(wait_until(
+      [&] {
+        return metric_value(
+                   c_->get("/metrics").body,
+                   R"(controller_calls_refused_total{listener="mesh",reason="foreign_issuer"})") >=
+               2.0;
+      },
+      5s))
+      << c_->get("/metrics").body;
+  // This cluster's own workload is served as before.
+  auto own = register_once(workload_channel_, workload("web", 8080, "", ""));
+  EXPECT_TRUE(own->registered) << own->status.error_message();
 }
 
 }  // namespace

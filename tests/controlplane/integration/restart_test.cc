@@ -78,7 +78,6 @@ TEST_P(RestartIntegration, KeepsAppliedObjectsAndDropsLeases) {
   rv::RegisterRequest reg;
   reg.mutable_workload()->set_service("web");
   reg.mutable_workload()->set_port(8080);
-  reg.mutable_workload()->set_address("10.9.9.9");
   ASSERT_TRUE(stream->Write(reg));
   rv::RegisterResponse resp;
   ASSERT_TRUE(stream->Read(&resp));

@@ -32,9 +32,15 @@ TEST(ControllerConfigTest, MinimalConfigTakesDefaults) {
   EXPECT_EQ(c->service_cidr, "198.19.0.0/20");
   EXPECT_EQ(c->inbound_proxy_port, 4143);
   EXPECT_EQ(c->state_dir, std::filesystem::path("/var/lib/strait"));
-  EXPECT_EQ(c->identity_listen, "0.0.0.0:8080");
-  EXPECT_EQ(c->destination_listen, "0.0.0.0:8086");
-  EXPECT_EQ(c->admin_listen, "0.0.0.0:9990");
+  using List = std::vector<std::string>;
+  EXPECT_EQ(c->identity_listen, List{"0.0.0.0:8080"});
+  EXPECT_EQ(c->destination_listen, List{"0.0.0.0:8086"});
+  EXPECT_EQ(c->export_listen, List{"0.0.0.0:8443"});
+  EXPECT_EQ(c->admin_listen, "127.0.0.1:9990");  // loopback unless told otherwise
+  EXPECT_EQ(c->handshake_timeout, 5s);
+  EXPECT_EQ(c->connection_idle, 5min);
+  EXPECT_EQ(c->max_concurrent_streams, 1000u);
+  EXPECT_TRUE(c->registration_any_address.empty());
   EXPECT_EQ(c->cert_lifetime, 24h);
   EXPECT_EQ(c->default_policy, policy::v1::ALL_AUTHENTICATED);
   EXPECT_EQ(c->lease, 5s);
@@ -54,15 +60,21 @@ TEST(ControllerConfigTest, EveryFieldIsRead) {
       "  inboundProxyPort: 5143\n"
       "stateDir: /tmp/east\n"
       "listen:\n"
-      "  identity: 127.0.0.1:0\n"
+      "  identity: [127.0.0.1:0, 198.18.0.3:0]\n"
       "  destination: 127.0.0.1:1\n"
       "  admin: 127.0.0.1:2\n"
+      "  export: 198.18.0.3:3,198.18.0.4:3\n"
+      "limits:\n"
+      "  handshakeTimeout: 2s\n"
+      "  connectionIdle: 1m\n"
+      "  maxConcurrentStreams: 50\n"
       "identity:\n"
       "  certLifetime: 1h30m\n"
       "policy:\n"
       "  default: deny\n"
       "registration:\n"
       "  lease: 10s\n"
+      "  anyAddress: [\"spiffe://east.example/ns/vm/*\"]\n"
       "streams:\n"
       "  queueCapacity: 16\n");
   ASSERT_TRUE(c.ok()) << c.error().to_string();
@@ -71,9 +83,15 @@ TEST(ControllerConfigTest, EveryFieldIsRead) {
   EXPECT_EQ(c->trust_domain, "east.example");
   EXPECT_EQ(c->service_cidr, "10.96.0.0/16");
   EXPECT_EQ(c->inbound_proxy_port, 5143);
-  EXPECT_EQ(c->identity_listen, "127.0.0.1:0");
-  EXPECT_EQ(c->destination_listen, "127.0.0.1:1");
+  using List = std::vector<std::string>;
+  EXPECT_EQ(c->identity_listen, (List{"127.0.0.1:0", "198.18.0.3:0"}));
+  EXPECT_EQ(c->destination_listen, List{"127.0.0.1:1"});
   EXPECT_EQ(c->admin_listen, "127.0.0.1:2");
+  EXPECT_EQ(c->export_listen, (List{"198.18.0.3:3", "198.18.0.4:3"}));
+  EXPECT_EQ(c->handshake_timeout, 2s);
+  EXPECT_EQ(c->connection_idle, 1min);
+  EXPECT_EQ(c->max_concurrent_streams, 50u);
+  EXPECT_EQ(c->registration_any_address, List{"spiffe://east.example/ns/vm/*"});
   EXPECT_EQ(c->cert_lifetime, 90min);
   EXPECT_EQ(c->default_policy, policy::v1::DENY);
   EXPECT_EQ(c->lease, 10s);

@@ -72,7 +72,7 @@ TEST_F(StateFilesTest, InstallCreatesTheFilesWithPrivateKeys) {
   EXPECT_EQ(c.trust_domain, "west.example");
   EXPECT_EQ(c.domain, "cluster.local");
   EXPECT_EQ(c.service_cidr, "198.19.0.0/20");
-  EXPECT_EQ(c.identity_listen, "127.0.0.1:8080");
+  EXPECT_EQ(c.identity_listen, std::vector<std::string>{"127.0.0.1:8080"});
   EXPECT_EQ(fs::canonical(c.state_dir), fs::canonical(state));
 }
 
