@@ -1,11 +1,10 @@
 // strait-gateway: target name checks, loop detection, routing to local endpoints.
 #include "gateway/gateway.h"
 
-#include <cctype>
-
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 
+#include "core/net/address.h"
 #include "gateway/probe_server.h"
 #include "sidecar/proxy/inbound.h"
 #include "sidecar/proxy/outbound.h"
@@ -23,9 +22,11 @@ Result<std::string> local_authority(const std::string& name, const std::string& 
                                             ":<port> of this cluster");
   };
   auto colon = name.rfind(':');
-  if (colon == std::string::npos || colon + 1 == name.size()) return outside();
-  for (std::size_t i = colon + 1; i < name.size(); ++i) {
-    if (!std::isdigit(static_cast<unsigned char>(name[i]))) return outside();
+  if (colon == std::string::npos) return outside();
+  if (!net::parse_wire_port(std::string_view(name).substr(colon + 1))) {
+    return make_error("bad_target_port", "\"" + name +
+                                             "\": the port must be 1..65535 in digits, "
+                                             "without leading zeros");
   }
   const std::string host = name.substr(0, colon);
   const std::string suffix = ".svc." + domain;
@@ -72,6 +73,11 @@ asio::awaitable<void> serve_gateway(proxy::ProxyContext& ctx, tcp::socket peer) 
   auto lease = co_await ctx.destinations.resolve(*authority, deadline);
   if (!lease) {
     ctx.refuse("gateway", lease.error().code, lease.error().message);
+    co_return;
+  }
+  if ((*lease)->undeclared_port()) {
+    ctx.refuse("gateway", "undeclared_port",
+               *authority + ": the service does not declare this port (client " + client_id + ")");
     co_return;
   }
   if (!(*lease)->exists()) {

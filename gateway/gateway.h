@@ -17,7 +17,8 @@
 namespace strait::gateway {
 
 // "<svc>.<ns>.svc.<domain>:<port>" with <domain> the local cluster's: the authority to resolve.
-// Errors: no_target_name, outside_domain (with the name in the message).
+// Errors: no_target_name, outside_domain (with the name in the message), bad_target_port (not
+// 1..65535 in its one spelling: digits, no leading zeros).
 Result<std::string> local_authority(const std::string& target_name, const std::string& domain);
 
 boost::asio::awaitable<void> serve_gateway(proxy::ProxyContext& ctx,

@@ -1,11 +1,15 @@
 // ProbeServer: the gateway's admin port (4191) over TLS, so that other clusters' probes reach
 // it with mTLS: GET /ready (what link probes ask), /live and /metrics. One request per
-// connection, with a size limit and a deadline.
+// connection, read with Beast's parser under a header limit (431) and a deadline; every answer,
+// refusals included, is followed by a short lingering close so the client can read it; each
+// connection is counted at most once in proxy_refused_total{direction="admin"}.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/http/verb.hpp>
 #include <string>
+#include <string_view>
 
 #include "sidecar/proxy/runtime.h"
 
@@ -16,13 +20,13 @@ class ProbeServer {
   explicit ProbeServer(proxy::Runtime& rt) : rt_(rt) {}
   void serve(boost::asio::ip::tcp::socket s);
 
-  // The response to a request line such as "GET /ready HTTP/1.1" (pure, for tests).
   struct Reply {
-    unsigned status;
+    unsigned status = 200;
     std::string body;
     std::string content_type;
   };
-  Reply answer(const std::string& request_line);
+  // The response to a parsed request.
+  Reply answer(boost::beast::http::verb method, std::string_view target);
 
  private:
   boost::asio::awaitable<void> session(boost::asio::ip::tcp::socket s);

@@ -65,9 +65,11 @@ void DestinationCache::Entry::apply(const dst::Update& u) {
   answered_ = true;
   if (u.has_no_endpoints()) {
     exists_ = u.no_endpoints().exists();
+    undeclared_port_ = u.no_endpoints().undeclared_port();
     endpoints_.clear();
   } else if (u.has_add()) {
     exists_ = true;
+    undeclared_port_ = false;
     for (const auto& a : u.add().addrs()) {
       auto k = key_of(a.addr());
       endpoints_[k] = Endpoint{k, a};

@@ -73,6 +73,8 @@ class DestinationCache {
    public:
     bool answered() const { return answered_; }
     bool exists() const { return exists_; }
+    // The service exists but does not declare this port: refuse at once, nothing will serve it.
+    bool undeclared_port() const { return undeclared_port_; }
     bool has_endpoints() const { return !endpoints_.empty(); }
     const std::map<std::string, std::string>& labels() const { return labels_; }
     // Waits until there is a ready endpoint, up to deadline; false on timeout.
@@ -95,6 +97,7 @@ class DestinationCache {
     std::string path_;
     bool answered_ = false;
     bool exists_ = false;
+    bool undeclared_port_ = false;
     std::map<std::string, Endpoint> endpoints_;
     std::vector<const Endpoint*> order_;  // for random picks
     std::map<std::string, std::string> labels_;

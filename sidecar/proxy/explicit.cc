@@ -7,8 +7,8 @@
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/status.hpp>
-#include <charconv>
 
+#include "core/net/address.h"
 #include "sidecar/proxy/outbound.h"
 
 namespace strait::proxy {
@@ -52,10 +52,10 @@ Result<tcp::endpoint> parse_target(std::string_view t) {
     host = t.substr(0, colon);
     port = t.substr(colon + 1);
   }
-  int p = 0;
-  auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), p);
-  if (port.empty() || ec != std::errc() || end != port.data() + port.size() || p < 1 || p > 65535) {
-    return refuse("target \"" + shown + "\" has no valid port (1..65535)");
+  auto p = net::parse_wire_port(port);
+  if (!p) {
+    return refuse("target \"" + shown +
+                  "\" has no valid port (1..65535 in digits, without leading zeros)");
   }
   boost::system::error_code aec;
   auto ip = asio::ip::make_address(std::string(host), aec);
@@ -66,7 +66,7 @@ Result<tcp::endpoint> parse_target(std::string_view t) {
   if (ip.is_unspecified() || ip.is_multicast()) {
     return refuse("target \"" + shown + "\" is not a unicast address");
   }
-  return tcp::endpoint(ip, static_cast<std::uint16_t>(p));
+  return tcp::endpoint(ip, *p);
 }
 
 // By value: coroutine parameters must not refer to the caller's temporaries.

@@ -85,7 +85,8 @@ asio::awaitable<Result<Accepted>> accept_connection(ProxyContext& ctx, tcp::sock
 asio::awaitable<void> serve_inbound(ProxyContext& ctx, tcp::socket peer) {
   auto member = ctx.connections.join();
   member.hold(peer.native_handle());
-  peer.set_option(tcp::no_delay(true));
+  boost::system::error_code nodelay_ec;  // a socket already reset fails later, with a reason
+  peer.set_option(tcp::no_delay(true), nodelay_ec);
   auto accepted = co_await accept_connection(ctx, std::move(peer), false);
   if (!accepted) {
     ctx.refuse("inbound", accepted.error().code, accepted.error().message);
@@ -93,6 +94,14 @@ asio::awaitable<void> serve_inbound(ProxyContext& ctx, tcp::socket peer) {
   }
   const std::uint16_t port = accepted->header.target_port;
   const std::string client_id = accepted->client ? accepted->client->to_string() : "";
+  if (ctx.own_ports.contains(port)) {
+    ctx.refuse("inbound", "proxy_port",
+               "target port " + std::to_string(port) +
+                   " is one of the proxy's own listeners (client " +
+                   (client_id.empty() ? std::string("unauthenticated") : client_id) + ", source " +
+                   accepted->source_ip + ")");
+    co_return;
+  }
 
   auto policy = co_await ctx.policies.get(port, Clock::now() + ctx.config.fail_fast);
   if (!policy) {
@@ -133,7 +142,7 @@ asio::awaitable<void> serve_inbound(ProxyContext& ctx, tcp::socket peer) {
               {{"port", static_cast<std::int64_t>(port)}, {"application", to_string(app_at)}});
     co_return;
   }
-  app.set_option(tcp::no_delay(true));
+  app.set_option(tcp::no_delay(true), aec);
   member.hold(app.native_handle());
   PlainStream upstream(std::move(app));
   auto result =

@@ -23,7 +23,7 @@ asio::awaitable<Result<tcp::socket>> connect_within(tcp::endpoint to,
         ec == asio::error::connection_refused ? "connect_refused" : "connect_error",
         to_string(to) + ": " + ec.message());
   }
-  s.set_option(tcp::no_delay(true));
+  s.set_option(tcp::no_delay(true), ec);  // best effort: a reset socket fails on first use
   co_return std::move(s);
 }
 
@@ -92,6 +92,13 @@ asio::awaitable<void> forward_outbound(ProxyContext& ctx, ConnectionSet::Member&
     if (k == "namespace") labels.dst_namespace = v;
     if (k == "service") labels.dst_service = v;
     if (k == "cluster") labels.dst_cluster = v;
+  }
+
+  if ((*lease)->undeclared_port()) {
+    Error why{"undeclared_port", target + ": the service does not declare this port"};
+    ctx.refuse("outbound", why.code, why.message);
+    if (reply) co_await reply->refused(app, 503, why);
+    co_return;
   }
 
   destination::v1::WeightedAddr addr;

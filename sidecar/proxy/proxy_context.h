@@ -6,6 +6,7 @@
 #include <boost/asio/io_context.hpp>
 #include <memory>
 #include <random>
+#include <set>
 
 #include "core/log/log.h"
 #include "sidecar/proxy/connection_set.h"
@@ -20,6 +21,19 @@
 namespace strait::proxy {
 
 struct ProxyContext {
+  ProxyContext(boost::asio::io_context& io, const ProxyConfig& config, ProxyMetrics& metrics,
+               IdentityManager& identity, DestinationCache& destinations, PolicyCache& policies,
+               ConnectionSet& connections)
+      : io(io),
+        config(config),
+        metrics(metrics),
+        identity(identity),
+        destinations(destinations),
+        policies(policies),
+        connections(connections) {}
+  ProxyContext(const ProxyContext&) = delete;
+  ProxyContext& operator=(const ProxyContext&) = delete;
+
   boost::asio::io_context& io;
   const ProxyConfig& config;
   ProxyMetrics& metrics;
@@ -28,13 +42,23 @@ struct ProxyContext {
   PolicyCache& policies;
   ConnectionSet& connections;
   std::minstd_rand rng{std::random_device{}()};
+  // Every port this process listens on (filled as listeners bind, before serving): a remote
+  // caller never reaches one of them through the inbound forwarder, which would make it a
+  // loopback peer of the proxy's own admin server (docs/security.md).
+  std::set<std::uint16_t> own_ports;
 
-  // Logs and counts a connection refused before it reached the application or a server.
+  // Counts a connection refused before it reached the application or a server, and logs it
+  // (at most one line per direction and reason per second: refusals come from untrusted peers).
   void refuse(const char* direction, const std::string& reason, const std::string& detail) {
     metrics.refused.with({direction, reason}).inc();
-    log::warn("connection refused",
-              {{"direction", direction}, {"reason", reason}, {"detail", detail}});
+    std::uint64_t dropped = 0;
+    if (!refusal_log.allow(std::string(direction) + "/" + reason, &dropped)) return;
+    log::warn("connection refused", {{"direction", direction},
+                                     {"reason", reason},
+                                     {"detail", detail},
+                                     {"not_logged_since", dropped}});
   }
+  log::RateLimit refusal_log;
 };
 
 // One proxied connection's metric handles: opened on construction, closed with an error label.

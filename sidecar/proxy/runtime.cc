@@ -81,8 +81,8 @@ Result<void> Runtime::init() {
       metrics_.trust_roots.with({td}).set(static_cast<double>(n));
     }
   }
-  ctx_ = std::make_unique<ProxyContext>(
-      ProxyContext{io_, config_, metrics_, *identity_, *destinations_, *policies_, connections_});
+  ctx_ = std::make_unique<ProxyContext>(io_, config_, metrics_, *identity_, *destinations_,
+                                        *policies_, connections_);
 
   if (config_.admin_listen.empty()) return {};
   auto ep = parse_listen(config_.admin_listen);
@@ -99,7 +99,9 @@ Result<void> Runtime::init() {
         return admin::Response(202, "draining\n");
       },
       /*loopback_only=*/true);
-  return admin_->start();
+  if (auto r = admin_->start(); !r) return r;
+  ctx_->own_ports.insert(admin_->port());
+  return {};
 }
 
 std::uint16_t Runtime::admin_port() const { return admin_ ? admin_->port() : 0; }
@@ -211,6 +213,7 @@ Result<std::uint16_t> Runtime::listen(const std::string& where, std::string dire
   if (!ec) l->acceptor.listen(1024, ec);
   if (ec) return make_error("bind_failed", "cannot listen on " + where + ": " + ec.message());
   std::uint16_t port = l->acceptor.local_endpoint().port();
+  ctx_->own_ports.insert(port);
   listeners_.push_back(std::move(l));
   return port;
 }

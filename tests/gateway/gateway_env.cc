@@ -131,18 +131,6 @@ Result<std::uint16_t> free_port() {
   return ntohs(a.sin_port);
 }
 
-// Plain HTTP GET on loopback: the status, or -1.
-std::pair<int, std::string> http_get(std::uint16_t port, const std::string& path) {
-  auto c = PlainConn::connect(port, 2s);
-  if (!c) return {-1, ""};
-  c->send_all("GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
-  bool closed = false;
-  std::string raw = c->read_to_end(5s, &closed);
-  auto end = raw.find("\r\n\r\n");
-  if (raw.rfind("HTTP/1.1 ", 0) != 0 || end == std::string::npos) return {-1, raw};
-  return {std::atoi(raw.c_str() + 9), raw.substr(end + 4)};
-}
-
 Result<tls::ContextPtr> context_of(const std::string& cert_pem,
                                    const std::vector<std::string>& chain_pem,
                                    const std::string& key_pem, const tls::TrustBundle& bundle) {
@@ -161,6 +149,18 @@ Result<tls::ContextPtr> context_of(const std::string& cert_pem,
 }
 
 }  // namespace
+
+// Plain HTTP GET on loopback: the status, or -1.
+std::pair<int, std::string> plain_get(std::uint16_t port, const std::string& path) {
+  auto c = PlainConn::connect(port, 2s);
+  if (!c) return {-1, ""};
+  c->send_all("GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+  bool closed = false;
+  std::string raw = c->read_to_end(5s, &closed);
+  auto end = raw.find("\r\n\r\n");
+  if (raw.rfind("HTTP/1.1 ", 0) != 0 || end == std::string::npos) return {-1, raw};
+  return {std::atoi(raw.c_str() + 9), raw.substr(end + 4)};
+}
 
 bool wait_until(const std::function<bool()>& condition, std::chrono::milliseconds deadline,
                 std::chrono::milliseconds poll) {
@@ -648,9 +648,9 @@ spec: {service: mirror, address: 127.0.0.1, port: )" +
   if (auto r = make_contexts(); !r) return r;
 
   // Both proxies have their certificates.
-  if (!wait_until([&] { return http_get(target_admin_port, "/ready").first == 200; }, 30s, 50ms)) {
+  if (!wait_until([&] { return plain_get(target_admin_port, "/ready").first == 200; }, 30s, 50ms)) {
     return make_error("not_ready", "the target proxy is not ready: " +
-                                       http_get(target_admin_port, "/ready").second);
+                                       plain_get(target_admin_port, "/ready").second);
   }
   if (!wait_until([&] { return https_get("/ready", 2s).first == 200; }, 30s, 50ms)) {
     return make_error("not_ready", "the gateway is not ready: " + https_get("/ready").second);
@@ -661,11 +661,17 @@ spec: {service: mirror, address: 127.0.0.1, port: )" +
 Result<std::unique_ptr<TlsConn>> GatewayEnv::open(const std::string& target_name,
                                                   std::uint16_t target_port,
                                                   tls::ContextPtr context) {
-  auto c = TlsConn::connect(gateway_port, context ? context : contexts.with_client_cert);
-  if (!c) return c.error();
   proxy::TransportHeader h;
   h.target_port = target_port;
   h.target_name = target_name;
+  return open_with_header(gateway_port, h, context);
+}
+
+Result<std::unique_ptr<TlsConn>> GatewayEnv::open_with_header(std::uint16_t port,
+                                                              const proxy::TransportHeader& h,
+                                                              tls::ContextPtr context) {
+  auto c = TlsConn::connect(port, context ? context : contexts.with_client_cert);
+  if (!c) return c.error();
   auto bytes = h.encode();
   if (!bytes) return bytes.error();
   if (!(*c)->send_all(*bytes)) return make_error("write_failed", "the transport header");
@@ -689,6 +695,6 @@ std::pair<int, std::string> GatewayEnv::https_get(const std::string& path,
   return {std::atoi(raw.c_str() + 9), raw.substr(end + 4)};
 }
 
-std::string GatewayEnv::target_metrics() { return http_get(target_admin_port, "/metrics").second; }
+std::string GatewayEnv::target_metrics() { return plain_get(target_admin_port, "/metrics").second; }
 
 }  // namespace strait::gateway_it

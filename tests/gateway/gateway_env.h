@@ -22,6 +22,7 @@
 #include "core/base/result.h"
 #include "core/tls/tls_context.h"
 #include "core/tls/tls_stream.h"
+#include "sidecar/proxy/transport_header.h"
 #include "tests/support/metric_text.h"
 
 namespace strait::gateway_it {
@@ -43,6 +44,9 @@ bool wait_until(const std::function<bool()>& condition, std::chrono::millisecond
                 std::chrono::milliseconds poll = 20ms);
 
 using ::strait::testing::metric_sum;  // tests/support/metric_text.h
+
+// Plain HTTP GET on 127.0.0.1:port (a proxy's admin): the status (-1 on failure) and the body.
+std::pair<int, std::string> plain_get(std::uint16_t port, const std::string& path);
 
 // A child process: stdout and stderr to a log file; SIGTERM then SIGKILL on stop().
 class Process {
@@ -136,6 +140,11 @@ class GatewayEnv {
   Result<std::unique_ptr<TlsConn>> open(const std::string& target_name,
                                         std::uint16_t target_port = kEchoServicePort,
                                         tls::ContextPtr context = nullptr);
+  // mTLS to any of the environment's ports (the gateway's, the target proxy's inbound) with
+  // `header` first: what any mesh client can send.
+  Result<std::unique_ptr<TlsConn>> open_with_header(std::uint16_t port,
+                                                    const proxy::TransportHeader& header,
+                                                    tls::ContextPtr context = nullptr);
   static std::string echo_name(std::uint16_t port = kEchoServicePort) {
     return "echo.shop.svc.cluster.local:" + std::to_string(port);
   }

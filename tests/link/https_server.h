@@ -81,6 +81,8 @@ class TestHttpsServer {
 
   boost::asio::awaitable<void> session(boost::asio::ip::tcp::socket socket, tls::ContextPtr ctx) {
     namespace asio = boost::asio;
+    boost::system::error_code nodelay_ec;  // as the gateway's probe port does
+    socket.set_option(asio::ip::tcp::no_delay(true), nodelay_ec);
     tls::TlsStream stream(std::move(socket), ctx, tls::TlsStream::Role::kServer);
     if (auto ec = co_await stream.handshake(); ec) co_return;
     if (auto id = tls::peer_identity(stream.native_handle())) {

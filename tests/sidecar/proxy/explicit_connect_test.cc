@@ -92,7 +92,8 @@ TEST(ExplicitConnect, GarbageIs400) {
 TEST(ExplicitConnect, TargetsThatAreNotIpPortAre400) {
   for (const char* t : {"web.shop.svc.cluster.local:80", "198.19.0.10", "198.19.0.10:0",
                         "198.19.0.10:65536", "198.19.0.10:http", "198.19.0.10:80x", "fd00::a:443",
-                        "[fd00::a]", "0.0.0.0:80", "224.0.0.1:80", "/", "*"}) {
+                        "[fd00::a]", "0.0.0.0:80", "224.0.0.1:80", "/", "*", "198.19.0.10:080",
+                        "198.19.0.10:000080", "198.19.0.10:+80", "198.19.0.10:4294967376"}) {
     auto no = refused("CONNECT " + std::string(t) + " HTTP/1.1\r\n\r\n");
     EXPECT_EQ(no.status, 400) << t;
     EXPECT_EQ(no.reason, "bad_connect_request") << t;

@@ -320,6 +320,23 @@ TEST_F(ExplicitMode, NoReadyEndpointFailsFastWith503) {
   EXPECT_TRUE(wait_until([&] { return client_refused("no_ready_endpoints") >= before + 2; }, 5s));
 }
 
+// A port the service does not declare is refused at once (it was served: web.shop declares 80,
+// yet its virtual IP answered on 8080), and counted; a leading zero is not another spelling of
+// a port.
+TEST_F(ExplicitMode, UndeclaredServicePortsAreRefusedAtOnce) {
+  const double before = client_refused("undeclared_port");
+  const double waited = client_refused("no_ready_endpoints");
+  for (const char* port : {"8080", "81"}) {
+    std::string answer = raw(std::string("CONNECT ") + kWebVip + ":" + port + " HTTP/1.1\r\n\r\n");
+    EXPECT_EQ(answer.rfind("HTTP/1.1 503 Service Unavailable\r\n", 0), 0u) << answer;
+    EXPECT_NE(answer.find("\r\n\r\nundeclared_port: "), std::string::npos) << answer;
+  }
+  EXPECT_TRUE(wait_until([&] { return client_refused("undeclared_port") >= before + 2; }, 5s));
+  EXPECT_EQ(client_refused("no_ready_endpoints"), waited);
+  std::string zero = raw(std::string("CONNECT ") + kWebVip + ":080 HTTP/1.1\r\n\r\n");
+  EXPECT_EQ(zero.rfind("HTTP/1.1 400 Bad Request\r\n", 0), 0u) << zero;
+}
+
 TEST_F(ExplicitMode, UnreachableEndpointIs502) {
   std::string answer = raw(std::string("CONNECT ") + kDeadVip + ":80 HTTP/1.1\r\n\r\n");
   EXPECT_EQ(answer.rfind("HTTP/1.1 502 Bad Gateway\r\n", 0), 0u) << answer;
