@@ -328,33 +328,29 @@ Result<ClusterView> DevMesh::cluster(const std::string& name) const {
   return make_error("no_cluster", "no cluster " + name + " in this mesh");
 }
 
+namespace {
+
+// "a:port,b:port", or one of them when both are the same address (loopback).
+std::string both(const std::string& a, const std::string& b, int port) {
+  const std::string p = ":" + std::to_string(port);
+  return a == b ? a + p : a + p + "," + b + p;
+}
+
+}  // namespace
+
 Result<void> DevMesh::install(ClusterView& c) {
-  std::vector<std::string> argv = {options_.bin.straitctl,
-                                   "install",
-                                   "--cluster-name",
-                                   c.name,
-                                   "--trust-domain",
-                                   c.trust_domain,
-                                   "--domain",
-                                   c.domain,
-                                   "--state-dir",
-                                   c.state_dir,
-                                   "--service-cidr",
-                                   c.net.service_cidr,
-                                   "--identity-listen",
-                                   listen_ip(c.ctrl_ip) + ":8080",
-                                   "--destination-listen",
-                                   listen_ip(c.ctrl_ip) + ":8086",
-                                   "--admin-listen",
-                                   listen_ip(c.ctrl_ip) + ":9990",
-                                   "--export-listen",
-                                   listen_ip(c.ctrl_ip) + ":8443",
-                                   "--export-address",
-                                   c.ctrl_wan_ip + ":8443",
-                                   "--identity-address",
-                                   c.ctrl_wan_ip + ":8080",
-                                   "--gateway-addresses",
-                                   c.gateway_wan_ip};
+  std::vector<std::string> argv = {
+      options_.bin.straitctl, "install", "--cluster-name", c.name, "--trust-domain", c.trust_domain,
+      "--domain", c.domain, "--state-dir", c.state_dir, "--service-cidr", c.net.service_cidr,
+      // Each listener on the networks it serves (docs/security.md):
+      // identity for pods and for linked clusters' link tokens,
+      // destination for pods only, export for linked clusters only,
+      // admin inside the controller's pod.
+      "--identity-listen", both(c.ctrl_ip, c.ctrl_wan_ip, 8080), "--destination-listen",
+      c.ctrl_ip + ":8086", "--admin-listen",
+      (loopback() ? c.ctrl_ip : std::string("127.0.0.1")) + ":9990", "--export-listen",
+      c.ctrl_wan_ip + ":8443", "--export-address", c.ctrl_wan_ip + ":8443", "--identity-address",
+      c.ctrl_wan_ip + ":8080", "--gateway-addresses", c.gateway_wan_ip};
   if (options_.trust == Trust::shared) {
     // The cluster's issuer, signed by the mesh's one anchor.
     auto root = tls::CertificateAuthority::from_pem(anchor_cert_pem_, anchor_key_pem_, "");
@@ -379,14 +375,19 @@ Result<void> DevMesh::install(ClusterView& c) {
 Result<void> DevMesh::start_controller(const ClusterView& c) {
   std::vector<std::string> argv = {options_.bin.controller, "--config",
                                    c.state_dir + "/controller.yaml"};
+  // Without namespaces every proxy's registration stream comes from 127.0.0.1, not from its
+  // pod's own 127.x address: let workloads name their address (in namespaces, never).
+  if (loopback()) argv.push_back("--registration.anyAddress=*");
   argv.insert(argv.end(), options_.controller_flags.begin(), options_.controller_flags.end());
   auto p = spawn(c.name + "/ctrl", argv, logged(c.name + "-controller"));
   if (!p) return p.error();
   processes_.insert_or_assign(c.name + "/controller", *p);
-  for (const char* port : {":8080", ":8086", ":8443", ":9990"}) {
-    if (auto r = wait_for_tcp(c.name + "/ctrl", c.ctrl_ip + port, deadline_in(30s)); !r) {
+  const std::string admin_ip = loopback() ? c.ctrl_ip : "127.0.0.1";
+  for (const std::string& at :
+       {c.ctrl_ip + ":8080", c.ctrl_ip + ":8086", c.ctrl_wan_ip + ":8443", admin_ip + ":9990"}) {
+    if (auto r = wait_for_tcp(c.name + "/ctrl", at, deadline_in(30s)); !r) {
       return make_error("controller_not_up",
-                        c.name + ": port" + port + ": " + r.error().message + "\n" +
+                        c.name + ": " + at + ": " + r.error().message + "\n" +
                             tail(read_file(log_path(c.name + "-controller")), 4000));
     }
   }
