@@ -26,10 +26,13 @@ Error bad(std::string what) { return make_error("bad_transport_header", std::mov
 }  // namespace
 
 Result<std::string> TransportHeader::encode() const {
+  // Exactly the bytes put_tlv writes below: an empty field is not written, so it costs nothing
+  // (decode_body accepts exactly what this produces, and this whatever it accepts).
   constexpr std::size_t kMax = 0xffff;
+  auto tlv = [](const std::string& v) { return v.empty() ? 0 : 3 + v.size(); };
   if (target_name.size() > kMax || client_identity.size() > kMax ||
-      target_name.size() + client_identity.size() + 3 * 3 + 2 > kMax) {
-    return bad("a transport header field is longer than 65535 bytes");
+      3 + 2 + tlv(target_name) + tlv(client_identity) > kMax) {
+    return bad("a transport header longer than 65535 bytes");
   }
   std::string body;
   std::string port;
