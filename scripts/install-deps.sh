@@ -13,6 +13,7 @@ packages=(
   prometheus iproute2 iptables tshark curl procps psmisc
   haproxy nginx-light libnginx-mod-stream gnuplot-nox linux-perf
   clang-format clang-tidy
+  clang libclang-rt-14-dev
 )
 
 SUDO=""

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: installs dependencies, checks the formatting, then builds and runs
 # every test twice, once as Release and once under AddressSanitizer +
-# UndefinedBehaviorSanitizer. Network tests need root (network namespaces, iptables).
+# UndefinedBehaviorSanitizer, and runs every libFuzzer target for a while (scripts/fuzz.sh).
+# Network tests need root (network namespaces, iptables).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 "$root/scripts/install-deps.sh"
@@ -20,4 +21,8 @@ for type in Release Asan; do
     status=1
   fi
 done
+echo "=== fuzz"
+if ! "$root/scripts/fuzz.sh"; then
+  status=1
+fi
 exit $status

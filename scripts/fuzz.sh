@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets (tests/fuzz, clang) into build/fuzz and runs each for a while
+# from its seed corpus; fails when one finds a crash, a leak, undefined behaviour or a broken
+# round trip. New inputs found along the way stay in build/fuzz/corpus/<target>.
+#   scripts/fuzz.sh                 every target, FUZZ_SECONDS each (default 20)
+#   scripts/fuzz.sh fuzz_store_json one target
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+dir="$root/build/fuzz"
+seconds="${FUZZ_SECONDS:-20}"
+cmake -S "$root/tests/fuzz" -B "$dir" -G Ninja -DCMAKE_CXX_COMPILER=clang++ >/dev/null
+cmake --build "$dir" -j "$(nproc)"
+mapfile -t targets < <(if [ $# -gt 0 ]; then printf '%s\n' "$@"; else
+  find "$dir" -maxdepth 1 -type f -executable -name 'fuzz_*' -printf '%f\n' | sort; fi)
+status=0
+for t in "${targets[@]}"; do
+  work="$dir/corpus/$t"
+  mkdir -p "$work" "$dir/artifacts/$t"
+  echo "=== fuzz $t (${seconds}s)"
+  if ! "$dir/$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
+      -print_final_stats=1 -artifact_prefix="$dir/artifacts/$t/" "$work" \
+      "$root/tests/fuzz/corpus/$t" > "$dir/$t.log" 2>&1; then
+    echo "fuzz: $t failed; the input is in $dir/artifacts/$t/"
+    tail -n 60 "$dir/$t.log"
+    status=1
+  else
+    grep -E "stat::number_of_executed_units|stat::new_units_added" "$dir/$t.log" | tr '\n' ' '
+    echo
+  fi
+done
+exit $status
