@@ -227,8 +227,8 @@ bool RateLimit::allow(std::string_view key, std::uint64_t* dropped) {
   auto it = keys_.find(key);
   if (it == keys_.end()) it = keys_.emplace(std::string(key), State{burst_, now, 0}).first;
   State& s = it->second;
-  s.tokens = std::min(burst_, s.tokens + per_second_ * std::chrono::duration<double>(
-                                                           now - s.refilled).count());
+  s.tokens = std::min(
+      burst_, s.tokens + per_second_ * std::chrono::duration<double>(now - s.refilled).count());
   s.refilled = now;
   if (s.tokens < 1) {
     ++s.dropped;
