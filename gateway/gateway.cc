@@ -6,6 +6,7 @@
 
 #include "core/net/address.h"
 #include "gateway/probe_server.h"
+#include "sidecar/proxy/dial.h"
 #include "sidecar/proxy/inbound.h"
 #include "sidecar/proxy/outbound.h"
 #include "sidecar/proxy/runtime.h"
@@ -70,25 +71,21 @@ asio::awaitable<void> serve_gateway(proxy::ProxyContext& ctx, tcp::socket peer) 
     co_return;
   }
   const auto deadline = Clock::now() + ctx.config.fail_fast;
-  auto lease = co_await ctx.destinations.resolve(*authority, deadline);
-  if (!lease) {
-    ctx.refuse("gateway", lease.error().code, lease.error().message);
+  auto route = co_await proxy::resolve_route(ctx, *authority, deadline);
+  if (!route) {
+    ctx.refuse("gateway", route.error().code,
+               route.error().message + " (client " + client_id + ")");
     co_return;
   }
-  if ((*lease)->undeclared_port()) {
-    ctx.refuse("gateway", "undeclared_port",
-               *authority + ": the service does not declare this port (client " + client_id + ")");
-    co_return;
-  }
-  if (!(*lease)->exists()) {
+  if (!route->meshed) {
     ctx.refuse("gateway", "unknown_service", *authority + " is not a service of this cluster");
     co_return;
   }
-  if (!co_await (*lease)->wait_for_endpoints(deadline)) {
-    ctx.refuse("gateway", "no_ready_endpoints", *authority + " has no ready endpoint");
+  auto ep = co_await proxy::choose_endpoint(ctx, *route, *authority, deadline);
+  if (!ep) {
+    ctx.refuse("gateway", ep.error().code, ep.error().message);
     co_return;
   }
-  const proxy::Endpoint* ep = (*lease)->pick(ctx.rng);
   // Loop detection: a gateway routes only to this cluster's own workloads, never to a mirror
   // (which would send the connection to another gateway, possibly back here).
   const std::string& here = ctx.config.cluster_name;
@@ -98,23 +95,11 @@ asio::awaitable<void> serve_gateway(proxy::ProxyContext& ctx, tcp::socket peer) 
     co_return;
   }
 
-  proxy::ConnLabels labels;
-  labels.direction = "gateway";
+  proxy::ConnLabels labels = proxy::connection_labels("gateway", *route, &*ep);
   labels.tls = "true";
   labels.client_id = client_id;
   labels.server_id = ep->addr.tls_identity();
-  for (const auto& [k, v] : (*lease)->labels()) {
-    if (k == "namespace") labels.dst_namespace = v;
-    if (k == "service") labels.dst_service = v;
-    if (k == "cluster") labels.dst_cluster = v;
-  }
   proxy::ConnectionMetrics conn(ctx.metrics, labels);
-  (*lease)->opened(ep->key);
-  struct Closed {
-    proxy::DestinationCache::Lease& lease;
-    std::string key;
-    ~Closed() { lease->closed(key); }
-  } closed{*lease, ep->key};
 
   proxy::TransportHeader header;
   header.target_port = static_cast<std::uint16_t>(ep->addr.addr().port());

@@ -70,10 +70,7 @@ void DestinationCache::Entry::apply(const dst::Update& u) {
   } else if (u.has_add()) {
     exists_ = true;
     undeclared_port_ = false;
-    for (const auto& a : u.add().addrs()) {
-      auto k = key_of(a.addr());
-      endpoints_[k] = Endpoint{k, a};
-    }
+    for (const auto& a : u.add().addrs()) endpoints_[key_of(a.addr())] = a;
     if (!u.add().metric_labels().empty()) {
       labels_.clear();
       labels_.insert(u.add().metric_labels().begin(), u.add().metric_labels().end());
@@ -81,8 +78,7 @@ void DestinationCache::Entry::apply(const dst::Update& u) {
   } else if (u.has_remove()) {
     for (const auto& a : u.remove().addrs()) endpoints_.erase(key_of(a));
   }
-  order_.clear();
-  for (const auto& [k, e] : endpoints_) order_.push_back(&e);
+  balancer_.update(endpoints_);
   wake();
 }
 
@@ -105,25 +101,11 @@ asio::awaitable<bool> DestinationCache::Entry::wait_for_endpoints(Clock::time_po
   co_return !endpoints_.empty();
 }
 
-const Endpoint* DestinationCache::Entry::pick(std::minstd_rand& rng) const {
-  if (order_.empty()) return nullptr;
-  if (order_.size() == 1) return order_.front();
-  std::uniform_int_distribution<std::size_t> d(0, order_.size() - 1);
-  std::size_t a = d(rng);
-  std::size_t b = d(rng);
-  if (a == b) b = (a + 1) % order_.size();
-  auto load = [this](const Endpoint* e) {
-    auto it = active_.find(e->key);
-    return it == active_.end() ? 0 : it->second;
-  };
-  return load(order_[a]) <= load(order_[b]) ? order_[a] : order_[b];
-}
-
 asio::awaitable<Result<DestinationCache::Lease>> DestinationCache::resolve(
     std::string path, Clock::time_point deadline) {
   auto& slot = entries_[path];
   if (!slot) {
-    slot = std::shared_ptr<Entry>(new Entry(io_));
+    slot = std::shared_ptr<Entry>(new Entry(io_, settings_.balancer));
     slot->path_ = path;
     slot->last_used_ = Clock::now();
     dst::GetDestination req;

@@ -1,6 +1,7 @@
 // DestinationCache: one destination stream per target (ip:port or authority), shared by every
 // connection to it and closed after it idles. What a stream last said stays usable while the
-// controller is away. Lives on the proxy's single I/O thread.
+// controller is away. Each target's ready endpoints feed its Balancer (balancer.h), which
+// chooses among them. Lives on the proxy's single I/O thread.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -11,20 +12,16 @@
 #include <list>
 #include <map>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 
 #include "controlplane/client/watch_stream.h"
+#include "sidecar/proxy/balancer.h"
 #include "core/base/result.h"
 #include "strait/destination.grpc.pb.h"
 
 namespace strait::proxy {
-
-// A ready endpoint, as the balancer sees it.
-struct Endpoint {
-  std::string key;  // "ip:port"
-  destination::v1::WeightedAddr addr;
-};
 
 // What a target resolves to right now.
 struct Resolution {
@@ -41,6 +38,7 @@ class DestinationCache {
   struct Settings {
     std::chrono::milliseconds idle_timeout{60'000};
     std::function<void(bool connected)> on_stream_state;  // metrics
+    Balancer::Settings balancer;
   };
 
   DestinationCache(boost::asio::io_context& io, StubFactory stubs, Settings settings);
@@ -79,16 +77,15 @@ class DestinationCache {
     const std::map<std::string, std::string>& labels() const { return labels_; }
     // Waits until there is a ready endpoint, up to deadline; false on timeout.
     boost::asio::awaitable<bool> wait_for_endpoints(std::chrono::steady_clock::time_point deadline);
-    // Power of two choices over open connections; nullptr when there is none.
-    const Endpoint* pick(std::minstd_rand& rng) const;
-    // Open-connection accounting for the balancer.
-    void opened(const std::string& key) { ++active_[key]; }
-    void closed(const std::string& key) { --active_[key]; }
+    // The balancer's choice among the ready endpoints (a copy, with its in-flight hold);
+    // nullopt when there is none.
+    std::optional<Pick> pick(std::minstd_rand& rng) const { return balancer_.pick(rng); }
+    const Balancer& balancer() const { return balancer_; }
 
    private:
     friend class DestinationCache;
     friend class Lease;
-    explicit Entry(boost::asio::io_context& io) : io_(io) {}
+    Entry(boost::asio::io_context& io, Balancer::Settings b) : io_(io), balancer_(b) {}
     void apply(const destination::v1::Update& u);
     void wake();
     boost::asio::awaitable<bool> wait_change(std::chrono::steady_clock::time_point deadline);
@@ -98,10 +95,9 @@ class DestinationCache {
     bool answered_ = false;
     bool exists_ = false;
     bool undeclared_port_ = false;
-    std::map<std::string, Endpoint> endpoints_;
-    std::vector<const Endpoint*> order_;  // for random picks
+    std::map<std::string, destination::v1::WeightedAddr> endpoints_;  // ready, by "ip:port"
+    Balancer balancer_;
     std::map<std::string, std::string> labels_;
-    std::map<std::string, int> active_;
     std::list<boost::asio::steady_timer*> waiters_;
     int holders_ = 0;
     std::chrono::steady_clock::time_point last_used_;

@@ -1,8 +1,8 @@
 // Outbound: the proxy's client side (4140). For each connection the application opened:
-// original destination -> destination lookup (cached stream) -> endpoint (power of two
-// choices) -> connect within the connect timeout -> mTLS verifying the endpoint's identity ->
-// transport header -> relay. A destination the mesh does not know: plain TCP to it. Explicit
-// mode (explicit.h) enters after the original destination, with the CONNECT target instead.
+// original destination -> dial (dial.h: destination lookup, fail fast, the balancer's endpoint,
+// connect, mTLS verifying the endpoint's identity, transport header) -> relay. A destination
+// the mesh does not know: plain TCP to it. Explicit mode (explicit.h) enters after the original
+// destination, with the CONNECT target instead.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -44,12 +44,5 @@ boost::asio::awaitable<void> forward_outbound(ProxyContext& ctx, ConnectionSet::
                                               boost::asio::ip::tcp::socket app,
                                               boost::asio::ip::tcp::endpoint original,
                                               OutboundReply* reply);
-
-// Opens the upstream side for an endpoint: TCP within the connect timeout, then, when the
-// endpoint has an identity and a proxy port, mTLS that must prove exactly that identity,
-// and the transport header. Error codes are tcp_close_total's error labels (connect_timeout,
-// connect_refused, tls_handshake_failed, identity_mismatch, no_identity). Shared with the gateway.
-boost::asio::awaitable<Result<std::unique_ptr<AnyStream>>> connect_upstream(
-    ProxyContext& ctx, const destination::v1::WeightedAddr& addr, const TransportHeader& header);
 
 }  // namespace strait::proxy

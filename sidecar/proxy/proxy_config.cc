@@ -4,6 +4,9 @@
 #include <boost/asio/ip/address.hpp>
 #include <charconv>
 
+#include "core/net/address.h"
+#include "sidecar/proxy/detect.h"
+
 namespace strait::proxy {
 namespace {
 
@@ -54,7 +57,7 @@ Result<void> check_listen(const std::string& key, const std::string& value) {
 
 Result<ProxyConfig> ProxyConfig::from(const config::Config& c) {
   ProxyConfig p;
-  std::vector<std::string> ports;
+  std::vector<std::string> ports, opaque;
   std::string register_service;
   std::int64_t register_port = 0, max_conn = 0, max_header = 0;
   for (auto r :
@@ -84,14 +87,27 @@ Result<ProxyConfig> ProxyConfig::from(const config::Config& c) {
         read(c.get_duration("timeouts.inboundConnect", p.inbound_connect_timeout),
              p.inbound_connect_timeout),
         read(c.get_duration("timeouts.handshake", p.handshake_timeout), p.handshake_timeout),
+        read(c.get_duration("timeouts.detect", p.detect_timeout), p.detect_timeout),
+        read(c.get_string_list("protocol.opaquePorts", {}), opaque),
         read(c.get_duration("timeouts.failFast", p.fail_fast), p.fail_fast),
         read(c.get_duration("timeouts.idle", p.idle_timeout), p.idle_timeout),
         read(c.get_duration("timeouts.destinationIdle", p.destination_idle), p.destination_idle),
         read(c.get_duration("timeouts.drain", p.drain_timeout), p.drain_timeout),
         read(c.get_duration("timeouts.trustReady", p.trust_ready_timeout), p.trust_ready_timeout),
+        read(c.get_duration("balancer.defaultRtt", p.balancer_default_rtt), p.balancer_default_rtt),
+        read(c.get_duration("balancer.decay", p.balancer_decay), p.balancer_decay),
         read(c.get_int("limits.maxConnections", 10'000), max_conn),
         read(c.get_int("limits.maxHeaderBytes", 1024), max_header)}) {
     if (!r) return r.error();
+  }
+  p.opaque_ports =
+      c.has("protocol.opaquePorts") ? std::set<std::uint16_t>{} : default_opaque_ports();
+  for (const auto& s : opaque) {
+    auto port = net::parse_wire_port(s);
+    if (!port) {
+      return make_error("invalid_field", "protocol.opaquePorts: \"" + s + "\" is not a port");
+    }
+    p.opaque_ports.insert(*port);
   }
   for (const auto& s : ports) {
     int v = 0;
@@ -139,6 +155,11 @@ Result<ProxyConfig> ProxyConfig::from(const config::Config& c) {
     return r.error();
   }
   if (max_conn < 1) return make_error("invalid_field", "limits.maxConnections: must be positive");
+  if (p.balancer_default_rtt <= std::chrono::milliseconds::zero() ||
+      p.balancer_decay < std::chrono::milliseconds(100)) {
+    return make_error("invalid_field",
+                      "balancer: defaultRtt must be positive, decay at least 100ms");
+  }
   if (max_header < 16 || max_header > 65535) {
     return make_error("invalid_field", "limits.maxHeaderBytes: must be 16..65535");
   }

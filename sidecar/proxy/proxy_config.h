@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdint>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -51,12 +52,19 @@ struct ProxyConfig {
   std::chrono::milliseconds outbound_connect_timeout{1000};
   std::chrono::milliseconds inbound_connect_timeout{300};
   std::chrono::milliseconds handshake_timeout{10'000};
+  std::chrono::milliseconds detect_timeout{10'000};  // timeouts.detect: protocol detection
+  // protocol.opaquePorts: ports whose traffic is never inspected (default: detect.h's list).
+  std::set<std::uint16_t> opaque_ports;
   std::chrono::milliseconds fail_fast{3000};
   std::chrono::milliseconds idle_timeout{3'600'000};
   std::chrono::milliseconds destination_idle{60'000};
   std::chrono::milliseconds drain_timeout{30'000};
   // /ready waits at most this long after the first certificate for the first trust roots.
   std::chrono::milliseconds trust_ready_timeout{3000};
+  // Peak EWMA (balancer.*): an endpoint's latency before it is measured, and how fast a peak
+  // is forgotten (the reference proxy's defaults).
+  std::chrono::milliseconds balancer_default_rtt{30};
+  std::chrono::milliseconds balancer_decay{10'000};
   std::size_t max_connections = 10'000;
   std::size_t max_header_bytes = 1024;
 

@@ -65,7 +65,9 @@ Result<void> Runtime::init() {
   destinations_ = std::make_unique<DestinationCache>(
       io_, [this](bool fresh) { return destination::v1::Destination::NewStub(channel(fresh)); },
       DestinationCache::Settings{.idle_timeout = config_.destination_idle,
-                                 .on_stream_state = stream_gauge("destination")});
+                                 .on_stream_state = stream_gauge("destination"),
+                                 .balancer = {.default_rtt = config_.balancer_default_rtt,
+                                              .decay = config_.balancer_decay}});
   policies_ = std::make_unique<PolicyCache>(
       io_, [this](bool fresh) { return policy::v1::InboundPolicies::NewStub(channel(fresh)); },
       config_.labels, stream_gauge("policy"));

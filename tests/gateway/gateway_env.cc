@@ -411,7 +411,9 @@ bool TlsConn::echo(const std::string& msg, std::chrono::milliseconds timeout) {
 
 // ---- GatewayEnv ----
 
-GatewayEnv::~GatewayEnv() {
+GatewayEnv::~GatewayEnv() { down(); }
+
+void GatewayEnv::down() {
   gateway_.stop();
   target_proxy_.stop();
   echo_.stop();
@@ -420,6 +422,7 @@ GatewayEnv::~GatewayEnv() {
     std::error_code ec;
     fs::remove_all(dir_, ec);
   }
+  dir_.clear();
 }
 
 std::string GatewayEnv::logs() const {
@@ -549,12 +552,13 @@ std::string GatewayEnv::proxy_yaml(const std::string& ns, const std::string& sa,
 }
 
 Result<std::pair<std::uint16_t, std::uint16_t>> GatewayEnv::start_gateway(
-    Process& p, const std::string& name, const std::string& token_file) {
+    Process& p, const std::string& name, const std::string& token_file,
+    const std::vector<std::string>& flags) {
   const fs::path yaml = dir_ / (name + ".yaml");
   write_text(yaml, proxy_yaml("strait-multicluster", "strait-gateway", token_file, "127.0.0.1:0"));
-  if (auto r = p.start({build_path("gateway/strait-gateway"), "--config", yaml.string()},
-                       dir_ / (name + ".log"));
-      !r) {
+  std::vector<std::string> argv = {build_path("gateway/strait-gateway"), "--config", yaml.string()};
+  argv.insert(argv.end(), flags.begin(), flags.end());
+  if (auto r = p.start(argv, dir_ / (name + ".log")); !r) {
     return r.error();
   }
   auto gw = p.wait_log("gateway serving", "gateway_port", 30s);
@@ -566,6 +570,20 @@ Result<std::pair<std::uint16_t, std::uint16_t>> GatewayEnv::start_gateway(
 }
 
 Result<void> GatewayEnv::up() {
+  // The target proxy's port is chosen before the controller starts (every meshed endpoint's
+  // proxy_port) and bound only later: a test running beside this one may take it meanwhile.
+  // That, and only that, is worth a fresh start.
+  for (int attempt = 1;; ++attempt) {
+    auto r = up_once();
+    if (r || attempt == 3 ||
+        r.error().message.find("Address already in use") == std::string::npos) {
+      return r;
+    }
+    down();
+  }
+}
+
+Result<void> GatewayEnv::up_once() {
   char tmpl[] = "/tmp/strait-gwit-XXXXXX";
   if (::mkdtemp(tmpl) == nullptr) return make_error("io_error", "mkdtemp failed");
   dir_ = tmpl;

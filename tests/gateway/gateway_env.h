@@ -165,13 +165,17 @@ class GatewayEnv {
   Process& gateway() { return gateway_; }
   // Another strait-gateway of this cluster (log and config named after `name`): its gateway and
   // admin ports once it serves.
-  Result<std::pair<std::uint16_t, std::uint16_t>> start_gateway(Process& p, const std::string& name,
-                                                                const std::string& token_file);
+  // `flags` are added to its command line (e.g. "--timeouts.outboundConnect=4s").
+  Result<std::pair<std::uint16_t, std::uint16_t>> start_gateway(
+      Process& p, const std::string& name, const std::string& token_file,
+      const std::vector<std::string>& flags = {});
   Result<std::string> write_token(const std::string& ns, const std::string& sa);
   std::string logs() const;
   const fs::path& dir() const { return dir_; }
 
  private:
+  Result<void> up_once();
+  void down();  // stops every process and removes the directory
   Result<void> start_controller();
   std::string proxy_yaml(const std::string& ns, const std::string& sa, const std::string& token,
                          const std::string& inbound) const;

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "sidecar/proxy/proxy_config.h"
+#include "sidecar/proxy/detect.h"
 
 namespace strait::proxy {
 namespace {
@@ -206,6 +207,33 @@ TEST(ProxyConfig, Limits) {
   }
   std::string e = error_of(std::string(kMinimal) + "limits:\n  maxConnections: lots\n");
   EXPECT_NE(e.find("limits.maxConnections"), std::string::npos) << e;
+}
+
+TEST(ProxyConfig, DetectionAndBalancer) {
+  auto d = parse(std::string(kMinimal));
+  ASSERT_TRUE(d.ok()) << d.error().to_string();
+  EXPECT_EQ(d->detect_timeout, std::chrono::seconds(10));
+  EXPECT_EQ(d->opaque_ports, default_opaque_ports());
+  EXPECT_EQ(d->balancer_default_rtt, std::chrono::milliseconds(30));
+  EXPECT_EQ(d->balancer_decay, std::chrono::seconds(10));
+
+  auto o = parse(std::string(kMinimal) +
+                 "timeouts:\n  detect: 2s\nprotocol:\n  opaquePorts: [5432, 7000]\n"
+                 "balancer:\n  defaultRtt: 5ms\n  decay: 1s\n");
+  ASSERT_TRUE(o.ok()) << o.error().to_string();
+  EXPECT_EQ(o->detect_timeout, std::chrono::seconds(2));
+  EXPECT_EQ(o->opaque_ports, (std::set<std::uint16_t>{5432, 7000}));
+  EXPECT_EQ(o->balancer_default_rtt, std::chrono::milliseconds(5));
+  EXPECT_EQ(o->balancer_decay, std::chrono::seconds(1));
+  auto none = parse(std::string(kMinimal) + "protocol:\n  opaquePorts: []\n");
+  ASSERT_TRUE(none.ok()) << none.error().to_string();
+  EXPECT_TRUE(none->opaque_ports.empty());
+
+  EXPECT_NE(error_of(std::string(kMinimal) + "protocol:\n  opaquePorts: [080]\n")
+                .find("protocol.opaquePorts"),
+            std::string::npos);
+  EXPECT_NE(error_of(std::string(kMinimal) + "balancer:\n  decay: 1ms\n").find("balancer"),
+            std::string::npos);
 }
 
 TEST(ProxyConfig, BadDurationNamesKey) {
