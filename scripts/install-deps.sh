@@ -10,7 +10,7 @@ packages=(
   libgrpc++-dev libgrpc-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libc-ares-dev libnghttp2-dev libyaml-cpp-dev libldns-dev libjwt-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
-  prometheus iproute2 iptables tshark curl procps psmisc
+  prometheus prometheus-cpp-dev iproute2 iptables tshark curl procps psmisc
   haproxy nginx-light libnginx-mod-stream gnuplot-nox linux-perf
   clang-format clang-tidy
   clang libclang-rt-14-dev

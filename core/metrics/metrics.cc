@@ -1,120 +1,62 @@
-// Family bookkeeping, declaration checks and the Prometheus text exposition.
+// Family bookkeeping on prometheus-cpp cells, declaration checks, label sanitizing, and the
+// collection of all families into prometheus::TextSerializer.
 #include "core/metrics/metrics.h"
 
-#include <algorithm>
-#include <charconv>
-#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <stdexcept>
 
+#include <prometheus/check_names.h>
+#include <prometheus/metric_family.h>
+#include <prometheus/text_serializer.h>
+
 namespace strait::metrics {
 namespace {
 
-bool valid_metric_name(std::string_view n) {
-  if (n.empty()) return false;
-  for (size_t i = 0; i < n.size(); ++i) {
-    char c = n[i];
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':' ||
-              (i > 0 && c >= '0' && c <= '9');
-    if (!ok) return false;
-  }
-  return true;
-}
-
-bool valid_label_name(std::string_view n) {
-  if (n.empty() || n.starts_with("__")) return false;
-  for (size_t i = 0; i < n.size(); ++i) {
-    char c = n[i];
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
-              (i > 0 && c >= '0' && c <= '9');
-    if (!ok) return false;
-  }
-  return true;
-}
-
-// Appends `s`, replacing each invalid UTF-8 sequence with U+FFFD, and escaping as asked. Label
-// values come from traffic (authorities, peer names); the exposition must stay parseable anyway.
-void append_escaped(std::string& out, std::string_view s, bool escape_quote) {
-  static constexpr std::string_view kReplacement = "\xEF\xBF\xBD";
+// Length of the valid UTF-8 sequence at s[i], or 0 (overlong, surrogate, beyond U+10FFFF, cut).
+size_t utf8_sequence(std::string_view s, size_t i) {
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-  size_t n = s.size(), i = 0;
-  while (i < n) {
-    unsigned char c = p[i];
-    if (c < 0x80) {
-      if (c == '\\')
-        out += "\\\\";
-      else if (c == '\n')
-        out += "\\n";
-      else if (c == '"' && escape_quote)
-        out += "\\\"";
-      else
-        out += static_cast<char>(c);
-      ++i;
-      continue;
-    }
-    size_t len = 0;
-    unsigned cp = 0, min = 0;
-    if ((c & 0xE0) == 0xC0) {
-      len = 2;
-      cp = c & 0x1F;
-      min = 0x80;
-    } else if ((c & 0xF0) == 0xE0) {
-      len = 3;
-      cp = c & 0x0F;
-      min = 0x800;
-    } else if ((c & 0xF8) == 0xF0) {
-      len = 4;
-      cp = c & 0x07;
-      min = 0x10000;
-    }
-    bool ok = len > 0 && i + len <= n;
-    for (size_t k = 1; ok && k < len; ++k) {
-      if ((p[i + k] & 0xC0) != 0x80)
-        ok = false;
-      else
-        cp = (cp << 6) | (p[i + k] & 0x3F);
-    }
-    if (ok && (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))) ok = false;
-    if (ok) {
-      out.append(s.substr(i, len));
-      i += len;
-    } else {
-      out += kReplacement;
-      ++i;
-    }
+  unsigned char c = p[i];
+  if (c < 0x80) return 1;
+  size_t len = 0;
+  unsigned cp = 0, min = 0;
+  if ((c & 0xE0) == 0xC0) {
+    len = 2;
+    cp = c & 0x1F;
+    min = 0x80;
+  } else if ((c & 0xF0) == 0xE0) {
+    len = 3;
+    cp = c & 0x0F;
+    min = 0x800;
+  } else if ((c & 0xF8) == 0xF0) {
+    len = 4;
+    cp = c & 0x07;
+    min = 0x10000;
+  } else {
+    return 0;
   }
+  if (i + len > s.size()) return 0;
+  for (size_t k = 1; k < len; ++k) {
+    if ((p[i + k] & 0xC0) != 0x80) return 0;
+    cp = (cp << 6) | (p[i + k] & 0x3F);
+  }
+  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
+  return len;
 }
 
-// name{k="v",...,extra_name="extra_value"} value\n
-void append_sample(std::string& out, std::string_view name,
-                   const std::vector<std::string>& label_names, const LabelValues& values,
-                   std::string_view extra_name, std::string_view extra_value,
-                   std::string_view value) {
-  out += name;
-  if (!label_names.empty() || !extra_name.empty()) {
-    out += '{';
-    bool first = true;
-    for (size_t i = 0; i < label_names.size(); ++i) {
-      if (!first) out += ',';
-      first = false;
-      out += label_names[i];
-      out += "=\"";
-      append_escaped(out, values[i], true);
-      out += '"';
-    }
-    if (!extra_name.empty()) {
-      if (!first) out += ',';
-      out += extra_name;
-      out += "=\"";
-      out += extra_value;
-      out += '"';
-    }
-    out += '}';
+// prometheus-cpp 1.0.1 escapes label values but prints help verbatim, so a newline or backslash
+// in a help text would break the exposition. Help is fixed at declaration: escape it once there.
+std::string help_for_serializer(std::string_view help) {
+  std::string out;
+  for (char c : sanitize_utf8(help)) {
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '\n')
+      out += "\\n";
+    else
+      out += c;
   }
-  out += ' ';
-  out += value;
-  out += '\n';
+  return out;
 }
 
 [[noreturn]] void die(const std::string& msg) {
@@ -122,38 +64,34 @@ void append_sample(std::string& out, std::string_view name,
   std::abort();
 }
 
-std::string_view type_name(Type t) {
+prometheus::MetricType prometheus_type(Type t) {
   switch (t) {
     case Type::counter:
-      return "counter";
+      return prometheus::MetricType::Counter;
     case Type::gauge:
-      return "gauge";
+      return prometheus::MetricType::Gauge;
     case Type::histogram:
-      return "histogram";
+      return prometheus::MetricType::Histogram;
   }
-  return "untyped";
+  return prometheus::MetricType::Untyped;
 }
 
 }  // namespace
 
-std::string format_value(double v) {
-  if (std::isnan(v)) return "NaN";
-  if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
-  char buf[64];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
-  if (ec != std::errc()) return "NaN";
-  return std::string(buf, end);
-}
-
-std::string escape_label_value(std::string_view v) {
+std::string sanitize_utf8(std::string_view s) {
+  static constexpr std::string_view kReplacement = "\xEF\xBF\xBD";
   std::string out;
-  append_escaped(out, v, true);
-  return out;
-}
-
-std::string escape_help(std::string_view v) {
-  std::string out;
-  append_escaped(out, v, false);
+  out.reserve(s.size());
+  size_t i = 0;
+  while (i < s.size()) {
+    if (size_t len = utf8_sequence(s, i); len > 0) {
+      out.append(s.substr(i, len));
+      i += len;
+    } else {
+      out += kReplacement;
+      ++i;
+    }
+  }
   return out;
 }
 
@@ -161,39 +99,34 @@ std::vector<double> default_latency_buckets() {
   return {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
 }
 
-detail::HistogramCell::HistogramCell(std::shared_ptr<const std::vector<double>> b)
-    : bounds(std::move(b)), counts(new std::atomic<std::uint64_t>[bounds->size() + 1]) {
-  for (size_t i = 0; i <= bounds->size(); ++i) counts[i].store(0, std::memory_order_relaxed);
-}
+std::uint64_t Histogram::count() const { return cell_->Collect().histogram.sample_count; }
 
-void Histogram::observe(double v) const {
-  if (std::isnan(v)) return;
-  const auto& b = *cell_->bounds;
-  size_t i =
-      static_cast<size_t>(std::lower_bound(b.begin(), b.end(), v) - b.begin());  // first bound >= v
-  cell_->counts[i].fetch_add(1, std::memory_order_relaxed);
-  cell_->sum.fetch_add(v, std::memory_order_relaxed);
-}
-
-std::uint64_t Histogram::count() const {
-  std::uint64_t n = 0;
-  for (size_t i = 0; i <= cell_->bounds->size(); ++i)
-    n += cell_->counts[i].load(std::memory_order_relaxed);
-  return n;
-}
+double Histogram::sum() const { return cell_->Collect().histogram.sample_sum; }
 
 Family::Family(std::string name, std::string help, Type type, std::vector<std::string> label_names)
     : name_(std::move(name)),
       help_(std::move(help)),
+      exposed_help_(help_for_serializer(help_)),
       type_(type),
       label_names_(std::move(label_names)) {}
 
-void Family::check_arity(const LabelValues& values) const {
+LabelValues Family::key(const LabelValues& values) const {
   // A mismatch is a programming error in the caller; exporting a malformed series would hide it.
   if (values.size() != label_names_.size()) {
     die(name_ + ": " + std::to_string(label_names_.size()) + " label values expected, got " +
         std::to_string(values.size()));
   }
+  LabelValues out;
+  out.reserve(values.size());
+  for (const auto& v : values) out.push_back(sanitize_utf8(v));
+  return out;
+}
+
+prometheus::ClientMetric Family::labelled(prometheus::ClientMetric m,
+                                          const LabelValues& values) const {
+  m.label.reserve(values.size());
+  for (size_t i = 0; i < values.size(); ++i) m.label.push_back({label_names_[i], values[i]});
+  return m;
 }
 
 CounterFamily::CounterFamily(std::string name, std::string help,
@@ -201,95 +134,81 @@ CounterFamily::CounterFamily(std::string name, std::string help,
     : Family(std::move(name), std::move(help), Type::counter, std::move(label_names)) {}
 
 Counter CounterFamily::with(const LabelValues& values) {
-  check_arity(values);
+  auto k = key(values);
   std::lock_guard lock(mu_);
-  auto& cell = cells_[values];
-  if (!cell) cell = std::make_shared<detail::CounterCell>();
+  auto& cell = cells_[std::move(k)];
+  if (!cell) cell = std::make_shared<prometheus::Counter>();
   return Counter(cell);
 }
 
 bool CounterFamily::remove(const LabelValues& values) {
+  auto k = key(values);
   std::lock_guard lock(mu_);
-  return cells_.erase(values) > 0;
+  return cells_.erase(k) > 0;
 }
 
-void CounterFamily::write(std::string& out) const {
+void CounterFamily::collect(std::vector<prometheus::ClientMetric>& out) const {
   std::lock_guard lock(mu_);
-  for (const auto& [values, cell] : cells_) {
-    append_sample(out, name_, label_names_, values, "", "",
-                  std::to_string(cell->value.load(std::memory_order_relaxed)));
-  }
+  for (const auto& [values, cell] : cells_) out.push_back(labelled(cell->Collect(), values));
 }
 
 GaugeFamily::GaugeFamily(std::string name, std::string help, std::vector<std::string> label_names)
     : Family(std::move(name), std::move(help), Type::gauge, std::move(label_names)) {}
 
 Gauge GaugeFamily::with(const LabelValues& values) {
-  check_arity(values);
+  auto k = key(values);
   std::lock_guard lock(mu_);
-  auto& cell = cells_[values];
-  if (!cell || cell->callback) cell = std::make_shared<detail::GaugeCell>();
-  return Gauge(cell);
+  auto& cell = cells_[std::move(k)];
+  if (!cell.gauge) cell = Cell{std::make_shared<prometheus::Gauge>(), nullptr};
+  return Gauge(cell.gauge);
 }
 
 void GaugeFamily::with_callback(const LabelValues& values, std::function<double()> fn) {
-  check_arity(values);
-  auto cell = std::make_shared<detail::GaugeCell>();
-  cell->callback = std::move(fn);
+  auto k = key(values);
   std::lock_guard lock(mu_);
-  cells_[values] = std::move(cell);
+  cells_[std::move(k)] = Cell{nullptr, std::move(fn)};
 }
 
 bool GaugeFamily::remove(const LabelValues& values) {
+  auto k = key(values);
   std::lock_guard lock(mu_);
-  return cells_.erase(values) > 0;
+  return cells_.erase(k) > 0;
 }
 
-void GaugeFamily::write(std::string& out) const {
+void GaugeFamily::collect(std::vector<prometheus::ClientMetric>& out) const {
   std::lock_guard lock(mu_);
   for (const auto& [values, cell] : cells_) {
-    double v = cell->callback ? cell->callback() : cell->value.load(std::memory_order_relaxed);
-    append_sample(out, name_, label_names_, values, "", "", format_value(v));
+    prometheus::ClientMetric m;
+    if (cell.gauge)
+      m = cell.gauge->Collect();
+    else
+      m.gauge.value = cell.callback();
+    out.push_back(labelled(std::move(m), values));
   }
 }
 
 HistogramFamily::HistogramFamily(std::string name, std::string help,
                                  std::vector<std::string> label_names, std::vector<double> bounds)
     : Family(std::move(name), std::move(help), Type::histogram, std::move(label_names)),
-      bounds_(std::make_shared<const std::vector<double>>(std::move(bounds))) {}
+      bounds_(std::move(bounds)) {}
 
 Histogram HistogramFamily::with(const LabelValues& values) {
-  check_arity(values);
+  auto k = key(values);
   std::lock_guard lock(mu_);
-  auto& cell = cells_[values];
-  if (!cell) cell = std::make_shared<detail::HistogramCell>(bounds_);
+  auto& cell = cells_[std::move(k)];
+  if (!cell) cell = std::make_shared<prometheus::Histogram>(bounds_);
   return Histogram(cell);
 }
 
 bool HistogramFamily::remove(const LabelValues& values) {
+  auto k = key(values);
   std::lock_guard lock(mu_);
-  return cells_.erase(values) > 0;
+  return cells_.erase(k) > 0;
 }
 
-void HistogramFamily::write(std::string& out) const {
+void HistogramFamily::collect(std::vector<prometheus::ClientMetric>& out) const {
   std::lock_guard lock(mu_);
-  const std::string bucket = name_ + "_bucket";
-  const std::string sum = name_ + "_sum";
-  const std::string count = name_ + "_count";
-  const auto& b = *bounds_;
-  for (const auto& [values, cell] : cells_) {
-    // Cumulate from one pass over the per-bucket counts, so that +Inf and _count agree even while
-    // observations land concurrently.
-    std::uint64_t cumulative = 0;
-    for (size_t i = 0; i <= b.size(); ++i) {
-      cumulative += cell->counts[i].load(std::memory_order_relaxed);
-      append_sample(out, bucket, label_names_, values, "le",
-                    i < b.size() ? format_value(b[i]) : "+Inf", std::to_string(cumulative));
-    }
-    append_sample(out, sum, label_names_, values, "", "",
-                  format_value(cell->sum.load(std::memory_order_relaxed)));
-    append_sample(out, count, label_names_, values, "", "", std::to_string(cumulative));
-  }
+  for (const auto& [values, cell] : cells_) out.push_back(labelled(cell->Collect(), values));
 }
 
 template <typename F, typename... Args>
@@ -298,12 +217,12 @@ F& Registry::declare(std::string name, std::string help, Type type, std::vector<
   auto fail = [&](const std::string& why) {
     throw std::invalid_argument("metric " + name + ": " + why);
   };
-  if (!valid_metric_name(name)) fail("invalid metric name");
+  if (!prometheus::CheckMetricName(name)) fail("invalid metric name");
   bool total = name.size() > 6 && name.ends_with("_total");
   if (type == Type::counter && !total) fail("counter names end in _total");
   if (type != Type::counter && total) fail("only counter names end in _total");
   for (size_t i = 0; i < labels.size(); ++i) {
-    if (!valid_label_name(labels[i])) fail("invalid label name \"" + labels[i] + "\"");
+    if (!prometheus::CheckLabelName(labels[i])) fail("invalid label name \"" + labels[i] + "\"");
     if (type == Type::histogram && labels[i] == "le") fail("histograms cannot have a label \"le\"");
     for (size_t j = 0; j < i; ++j) {
       if (labels[i] == labels[j]) fail("duplicate label name \"" + labels[i] + "\"");
@@ -350,7 +269,9 @@ GaugeFamily& Registry::gauge(std::string name, std::string help,
       declare<GaugeFamily>(std::move(name), std::move(help), Type::gauge, std::move(label_names));
   if (f.label_names().empty()) {
     std::lock_guard lock(f.mu_);
-    if (f.cells_.empty()) f.cells_[{}] = std::make_shared<detail::GaugeCell>();  // keep a callback
+    if (f.cells_.empty()) {  // keep a callback set by an earlier declaration
+      f.cells_[{}] = GaugeFamily::Cell{std::make_shared<prometheus::Gauge>(), nullptr};
+    }
   }
   return f;
 }
@@ -358,12 +279,17 @@ GaugeFamily& Registry::gauge(std::string name, std::string help,
 HistogramFamily& Registry::histogram(std::string name, std::string help,
                                      std::vector<std::string> label_names,
                                      std::vector<double> bounds) {
-  if (bounds.empty()) throw std::invalid_argument("metric " + name + ": a histogram needs buckets");
-  for (size_t i = 0; i < bounds.size(); ++i) {
-    if (!std::isfinite(bounds[i]) || (i > 0 && bounds[i] <= bounds[i - 1])) {
-      throw std::invalid_argument("metric " + name +
-                                  ": buckets must be finite and strictly increasing");
-    }
+  auto fail = [&](const std::string& why) {
+    throw std::invalid_argument("metric " + name + ": " + why);
+  };
+  if (bounds.empty()) fail("a histogram needs buckets");
+  for (double b : bounds) {
+    if (!std::isfinite(b)) fail("buckets must be finite");
+  }
+  try {
+    prometheus::Histogram probe(bounds);  // its own check: strictly increasing
+  } catch (const std::invalid_argument& e) {
+    fail(e.what());
   }
   auto& f = declare<HistogramFamily>(std::move(name), std::move(help), Type::histogram,
                                      std::move(label_names), std::move(bounds));
@@ -372,24 +298,17 @@ HistogramFamily& Registry::histogram(std::string name, std::string help,
 }
 
 std::string Registry::expose() const {
-  std::string out;
-  std::lock_guard lock(mu_);
-  for (const auto& [name, family] : families_) {
-    std::string samples;
-    family->write(samples);
-    if (samples.empty()) continue;
-    out += "# HELP ";
-    out += name;
-    out += ' ';
-    out += escape_help(family->help());
-    out += "\n# TYPE ";
-    out += name;
-    out += ' ';
-    out += type_name(family->type());
-    out += '\n';
-    out += samples;
+  std::vector<prometheus::MetricFamily> families;
+  {
+    std::lock_guard lock(mu_);
+    families.reserve(families_.size());
+    for (const auto& [name, family] : families_) {
+      prometheus::MetricFamily mf{name, family->exposed_help_, prometheus_type(family->type()), {}};
+      family->collect(mf.metric);
+      if (!mf.metric.empty()) families.push_back(std::move(mf));
+    }
   }
-  return out;
+  return prometheus::TextSerializer().Serialize(families);
 }
 
 }  // namespace strait::metrics

@@ -1,15 +1,20 @@
 // Metrics: a Registry of metric families, each declared once per component with fixed label
-// names, and the Prometheus text exposition (format 0.0.4) of all of them.
+// names. The cells are prometheus-cpp's own metric objects and the text exposition (format 0.0.4)
+// is prometheus-cpp's TextSerializer; this file owns the families, their label sets and the
+// start-up checks.
 //
 //   auto& refused = registry.counter("admin_requests_refused_total", "Requests refused.",
 //   {"reason"}); Counter too_large = refused.with({"header_too_large"});   // look up once (mutex)
-//   ... too_large.inc();                                           // ... then update lock-free
+//   ... too_large.inc();                     // ... then update without lookup or allocation
+//
+// Counters and gauges update with atomics; a histogram takes prometheus-cpp's per-histogram mutex,
+// which is what keeps its buckets, _sum and _count consistent with each other.
 //
 // Handles share ownership of their cell, so a handle stays valid after remove(); its updates just
 // stop being exported.
 #pragma once
 
-#include <atomic>
+#include <cmath>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -19,72 +24,64 @@
 #include <string_view>
 #include <vector>
 
+#include <prometheus/client_metric.h>
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+
 namespace strait::metrics {
 
 using LabelValues = std::vector<std::string>;
 
-namespace detail {
-struct CounterCell {
-  std::atomic<std::uint64_t> value{0};
-};
-struct GaugeCell {
-  std::atomic<double> value{0};
-  std::function<double()> callback;  // set at creation for callback gauges, never changed after
-};
-struct HistogramCell {
-  explicit HistogramCell(std::shared_ptr<const std::vector<double>> b);
-  std::shared_ptr<const std::vector<double>>
-      bounds;  // shared with the family: handles may outlive it
-  std::unique_ptr<std::atomic<std::uint64_t>[]> counts;  // per bucket, not cumulative; last is +Inf
-  std::atomic<double> sum{0};
-};
-}  // namespace detail
-
-// A monotonically increasing count.
+// A monotonically increasing count. prometheus-cpp counts in a double: exact up to 2^53.
 class Counter {
  public:
   Counter() = default;  // detached; assign from a family before use
-  void inc(std::uint64_t n = 1) const { cell_->value.fetch_add(n, std::memory_order_relaxed); }
-  std::uint64_t value() const { return cell_->value.load(std::memory_order_relaxed); }
+  void inc(std::uint64_t n = 1) const { cell_->Increment(static_cast<double>(n)); }
+  std::uint64_t value() const { return static_cast<std::uint64_t>(cell_->Value()); }
 
  private:
   friend class CounterFamily;
-  explicit Counter(std::shared_ptr<detail::CounterCell> c) : cell_(std::move(c)) {}
-  std::shared_ptr<detail::CounterCell> cell_;
+  explicit Counter(std::shared_ptr<prometheus::Counter> c) : cell_(std::move(c)) {}
+  std::shared_ptr<prometheus::Counter> cell_;
 };
 
 // A value that goes up and down.
 class Gauge {
  public:
   Gauge() = default;
-  void set(double v) const { cell_->value.store(v, std::memory_order_relaxed); }
-  void inc(double d = 1) const { cell_->value.fetch_add(d, std::memory_order_relaxed); }
-  void dec(double d = 1) const { cell_->value.fetch_sub(d, std::memory_order_relaxed); }
-  double value() const { return cell_->value.load(std::memory_order_relaxed); }
+  void set(double v) const { cell_->Set(v); }
+  void inc(double d = 1) const { cell_->Increment(d); }
+  void dec(double d = 1) const { cell_->Decrement(d); }
+  double value() const { return cell_->Value(); }
 
  private:
   friend class GaugeFamily;
-  explicit Gauge(std::shared_ptr<detail::GaugeCell> c) : cell_(std::move(c)) {}
-  std::shared_ptr<detail::GaugeCell> cell_;
+  explicit Gauge(std::shared_ptr<prometheus::Gauge> c) : cell_(std::move(c)) {}
+  std::shared_ptr<prometheus::Gauge> cell_;
 };
 
 // Observations counted into fixed buckets (upper bounds, inclusive), plus their sum and count.
 class Histogram {
  public:
   Histogram() = default;
-  void observe(double v) const;  // NaN is ignored
+  // NaN is ignored: prometheus-cpp would count it in +Inf and turn the sum into NaN for good.
+  void observe(double v) const {
+    if (!std::isnan(v)) cell_->Observe(v);
+  }
+  // Reads (not for the hot path: they collect a snapshot).
   std::uint64_t count() const;
-  double sum() const { return cell_->sum.load(std::memory_order_relaxed); }
+  double sum() const;
 
  private:
   friend class HistogramFamily;
-  explicit Histogram(std::shared_ptr<detail::HistogramCell> c) : cell_(std::move(c)) {}
-  std::shared_ptr<detail::HistogramCell> cell_;
+  explicit Histogram(std::shared_ptr<prometheus::Histogram> c) : cell_(std::move(c)) {}
+  std::shared_ptr<prometheus::Histogram> cell_;
 };
 
 enum class Type { counter, gauge, histogram };
 
-// What families have in common: name, help, label names, and how they are written out.
+// What families have in common: name, help, label names, and how their samples are collected.
 class Family {
  public:
   virtual ~Family() = default;
@@ -103,10 +100,14 @@ class Family {
  protected:
   Family(std::string name, std::string help, Type type, std::vector<std::string> label_names);
   friend class Registry;
-  virtual void write(std::string& out) const = 0;  // samples only, sorted by label values
-  void check_arity(const LabelValues& values) const;
+  // One ClientMetric per label set, labels attached, sorted by label values.
+  virtual void collect(std::vector<prometheus::ClientMetric>& out) const = 0;
+  // Checks the arity and sanitizes the values (see sanitize_utf8): the key of a label set.
+  LabelValues key(const LabelValues& values) const;
+  prometheus::ClientMetric labelled(prometheus::ClientMetric m, const LabelValues& values) const;
 
   std::string name_, help_;
+  std::string exposed_help_;  // what TextSerializer prints verbatim after "# HELP name "
   Type type_;
   std::vector<std::string> label_names_;
   mutable std::mutex mu_;
@@ -119,8 +120,8 @@ class CounterFamily final : public Family {
   bool remove(const LabelValues& values) override;
 
  private:
-  void write(std::string& out) const override;
-  std::map<LabelValues, std::shared_ptr<detail::CounterCell>> cells_;
+  void collect(std::vector<prometheus::ClientMetric>& out) const override;
+  std::map<LabelValues, std::shared_ptr<prometheus::Counter>> cells_;
 };
 
 class GaugeFamily final : public Family {
@@ -135,8 +136,12 @@ class GaugeFamily final : public Family {
   bool remove(const LabelValues& values) override;
 
  private:
-  void write(std::string& out) const override;
-  std::map<LabelValues, std::shared_ptr<detail::GaugeCell>> cells_;
+  struct Cell {
+    std::shared_ptr<prometheus::Gauge> gauge;  // null for a callback gauge
+    std::function<double()> callback;
+  };
+  void collect(std::vector<prometheus::ClientMetric>& out) const override;
+  std::map<LabelValues, Cell> cells_;
 };
 
 class HistogramFamily final : public Family {
@@ -145,12 +150,12 @@ class HistogramFamily final : public Family {
                   std::vector<double> bounds);
   Histogram with(const LabelValues& values);
   bool remove(const LabelValues& values) override;
-  const std::vector<double>& bounds() const { return *bounds_; }
+  const std::vector<double>& bounds() const { return bounds_; }
 
  private:
-  void write(std::string& out) const override;
-  std::shared_ptr<const std::vector<double>> bounds_;
-  std::map<LabelValues, std::shared_ptr<detail::HistogramCell>> cells_;
+  void collect(std::vector<prometheus::ClientMetric>& out) const override;
+  std::vector<double> bounds_;
+  std::map<LabelValues, std::shared_ptr<prometheus::Histogram>> cells_;
 };
 
 // Seconds, for request latencies: 5 ms .. 10 s.
@@ -173,8 +178,8 @@ class Registry {
                              std::vector<std::string> label_names,
                              std::vector<double> bounds = default_latency_buckets());
 
-  // Prometheus text format 0.0.4, families sorted by name, samples by label values. Families
-  // without samples are left out.
+  // Prometheus text format 0.0.4 (prometheus::TextSerializer), families sorted by name, samples by
+  // label values. Families without samples are left out.
   std::string expose() const;
 
  private:
@@ -186,10 +191,10 @@ class Registry {
   std::map<std::string, std::unique_ptr<Family>> families_;
 };
 
-// Exposition building blocks, public for tests and for other text writers.
 inline constexpr std::string_view kContentType = "text/plain; version=0.0.4; charset=utf-8";
-std::string format_value(double v);  // "+Inf", "-Inf", "NaN", or shortest round-trip
-std::string escape_label_value(std::string_view v);  // \\ \" \n; invalid UTF-8 becomes U+FFFD
-std::string escape_help(std::string_view v);         // \\ \n; invalid UTF-8 becomes U+FFFD
+
+// Input sanitizing for label values (which come from traffic: authorities, peer names) and help
+// texts: each invalid UTF-8 sequence becomes U+FFFD, so the exposition stays valid UTF-8.
+std::string sanitize_utf8(std::string_view v);
 
 }  // namespace strait::metrics
