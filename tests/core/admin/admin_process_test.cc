@@ -148,7 +148,7 @@ TEST(AdminProcess, MetricsPassPromtoolCheck) {
   // The awkward cases really are in there.
   EXPECT_NE(metrics.find("route=\"quote\\\"d \\\\back\\\\slash\\nnew line\""), std::string::npos)
       << metrics;
-  EXPECT_NE(metrics.find("demo_open_connections{peer=\"nan\"} NaN\n"), std::string::npos);
+  EXPECT_NE(metrics.find("demo_open_connections{peer=\"nan\"} Nan\n"), std::string::npos);
   EXPECT_NE(metrics.find("demo_open_connections{peer=\"plus-inf\"} +Inf\n"), std::string::npos);
   EXPECT_NE(metrics.find("le=\"+Inf\""), std::string::npos);
   EXPECT_EQ(metrics.find("peer=\"gone\""), std::string::npos);
