@@ -7,31 +7,14 @@
 #include <fstream>
 #include <random>
 
-#include "tests/gateway/gateway_env.h"
+#include "tests/gateway/gateway_suite.h"
 
 namespace strait::gateway_it {
 namespace {
 
-class GatewayTest : public ::testing::Test {
+struct GatewayTestTag {};
+class GatewayTest : public GatewaySuite<GatewayTestTag> {
  protected:
-  // One environment for the suite (a controller, a proxy and a gateway take seconds to start);
-  // the tests compare counters before and after, so their order does not matter.
-  static void SetUpTestSuite() {
-    env_ = std::make_unique<GatewayEnv>();
-    if (auto r = env_->up(); !r) {
-      setup_error_ = r.error().to_string() + "\n" + env_->logs();
-      env_.reset();
-    }
-  }
-  static void TearDownTestSuite() { env_.reset(); }
-
-  void SetUp() override { ASSERT_TRUE(env_) << "environment not up: " << setup_error_; }
-  void TearDown() override {
-    if (env_ && (HasFailure() || std::getenv("STRAIT_TEST_PRINT_LOG") != nullptr)) {
-      std::cerr << env_->logs();
-    }
-  }
-
   // Runs `attempt` and expects the gateway to count exactly this refusal reason.
   void expect_refused(const std::string& reason, const std::function<void()>& attempt) {
     const double before = env_->gateway_refused(reason);
@@ -52,13 +35,7 @@ class GatewayTest : public ::testing::Test {
     EXPECT_TRUE(closed) << "the gateway kept a refused connection open";
     EXPECT_EQ(got, "");
   }
-
-  static std::unique_ptr<GatewayEnv> env_;
-  static std::string setup_error_;
 };
-
-std::unique_ptr<GatewayEnv> GatewayTest::env_;
-std::string GatewayTest::setup_error_;
 
 std::string random_bytes(std::size_t n, std::uint32_t seed) {
   std::mt19937 rng(seed);

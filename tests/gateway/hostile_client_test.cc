@@ -10,29 +10,14 @@
 #include <fstream>
 #include <string>
 
-#include "tests/gateway/gateway_env.h"
+#include "tests/gateway/gateway_suite.h"
 
 namespace strait::gateway_it {
 namespace {
 
-class HostileClientTest : public ::testing::Test {
+struct HostileClientTestTag {};
+class HostileClientTest : public GatewaySuite<HostileClientTestTag> {
  protected:
-  static void SetUpTestSuite() {
-    env_ = std::make_unique<GatewayEnv>();
-    if (auto r = env_->up(); !r) {
-      setup_error_ = r.error().to_string() + "\n" + env_->logs();
-      env_.reset();
-    }
-  }
-  static void TearDownTestSuite() { env_.reset(); }
-
-  void SetUp() override { ASSERT_TRUE(env_) << "environment not up: " << setup_error_; }
-  void TearDown() override {
-    if (env_ && (HasFailure() || std::getenv("STRAIT_TEST_PRINT_LOG") != nullptr)) {
-      std::cerr << env_->logs();
-    }
-  }
-
   static double counted(const std::string& metrics, const std::string& direction,
                         const std::string& reason) {
     return std::max(0.0, metric_sum(metrics, "proxy_refused_total",
@@ -67,13 +52,7 @@ class HostileClientTest : public ::testing::Test {
         << now;
     EXPECT_EQ(gateway_refused("no_ready_endpoints"), waited);
   }
-
-  static std::unique_ptr<GatewayEnv> env_;
-  static std::string setup_error_;
 };
-
-std::unique_ptr<GatewayEnv> HostileClientTest::env_;
-std::string HostileClientTest::setup_error_;
 
 // Finding 1: a transport header naming the proxy's admin port made the inbound side forward to
 // 127.0.0.1:<admin>, where POST /shutdown (loopback only) answered 202 and the proxy exited.
