@@ -91,7 +91,10 @@ Fields end_to_end(const bh::header<isRequest, bh::fields>& h, const Seen& seen,
   Fields out;
   for (const auto& f : h) {
     const std::string_view name = f.name_string();
-    if (is_hop_by_hop(name) || seen.connection.contains(lower(name))) continue;
+    if (is_hop_by_hop(name)) continue;
+    // What Connection names goes too — but never Host: "Connection: host" must not strip the
+    // field the request is routed by.
+    if (seen.connection.contains(lower(name)) && !iequals(name, "host")) continue;
     if (iequals(name, "expect") && seen.expect_continue) continue;
     if (content_length_frames && iequals(name, "content-length")) continue;
     out.emplace_back(std::string(name), std::string(f.value()));
@@ -221,6 +224,9 @@ HeadParse parse_response_head(std::string_view bytes, std::size_t max_head_bytes
     return refusal(502, "bad_response", "the response is not HTTP/1.x");
   }
   const unsigned status = m.result_int();
+  if (status < 100 || status > 599) {
+    return refusal(502, "bad_response", "status " + std::to_string(status) + " is not 100..599");
+  }
   const bool no_body = status < 200 || status == 204 || status == 304 ||
                        iequals(request_method, "HEAD") ||
                        (iequals(request_method, "CONNECT") && status / 100 == 2);
@@ -237,7 +243,8 @@ HeadParse parse_response_head(std::string_view bytes, std::size_t max_head_bytes
   } else if (p.chunked()) {
     h.framing = BodyFraming::kChunked;
   } else if (length_frames) {
-    h.framing = *p.content_length() > 0 ? BodyFraming::kLength : BodyFraming::kNone;
+    // Even a length of 0: unlike a request, a response without one runs until the close.
+    h.framing = BodyFraming::kLength;
     h.content_length = *p.content_length();
   } else {
     h.framing = BodyFraming::kUntilClose;
@@ -263,13 +270,15 @@ std::string serialize(const Http1Head& head) {
   } else if (head.framing == BodyFraming::kChunked) {
     out += "Transfer-Encoding: chunked\r\n";
   }
-  if (head.upgrade) {
-    out += "Connection: upgrade\r\nUpgrade: " + head.upgrade_protocol + "\r\n";
-  } else if (!head.keep_alive && head.version == 11) {
-    out += "Connection: close\r\n";
-  } else if (head.keep_alive && head.version == 10) {
-    out += "Connection: keep-alive\r\n";
+  std::string connection;
+  if (head.upgrade) connection = "upgrade";
+  if (!head.keep_alive && head.version == 11)
+    connection += connection.empty() ? "close" : ", close";
+  if (head.keep_alive && head.version == 10) {
+    connection += connection.empty() ? "keep-alive" : ", keep-alive";
   }
+  if (!connection.empty()) out += "Connection: " + connection + "\r\n";
+  if (head.upgrade) out += "Upgrade: " + head.upgrade_protocol + "\r\n";
   if (head.is_request && head.expect_continue) out += "Expect: 100-continue\r\n";
   if (head.is_request && head.te_trailers) out += "TE: trailers\r\n";
   return out + "\r\n";

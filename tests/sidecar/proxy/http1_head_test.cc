@@ -66,6 +66,8 @@ TEST(Http1Head, HopByHopFieldsAndWhatConnectionNamesAreRemoved) {
   EXPECT_EQ(h.field("x-kept"), "k");
   EXPECT_TRUE(h.te_trailers);
   EXPECT_EQ(h.fields.size(), 2u);  // Host, X-Kept
+  // Found by fuzz_http1_head: Connection may not take away Host.
+  EXPECT_EQ(request("GET / HTTP/1.1\r\nHost: w\r\nConnection: host\r\n\r\n").field("host"), "w");
 }
 
 TEST(Http1Head, UpgradeAndExpectContinue) {
@@ -137,6 +139,17 @@ TEST(Http1Head, ResponseFraming) {
   auto head = response("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n", "HEAD");
   EXPECT_EQ(head.framing, BodyFraming::kNone);
   EXPECT_EQ(head.field("content-length"), "100");  // kept: it describes the GET's body
+  // Found by fuzz_http1_head: a response's Content-Length: 0 must survive re-serializing (without
+  // it the body would run until the close); "043" is status 43 to Beast, and no status at all.
+  auto empty = response("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+  EXPECT_EQ(empty.framing, BodyFraming::kLength);
+  EXPECT_EQ(response(serialize(empty)).framing, BodyFraming::kLength);
+  EXPECT_TRUE(response(serialize(empty)).keep_alive);
+  for (const char* odd : {"HTTP/1.1 043 Odd\r\n\r\n", "HTTP/1.1 600 Odd\r\n\r\n"}) {
+    auto r = parse_response_head(odd, kLimit, "GET");
+    ASSERT_TRUE(std::holds_alternative<HeadRefusal>(r)) << odd;
+    EXPECT_EQ(std::get<HeadRefusal>(r).reason, "bad_response");
+  }
   EXPECT_EQ(response("HTTP/1.1 204 No Content\r\n\r\n").framing, BodyFraming::kNone);
   EXPECT_EQ(response("HTTP/1.1 304 Not Modified\r\nContent-Length: 9\r\n\r\n").framing,
             BodyFraming::kNone);
