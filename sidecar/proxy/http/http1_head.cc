@@ -109,6 +109,8 @@ std::optional<HeadRefusal> feed(Parser& p, std::string_view bytes, std::size_t m
   boost::system::error_code ec;
   p.header_limit(static_cast<std::uint32_t>(std::min<std::size_t>(max, 0xffffffffu)));
   p.eager(false);
+  p.body_limit(boost::none);  // the body is not parsed here: Beast's 1 MB/8 MB default must not
+                              // refuse a head whose Content-Length is larger
   used = p.put(boost::asio::buffer(bytes.data(), bytes.size()), ec);
   incomplete = false;
   const int status = request ? 431 : 502;

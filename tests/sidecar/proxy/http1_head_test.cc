@@ -164,6 +164,17 @@ TEST(Http1Head, ResponseFraming) {
   EXPECT_EQ(std::get<HeadRefusal>(bad).status, 502);
 }
 
+TEST(Http1Head, LargeContentLengthIsNoRefusal) {
+  // Only the head is parsed: Beast's default body limits (1 MB requests, 8 MB responses) must
+  // not turn a large upload or download into a 400 or 502.
+  auto q = request("POST /u HTTP/1.1\r\nHost: a\r\nContent-Length: 10000000000\r\n\r\n");
+  EXPECT_EQ(q.framing, BodyFraming::kLength);
+  EXPECT_EQ(q.content_length, 10000000000u);
+  auto r = response("HTTP/1.1 200 OK\r\nContent-Length: 10000000000\r\n\r\n");
+  EXPECT_EQ(r.framing, BodyFraming::kLength);
+  EXPECT_EQ(r.content_length, 10000000000u);
+}
+
 TEST(Http1Head, SerializedHeadsParseBackTheSame) {
   for (const char* in : {
            "POST /x HTTP/1.1\r\nHost: w\r\nContent-Length: 7\r\nX-A: 1\r\n\r\n",
