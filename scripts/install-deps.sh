@@ -12,6 +12,7 @@ packages=(
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   prometheus prometheus-cpp-dev iproute2 iptables tshark curl procps psmisc
   haproxy nginx-light libnginx-mod-stream gnuplot-nox linux-perf
+  nghttp2-client nghttp2-server wrk
   clang-format clang-tidy
   clang libclang-rt-14-dev
 )

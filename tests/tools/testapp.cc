@@ -1,9 +1,13 @@
 // strait-testapp: small peers for harness and integration tests, one binary with modes:
 //   echo        --listen IP:PORT                      TCP echo server
-//   http        --listen IP:PORT --name NAME          HTTP/1.1 "hello from NAME\n" on GET /
+//   http        --listen IP:PORT --name NAME [--delay-ms N]
+//               HTTP/1.1 server: GET / -> "hello from NAME\n", GET /headers (the request's
+//               fields), POST /echo (the body back), GET /big?bytes=N, WebSocket-style upgrade
+//               to a raw byte echo; Content-Length and chunked request bodies, 100-continue
 //   sink        --listen IP:PORT                      reads to EOF, answers hex SHA-256 + "\n"
 //   source      --connect IP:PORT --bytes N --seed S [--expect-match]
 //   echo-client --connect IP:PORT --message TEXT [--hold-seconds S]
+//   (servers: --port-file PATH gets the bound port, for --listen IP:0)
 //   (clients: --proxy HOST:PORT goes through an HTTP CONNECT proxy, e.g. a proxy's explicit port)
 // Plain blocking sockets, a thread per connection, and a timeout on every read, write and connect.
 #include <arpa/inet.h>
@@ -16,12 +20,15 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <optional>
@@ -81,7 +88,12 @@ ssize_t read_some(int fd, void* buf, size_t len) {
   }
 }
 
-int listen_on(const std::string& addr) {
+// Listens on --listen IP:PORT (port 0: any free one), prints "listening IP:PORT" and, with
+// --port-file PATH, writes the bound port there (written whole, then renamed into place).
+int listen_on(const std::map<std::string, std::string>& f) {
+  auto it = f.find("--listen");
+  if (it == f.end() || it->second.empty()) die("missing --listen", 2);
+  const std::string& addr = it->second;
   auto sa = parse_addr(addr);
   if (!sa) die("bad --listen address " + addr, 2);
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -95,6 +107,14 @@ int listen_on(const std::string& addr) {
   ::getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &len);
   char ip[INET_ADDRSTRLEN];
   ::inet_ntop(AF_INET, &bound.sin_addr, ip, sizeof ip);
+  if (auto pf = f.find("--port-file"); pf != f.end()) {
+    const std::string tmp = pf->second + ".tmp";
+    std::ofstream out(tmp, std::ios::trunc);
+    out << ntohs(bound.sin_port) << "\n";
+    out.close();
+    if (!out || std::rename(tmp.c_str(), pf->second.c_str()) != 0)
+      die("writing --port-file " + pf->second);
+  }
   std::cout << "listening " << ip << ":" << ntohs(bound.sin_port) << std::endl;
   return fd;
 }
@@ -211,7 +231,7 @@ std::string need(const Flags& f, const std::string& k) {
 }
 
 int run_echo(const Flags& f) {
-  int lfd = listen_on(need(f, "--listen"));
+  int lfd = listen_on(f);
   serve(lfd, [](int c) {
     char buf[16384];
     for (;;) {
@@ -221,81 +241,321 @@ int run_echo(const Flags& f) {
   });
 }
 
+// ---- http mode -------------------------------------------------------------------------------
+
 std::string lower(std::string s) {
   for (auto& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
   return s;
 }
 
+std::string trim(const std::string& s) {
+  size_t b = s.find_first_not_of(" \t");
+  if (b == std::string::npos) return "";
+  size_t e = s.find_last_not_of(" \t");
+  return s.substr(b, e - b + 1);
+}
+
+// Comma-separated tokens of a header value, trimmed and lowercased ("keep-alive, Upgrade").
+std::vector<std::string> tokens(const std::string& value) {
+  std::vector<std::string> out;
+  size_t pos = 0;
+  while (pos <= value.size()) {
+    size_t comma = value.find(',', pos);
+    if (comma == std::string::npos) comma = value.size();
+    std::string t = lower(trim(value.substr(pos, comma - pos)));
+    if (!t.empty()) out.push_back(t);
+    pos = comma + 1;
+  }
+  return out;
+}
+
+bool has_token(const std::vector<std::string>& ts, const std::string& t) {
+  return std::find(ts.begin(), ts.end(), t) != ts.end();
+}
+
+bool all_digits(const std::string& s) {
+  return !s.empty() && s.size() <= 18 &&
+         std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isdigit(c); });
+}
+
+// A connection's read side: bytes read past one request stay buffered for the next.
+struct Conn {
+  int fd;
+  std::string buf;
+
+  // Reads more into buf; false on EOF, error or timeout.
+  bool more() {
+    char tmp[16384];
+    ssize_t n = read_some(fd, tmp, sizeof tmp);
+    if (n <= 0) return false;
+    buf.append(tmp, static_cast<size_t>(n));
+    return true;
+  }
+  // One CRLF-terminated line (without the CRLF), at most `max` bytes.
+  bool line(std::string* out, size_t max = 8192) {
+    size_t e;
+    while ((e = buf.find("\r\n")) == std::string::npos) {
+      if (buf.size() > max || !more()) return false;
+    }
+    if (e > max) return false;
+    *out = buf.substr(0, e);
+    buf.erase(0, e + 2);
+    return true;
+  }
+  // Consumes exactly n bytes, appended to *out when out is set.
+  bool take(uint64_t n, std::string* out) {
+    while (n > 0) {
+      if (buf.empty() && !more()) return false;
+      size_t k = static_cast<size_t>(std::min<uint64_t>(n, buf.size()));
+      if (out) out->append(buf, 0, k);
+      buf.erase(0, k);
+      n -= k;
+    }
+    return true;
+  }
+};
+
+struct Request {
+  std::string method, path, query, version;
+  std::vector<std::pair<std::string, std::string>> headers;  // names lowercased, in order
+  std::optional<uint64_t> content_length;
+  bool chunked = false;
+  bool keep_alive = false;
+  bool expect_continue = false;
+  bool websocket = false;  // Connection: upgrade + Upgrade: websocket
+  bool ambiguous = false;  // both Content-Length and chunked: answer, then close
+  std::string ws_key;
+
+  bool http10() const { return version == "HTTP/1.0"; }
+  bool has_body() const { return chunked || content_length.value_or(0) > 0; }
+};
+
+// Parses a request head (without its final CRLFCRLF). False: malformed, answer 400.
+bool parse_head(const std::string& head, Request* r) {
+  size_t line_end = head.find("\r\n");
+  const std::string request_line = head.substr(0, line_end);
+  size_t p1 = request_line.find(' ');
+  size_t p2 = request_line.rfind(' ');
+  if (p1 == std::string::npos || p2 <= p1) return false;
+  r->method = request_line.substr(0, p1);
+  std::string target = request_line.substr(p1 + 1, p2 - p1 - 1);
+  r->version = request_line.substr(p2 + 1);
+  if (r->version != "HTTP/1.1" && r->version != "HTTP/1.0") return false;
+  if (target.rfind("http://", 0) == 0 || target.rfind("https://", 0) == 0) {  // absolute-form
+    size_t slash = target.find('/', target.find("://") + 3);
+    target = slash == std::string::npos ? "/" : target.substr(slash);
+  }
+  size_t q = target.find('?');
+  r->path = target.substr(0, q);
+  r->query = q == std::string::npos ? "" : target.substr(q + 1);
+
+  std::vector<std::string> connection, transfer_encoding;
+  std::string upgrade;
+  size_t pos = line_end == std::string::npos ? head.size() : line_end + 2;
+  while (pos < head.size()) {
+    size_t e = head.find("\r\n", pos);
+    if (e == std::string::npos) e = head.size();
+    const std::string h = head.substr(pos, e - pos);
+    pos = e + 2;
+    size_t colon = h.find(':');
+    if (colon == std::string::npos || colon == 0) return false;
+    std::string name = lower(h.substr(0, colon));
+    std::string value = trim(h.substr(colon + 1));
+    if (name == "content-length") {
+      if (!all_digits(value)) return false;
+      uint64_t n = std::stoull(value);
+      if (r->content_length && *r->content_length != n) return false;
+      r->content_length = n;
+    } else if (name == "transfer-encoding") {
+      for (auto& t : tokens(value)) transfer_encoding.push_back(t);
+    } else if (name == "connection") {
+      for (auto& t : tokens(value)) connection.push_back(t);
+    } else if (name == "upgrade") {
+      upgrade = lower(value);
+    } else if (name == "expect") {
+      r->expect_continue = lower(value) == "100-continue";
+    } else if (name == "sec-websocket-key") {
+      r->ws_key = value;
+    }
+    r->headers.emplace_back(std::move(name), std::move(value));
+  }
+  if (!transfer_encoding.empty()) {
+    if (transfer_encoding.back() != "chunked") return false;  // no way to find the body's end
+    r->chunked = true;
+    r->ambiguous = r->content_length.has_value();
+    r->content_length.reset();
+  }
+  r->keep_alive =
+      r->http10() ? has_token(connection, "keep-alive") : !has_token(connection, "close");
+  if (r->ambiguous) r->keep_alive = false;
+  r->websocket = !r->http10() && has_token(connection, "upgrade") &&
+                 upgrade.find("websocket") != std::string::npos;
+  return true;
+}
+
+// Reads the body (Content-Length or chunked, trailers discarded), kept in *out when set.
+bool read_body(Conn& c, const Request& r, std::string* out) {
+  if (!r.chunked) return c.take(r.content_length.value_or(0), out);
+  for (;;) {
+    std::string size_line;
+    if (!c.line(&size_line)) return false;
+    std::string hex = trim(size_line.substr(0, size_line.find(';')));  // drop chunk extensions
+    if (hex.empty() || hex.size() > 15 ||
+        !std::all_of(hex.begin(), hex.end(), [](unsigned char ch) { return std::isxdigit(ch); })) {
+      return false;
+    }
+    uint64_t size = std::stoull(hex, nullptr, 16);
+    if (size == 0) break;
+    std::string crlf;
+    if (!c.take(size, out) || !c.take(2, &crlf) || crlf != "\r\n") return false;
+  }
+  for (;;) {  // trailer fields, up to the empty line
+    std::string trailer;
+    if (!c.line(&trailer)) return false;
+    if (trailer.empty()) return true;
+  }
+}
+
+// Sec-WebSocket-Accept: base64(SHA-1(key + the RFC 6455 GUID)).
+std::string websocket_accept(const std::string& key) {
+  const std::string in = key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(in.data(), in.size(), md, &len, EVP_sha1(), nullptr);
+  unsigned char b64[4 * ((EVP_MAX_MD_SIZE + 2) / 3) + 1];
+  int n = EVP_EncodeBlock(b64, md, static_cast<int>(len));
+  return std::string(reinterpret_cast<char*>(b64), static_cast<size_t>(n));
+}
+
+// /big's body: byte i is 'a' + i % 26.
+bool write_pattern(int fd, uint64_t n) {
+  std::string block(26 * 2048, 'a');
+  for (size_t i = 0; i < block.size(); ++i) block[i] = static_cast<char>('a' + i % 26);
+  while (n > 0) {  // every write starts at a multiple of 26, so the pattern continues
+    size_t k = static_cast<size_t>(std::min<uint64_t>(n, block.size()));
+    if (!write_all(fd, block.data(), k)) return false;
+    n -= k;
+  }
+  return true;
+}
+
+struct Response {
+  std::string status = "200 OK";
+  std::string type = "text/plain";
+  std::string body;
+  uint64_t pattern_bytes = 0;  // when set, the body is that many /big pattern bytes
+};
+
+Response route(const Request& r, const std::string& name, std::string&& request_body) {
+  const bool get = r.method == "GET" || r.method == "HEAD";
+  Response resp;
+  auto fail = [&](const char* status, const char* body) {
+    resp.status = status;
+    resp.body = body;
+    return resp;
+  };
+  if (r.path == "/") {
+    if (!get) return fail("405 Method Not Allowed", "method not allowed\n");
+    resp.body = "hello from " + name + "\n";
+  } else if (r.path == "/headers") {
+    if (!get) return fail("405 Method Not Allowed", "method not allowed\n");
+    for (const auto& [k, v] : r.headers) resp.body += k + ": " + v + "\n";
+  } else if (r.path == "/echo") {
+    if (r.method != "POST") return fail("405 Method Not Allowed", "method not allowed\n");
+    resp.type = "application/octet-stream";
+    resp.body = std::move(request_body);
+  } else if (r.path == "/big") {
+    if (!get) return fail("405 Method Not Allowed", "method not allowed\n");
+    std::string bytes;
+    size_t pos = 0;
+    while (pos <= r.query.size()) {
+      size_t amp = r.query.find('&', pos);
+      if (amp == std::string::npos) amp = r.query.size();
+      std::string kv = r.query.substr(pos, amp - pos);
+      if (kv.rfind("bytes=", 0) == 0) bytes = kv.substr(6);
+      pos = amp + 1;
+    }
+    if (!all_digits(bytes)) return fail("400 Bad Request", "want /big?bytes=N\n");
+    resp.type = "application/octet-stream";
+    resp.pattern_bytes = std::stoull(bytes);
+  } else {
+    return fail("404 Not Found", "not found\n");
+  }
+  return resp;
+}
+
+bool send_response(int fd, const Request& r, const Response& resp, bool keep_alive,
+                   const std::string& name) {
+  const uint64_t length = resp.pattern_bytes ? resp.pattern_bytes : resp.body.size();
+  std::string head = (r.http10() ? "HTTP/1.0 " : "HTTP/1.1 ") + resp.status +
+                     "\r\nContent-Type: " + resp.type +
+                     "\r\nContent-Length: " + std::to_string(length) + "\r\nx-served-by: " + name +
+                     "\r\nConnection: " + (keep_alive ? "keep-alive" : "close") + "\r\n\r\n";
+  const bool head_only = r.method == "HEAD";
+  if (!head_only && !resp.pattern_bytes) head += resp.body;
+  if (!write_all(fd, head.data(), head.size())) return false;
+  return head_only || !resp.pattern_bytes || write_pattern(fd, resp.pattern_bytes);
+}
+
+// After a 101: a raw byte echo until EOF (no WebSocket framing).
+void upgraded_echo(Conn& c) {
+  if (!c.buf.empty() && !write_all(c.fd, c.buf.data(), c.buf.size())) return;
+  c.buf.clear();
+  char buf[16384];
+  for (;;) {
+    ssize_t n = read_some(c.fd, buf, sizeof buf);
+    if (n <= 0 || !write_all(c.fd, buf, static_cast<size_t>(n))) return;
+  }
+}
+
+void serve_http(int fd, const std::string& name, int delay_ms) {
+  Conn c{fd, {}};
+  for (;;) {  // one request per iteration (keep-alive, pipelining)
+    size_t end;
+    while ((end = c.buf.find("\r\n\r\n")) == std::string::npos) {
+      if (c.buf.size() > 65536 || !c.more()) return;
+    }
+    const std::string head = c.buf.substr(0, end);
+    c.buf.erase(0, end + 4);
+    Request r;
+    if (!parse_head(head, &r)) {
+      send_response(fd, r, {"400 Bad Request", "text/plain", "bad request\n", 0}, false, name);
+      return;
+    }
+    if (r.expect_continue && r.has_body() && !r.http10()) {
+      static const char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
+      if (!write_all(fd, kContinue, sizeof kContinue - 1)) return;
+    }
+    std::string body;
+    if (!read_body(c, r, r.path == "/echo" ? &body : nullptr)) {
+      send_response(fd, r, {"400 Bad Request", "text/plain", "bad request body\n", 0}, false, name);
+      return;
+    }
+    if (delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
+    if (r.websocket) {
+      std::string resp =
+          "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n";
+      if (!r.ws_key.empty()) resp += "Sec-WebSocket-Accept: " + websocket_accept(r.ws_key) + "\r\n";
+      resp += "x-served-by: " + name + "\r\n\r\n";
+      if (write_all(fd, resp.data(), resp.size())) upgraded_echo(c);
+      return;
+    }
+    if (!send_response(fd, r, route(r, name, std::move(body)), r.keep_alive, name) ||
+        !r.keep_alive) {
+      return;
+    }
+  }
+}
+
 int run_http(const Flags& f) {
   const std::string name = need(f, "--name");
-  int lfd = listen_on(need(f, "--listen"));
-  serve(lfd, [name](int c) {
-    std::string buf;
-    char tmp[8192];
-    for (;;) {  // one request per iteration (keep-alive)
-      size_t end;
-      while ((end = buf.find("\r\n\r\n")) == std::string::npos) {
-        if (buf.size() > 65536) return;
-        ssize_t n = read_some(c, tmp, sizeof tmp);
-        if (n <= 0) return;
-        buf.append(tmp, static_cast<size_t>(n));
-      }
-      std::string head = buf.substr(0, end);
-      buf.erase(0, end + 4);
-      auto line_end = head.find("\r\n");
-      std::string request_line = head.substr(0, line_end);
-      std::string method = request_line.substr(0, request_line.find(' '));
-      auto p1 = request_line.find(' ');
-      auto p2 = request_line.rfind(' ');
-      std::string target =
-          p1 != std::string::npos && p2 > p1 ? request_line.substr(p1 + 1, p2 - p1 - 1) : "";
-      std::string version = p2 != std::string::npos ? request_line.substr(p2 + 1) : "";
-      size_t content_length = 0;
-      bool keep_alive = version == "HTTP/1.1";
-      size_t pos = line_end == std::string::npos ? head.size() : line_end + 2;
-      while (pos < head.size()) {
-        auto e = head.find("\r\n", pos);
-        if (e == std::string::npos) e = head.size();
-        std::string h = head.substr(pos, e - pos);
-        pos = e + 2;
-        auto colon = h.find(':');
-        if (colon == std::string::npos) continue;
-        std::string key = lower(h.substr(0, colon));
-        std::string value = h.substr(colon + 1);
-        while (!value.empty() && value.front() == ' ') value.erase(0, 1);
-        if (key == "content-length") content_length = std::strtoul(value.c_str(), nullptr, 10);
-        if (key == "connection") {
-          std::string v = lower(value);
-          if (v.find("close") != std::string::npos) keep_alive = false;
-          if (v.find("keep-alive") != std::string::npos) keep_alive = true;
-        }
-      }
-      while (buf.size() < content_length) {  // discard a request body
-        ssize_t n = read_some(c, tmp, sizeof tmp);
-        if (n <= 0) return;
-        buf.append(tmp, static_cast<size_t>(n));
-      }
-      buf.erase(0, content_length);
-      std::string status = "200 OK";
-      std::string body = "hello from " + name + "\n";
-      if (method != "GET" && method != "HEAD") {
-        status = "405 Method Not Allowed";
-        body = "method not allowed\n";
-      } else if (target != "/") {
-        status = "404 Not Found";
-        body = "not found\n";
-      }
-      std::string resp = "HTTP/1.1 " + status + "\r\nContent-Type: text/plain\r\nContent-Length: " +
-                         std::to_string(body.size()) +
-                         "\r\nConnection: " + (keep_alive ? "keep-alive" : "close") + "\r\n\r\n" +
-                         (method == "HEAD" ? "" : body);
-      if (!write_all(c, resp.data(), resp.size()) || !keep_alive) return;
-    }
-  });
+  const int delay_ms = f.count("--delay-ms") ? std::stoi(f.at("--delay-ms")) : 0;
+  int lfd = listen_on(f);
+  serve(lfd, [name, delay_ms](int c) { serve_http(c, name, delay_ms); });
 }
 
 int run_sink(const Flags& f) {
-  int lfd = listen_on(need(f, "--listen"));
+  int lfd = listen_on(f);
   serve(lfd, [](int c) {
     Sha256 sha;
     std::vector<char> buf(65536);
@@ -385,11 +645,17 @@ int run_echo_client(const Flags& f) {
 const char kUsage[] =
     "usage: strait-testapp MODE [flags]\n"
     "  echo        --listen IP:PORT\n"
-    "  http        --listen IP:PORT --name NAME\n"
+    "  http        --listen IP:PORT --name NAME [--delay-ms N]\n"
+    "              GET / -> \"hello from NAME\", GET /headers -> the request's fields as\n"
+    "              \"name: value\" lines (names lowercased), POST /echo -> the body back,\n"
+    "              GET /big?bytes=N -> N bytes ('a' + i % 26), Connection: upgrade +\n"
+    "              Upgrade: websocket -> 101 then a raw byte echo; x-served-by: NAME on every\n"
+    "              response; --delay-ms sleeps before each answer\n"
     "  sink        --listen IP:PORT\n"
     "  source      --connect IP:PORT --bytes N [--seed S] [--expect-match]\n"
     "  echo-client --connect IP:PORT --message TEXT [--hold-seconds S]\n"
     "common: --io-timeout-ms MS (default 30000), --connect-timeout-ms MS (default 5000)\n"
+    "servers: --port-file PATH writes the bound port (use with --listen IP:0)\n"
     "clients: --proxy HOST:PORT connects through an HTTP CONNECT proxy\n";
 
 }  // namespace
