@@ -103,6 +103,10 @@ asio::awaitable<void> serve_gateway(proxy::ProxyContext& ctx, tcp::socket peer) 
 
   proxy::TransportHeader header;
   header.target_port = static_cast<std::uint16_t>(ep->addr.addr().port());
+  // A client proxy's HTTP/2 session passes through whole, to one endpoint: the session protocol
+  // travels on, so that the endpoint's proxy serves it as HTTP/2 and not as the application's
+  // bytes.
+  header.session = accepted->header.session;
   auto upstream = co_await proxy::connect_upstream(ctx, ep->addr, header);
   if (!upstream) {
     log::warn("gateway connect failed", {{"target", *authority},

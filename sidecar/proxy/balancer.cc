@@ -10,6 +10,7 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 constexpr double kDefaultWeight = 10000;
+constexpr double kTie = 0.05;  // relative cost difference below which two endpoints are equal
 
 // The estimate at `now`: a latency peak decays toward `rtt` (0 when only time passes) with
 // weight exp(-elapsed/decay); a higher latency replaces it at once.
@@ -93,7 +94,13 @@ std::optional<Pick> Balancer::pick(std::minstd_rand& rng) const {
     const std::size_t a = d(rng);
     std::size_t b = d(rng);
     if (a == b) b = (a + 1 + d(rng) % (slots_.size() - 1)) % slots_.size();
-    chosen = cost(slots_[a]) <= cost(slots_[b]) ? &slots_[a] : &slots_[b];
+    // The first candidate is a uniform random draw: it keeps the pick unless the second is
+    // clearly cheaper. Costs within kTie of each other are equal — otherwise microsecond noise
+    // in estimates still dominated by the default RTT (every endpoint, for the first tens of
+    // seconds) would decide, and one endpoint could lose every comparison for that long.
+    const double ca = cost(slots_[a]);
+    const double cb = cost(slots_[b]);
+    chosen = cb < ca * (1 - kTie) ? &slots_[b] : &slots_[a];
   }
   return Pick{chosen->key, chosen->addr, InFlight(chosen->load, settings_.decay)};
 }

@@ -68,7 +68,8 @@ class Balancer {
   std::size_t size() const { return slots_.size(); }
 
   // Two distinct endpoints at random, the cheaper of them (cost divided by the endpoint's
-  // weight relative to the default 10000); nullopt when empty.
+  // weight relative to the default 10000; costs within 5 % of each other count as equal and
+  // the first draw wins); nullopt when empty.
   std::optional<Pick> pick(std::minstd_rand& rng) const;
   // The cost the balancer compares (for tests and debugging); -1 for an unknown key.
   double cost(const std::string& key) const;

@@ -8,12 +8,12 @@ namespace strait::proxy {
 
 namespace {
 
-// RFC 9110 token characters (methods).
-bool tchar(unsigned char c) {
-  if (c >= '0' && c <= '9') return true;
-  if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') return true;
-  return std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) != std::string_view::npos;
-}
+// Method characters. RFC 9110 allows any token, but every method in use is upper case letters
+// with '-' or '_' (GET, M-SEARCH, VERSION_CONTROL...), at most kMaxMethod long; holding to
+// that decides a client-first protocol whose first word is a lower-case token ("hello",
+// "ehlo", "{json") at once instead of after the detection timeout.
+constexpr std::size_t kMaxMethod = 24;
+bool method_char(unsigned char c) { return (c >= 'A' && c <= 'Z') || c == '-' || c == '_'; }
 
 // "METHOD SP request-target SP HTTP/1.<digit> CRLF" at the start of `in`: true when complete,
 // false when it cannot be one, nullopt when `in` ends inside a possible one.
@@ -21,7 +21,7 @@ std::optional<bool> request_line(std::string_view in) {
   std::size_t i = 0;
   const std::size_t n = in.size();
   std::size_t start = i;
-  while (i < n && tchar(static_cast<unsigned char>(in[i]))) ++i;
+  while (i < n && i < kMaxMethod && method_char(static_cast<unsigned char>(in[i]))) ++i;
   if (i == n) return std::nullopt;
   if (i == start || in[i] != ' ') return false;
   ++i;

@@ -91,6 +91,13 @@ asio::awaitable<bool> DestinationCache::Entry::wait_change(Clock::time_point dea
   co_return ec == asio::error::operation_aborted;  // woken by a change, not the deadline
 }
 
+bool DestinationCache::Entry::opaque() const {
+  for (const auto& [key, e] : endpoints_) {
+    if (e.protocol_hint() == common::v1::PROTOCOL_OPAQUE) return true;
+  }
+  return false;
+}
+
 asio::awaitable<bool> DestinationCache::Entry::wait_for_endpoints(Clock::time_point deadline) {
   // No co_await inside || or &&: GCC 12 miscompiles a suspension in a short-circuit operand
   // within a loop (the resumed coroutine hits a trap, SIGILL).

@@ -74,6 +74,8 @@ class DestinationCache {
     // The service exists but does not declare this port: refuse at once, nothing will serve it.
     bool undeclared_port() const { return undeclared_port_; }
     bool has_endpoints() const { return !endpoints_.empty(); }
+    // The Service port is marked opaque (its endpoints carry the hint): never inspect it.
+    bool opaque() const;
     const std::map<std::string, std::string>& labels() const { return labels_; }
     // Waits until there is a ready endpoint, up to deadline; false on timeout.
     boost::asio::awaitable<bool> wait_for_endpoints(std::chrono::steady_clock::time_point deadline);

@@ -1,6 +1,7 @@
 // Protocol detection: what a connection speaks, from its first bytes (brief, section 6). One
 // read of up to 1 KiB, within a timeout: the HTTP/2 connection preface means HTTP/2, an HTTP/1.x
-// request line means HTTP/1, anything else is opaque, and so is silence (a server-first
+// request line (with a method as methods are written: upper case, '-', '_', at most 24) means
+// HTTP/1, anything else is opaque, and so is silence (a server-first
 // protocol) once the timeout passes. The bytes read are handed back, to be replayed to whatever
 // comes next. Ports known to be opaque skip this (config: the opaque-ports list, a Service
 // port's opaque hint, a Server's proxyProtocol).

@@ -4,6 +4,8 @@
 #include <boost/asio/experimental/awaitable_operators.hpp>
 
 #include "sidecar/proxy/authorization.h"
+#include "sidecar/proxy/http/h2_session.h"
+#include "sidecar/proxy/http_inbound.h"
 
 namespace strait::proxy {
 namespace asio = boost::asio;
@@ -79,6 +81,11 @@ asio::awaitable<Result<Accepted>> accept_connection(ProxyContext& ctx, tcp::sock
   if (!std::get<0>(header)) co_return std::get<0>(header).error();
   out.header = std::move(*std::get<0>(header));
   out.stream = std::make_unique<AnyStream>(std::move(tls));
+  // The stream stays in `out` (callers never move it out), and the guard goes with it.
+  out.trust_hook = ctx.trust_withdrawn.add([s = out.stream.get()] {
+    boost::system::error_code ec;  // already closed: nothing to cut
+    s->socket().shutdown(tcp::socket::shutdown_both, ec);
+  });
   co_return out;
 }
 
@@ -128,23 +135,29 @@ asio::awaitable<void> serve_inbound(ProxyContext& ctx, tcp::socket peer) {
   labels.tls = accepted->stream->is_tls() ? "true" : "false";
   labels.client_id = client_id;
   ConnectionMetrics conn(ctx.metrics, labels);
-  // inbound.forwardAddress: validated when the configuration was read.
-  boost::system::error_code aec;
-  auto app_ip = asio::ip::make_address(ctx.config.inbound_forward_address, aec);
-  if (aec) app_ip = asio::ip::address_v4::loopback();
-  const tcp::endpoint app_at(app_ip, port);
-  tcp::socket app(ctx.io);
-  auto r =
-      co_await (app.async_connect(app_at, kTuple) || sleep_for(ctx.config.inbound_connect_timeout));
-  if (r.index() == 1 || std::get<0>(std::get<0>(r))) {
-    conn.closed(r.index() == 1 ? "connect_timeout" : "connect_refused");
+  if (accepted->header.session == SessionProtocol::kHttp2) {
+    // Another proxy's HTTP/2 session: every request goes to the application on its own.
+    InboundHttp http(ctx, ctx.metrics.http, port, accepted->client, accepted->source_ip, labels);
+    http::Handler handler = [&http](http::Request r) { return http.handle(std::move(r)); };
+    http::RefusalSink sink = [&ctx](std::string_view reason, std::string_view detail) {
+      ctx.refuse("inbound", std::string(reason), std::string(detail));
+    };
+    http::H2Server server(ctx.io.get_executor(), ctx.config.h2_limits, handler, sink);
+    auto hook = ctx.on_drain([&server] { server.drain(); });
+    co_await server.run(*accepted->stream, {});
+    conn.closed("");
+    co_return;
+  }
+  const tcp::endpoint app_at = app_endpoint(ctx, port);
+  auto app = co_await connect_app(ctx, app_at);
+  if (!app) {
+    conn.closed(app.error().code);
     log::warn("inbound: the application is not answering",
               {{"port", static_cast<std::int64_t>(port)}, {"application", to_string(app_at)}});
     co_return;
   }
-  app.set_option(tcp::no_delay(true), aec);
-  member.hold(app.native_handle());
-  PlainStream upstream(std::move(app));
+  member.hold(app->native_handle());
+  PlainStream upstream(std::move(*app));
   auto result =
       co_await relay(*accepted->stream, upstream, conn.counters(), ctx.config.idle_timeout);
   conn.closed(result.error);

@@ -3,17 +3,89 @@
 
 #include <optional>
 
+#include "sidecar/proxy/detect.h"
 #include "sidecar/proxy/dial.h"
+#include "sidecar/proxy/h2_pool.h"
+#include "sidecar/proxy/http/h1_session.h"
+#include "sidecar/proxy/http/h2_session.h"
+#include "sidecar/proxy/http_outbound.h"
 
 namespace strait::proxy {
 namespace asio = boost::asio;
 using asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
 
+namespace {
+
+// Bytes already read from the application (by detection, or an upgrade request's head) go to
+// the upstream first. For an HTTP upgrade the application is owed an answer to a refusal.
+class Replay final : public OutboundReply {
+ public:
+  Replay(std::string bytes, bool http) : bytes_(std::move(bytes)), http_(http) {}
+  asio::awaitable<void> refused(tcp::socket& app, int status, const Error& why) override {
+    if (!http_) co_return;
+    const std::string answer = "HTTP/1.1 " + std::to_string(status) +
+                               (status == 503 ? " Service Unavailable" : " Bad Gateway") +
+                               "\r\nstrait-proxy-error: " + why.code +
+                               "\r\ncontent-length: 0\r\nconnection: close\r\n\r\n";
+    co_await asio::async_write(app, asio::buffer(answer), kTuple);
+  }
+  asio::awaitable<boost::system::error_code> established(tcp::socket&) override {
+    co_return boost::system::error_code{};
+  }
+  std::string early_data() override { return std::move(bytes_); }
+
+ private:
+  std::string bytes_;
+  bool http_;
+};
+
+}  // namespace
+
 asio::awaitable<void> serve_outbound(ProxyContext& ctx, tcp::socket app, tcp::endpoint original) {
   auto member = ctx.connections.join();
   member.hold(app.native_handle());
-  co_await forward_outbound(ctx, member, std::move(app), original, nullptr);
+  // HTTP needs a meshed target whose port is not marked opaque; anything else is relayed as
+  // bytes (forward_outbound also answers what cannot be resolved).
+  const std::string target = to_string(original);
+  std::optional<Route> route;
+  if (ctx.h2_pool && !ctx.config.opaque_ports.contains(original.port())) {
+    auto r = co_await resolve_route(ctx, target, Clock::now() + ctx.config.fail_fast);
+    if (r && r->meshed && !r->lease->opaque()) route = std::move(*r);
+  }
+  if (!route) {
+    co_await forward_outbound(ctx, member, std::move(app), original, nullptr);
+    co_return;
+  }
+  AnyStream stream(std::make_unique<PlainStream>(std::move(app)));
+  auto detected = co_await detect(stream, ctx.config.detect_timeout);
+  if (detected.closed && detected.prefix.empty()) co_return;
+  if (detected.protocol == Protocol::kOpaque) {
+    Replay replay(std::move(detected.prefix), false);
+    co_await forward_outbound(ctx, member, std::move(stream.socket()), original, &replay);
+    co_return;
+  }
+  OutboundHttp http(ctx, *ctx.h2_pool, ctx.metrics.http, std::move(*route), target);
+  http::Handler handler = [&http](http::Request r) { return http.handle(std::move(r)); };
+  http::RefusalSink sink = [&ctx](std::string_view reason, std::string_view detail) {
+    ctx.refuse("outbound", std::string(reason), std::string(detail));
+  };
+  if (detected.protocol == Protocol::kHttp2) {
+    http::H2Server server(ctx.io.get_executor(), ctx.config.h2_limits, handler, sink);
+    auto hook = ctx.on_drain([&server] { server.drain(); });
+    co_await server.run(stream, std::move(detected.prefix));
+    co_return;
+  }
+  auto limits = ctx.config.h1_limits;
+  limits.draining = &ctx.draining;
+  auto served =
+      co_await http::H1Server::serve(stream, std::move(detected.prefix), limits, handler, sink);
+  if (served.upgrade) {
+    // WebSocket and CONNECT: the request's head goes to one endpoint and the connection
+    // becomes a relay of bytes there.
+    Replay replay(served.upgrade->head_bytes + served.upgrade->leftover, true);
+    co_await forward_outbound(ctx, member, std::move(stream.socket()), original, &replay);
+  }
 }
 
 asio::awaitable<void> forward_outbound(ProxyContext& ctx, ConnectionSet::Member& member,

@@ -47,6 +47,12 @@ void PolicyCache::watch(std::uint16_t port) {
            }});
 }
 
+const pv::InboundPolicy* PolicyCache::current(std::uint16_t port) const {
+  auto it = ports_.find(port);
+  if (it == ports_.end() || !it->second->policy) return nullptr;
+  return &*it->second->policy;
+}
+
 bool PolicyCache::all_known() const {
   for (const auto& [port, p] : ports_) {
     if (!p->policy) return false;

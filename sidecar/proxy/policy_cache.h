@@ -33,6 +33,9 @@ class PolicyCache {
   // The policy in force, waiting for the first one up to deadline; nullopt on timeout.
   boost::asio::awaitable<std::optional<policy::v1::InboundPolicy>> get(
       std::uint16_t port, std::chrono::steady_clock::time_point deadline);
+  // The policy in force now, without waiting or copying (the per-request check of an HTTP
+  // connection whose port get() has already answered); null when none has arrived.
+  const policy::v1::InboundPolicy* current(std::uint16_t port) const;
   // Every watched port has received its first policy.
   bool all_known() const;
 

@@ -89,6 +89,7 @@ Result<ProxyConfig> ProxyConfig::from(const config::Config& c) {
         read(c.get_duration("timeouts.handshake", p.handshake_timeout), p.handshake_timeout),
         read(c.get_duration("timeouts.detect", p.detect_timeout), p.detect_timeout),
         read(c.get_string_list("protocol.opaquePorts", {}), opaque),
+        read(c.get_bool("protocol.http", true), p.http),
         read(c.get_duration("timeouts.failFast", p.fail_fast), p.fail_fast),
         read(c.get_duration("timeouts.idle", p.idle_timeout), p.idle_timeout),
         read(c.get_duration("timeouts.destinationIdle", p.destination_idle), p.destination_idle),

@@ -11,6 +11,8 @@
 #include "core/base/result.h"
 #include "core/config/config.h"
 #include "core/discovery/model.h"
+#include "sidecar/proxy/http/h1_session.h"
+#include "sidecar/proxy/http/h2_session.h"
 
 namespace strait::proxy {
 
@@ -55,6 +57,11 @@ struct ProxyConfig {
   std::chrono::milliseconds detect_timeout{10'000};  // timeouts.detect: protocol detection
   // protocol.opaquePorts: ports whose traffic is never inspected (default: detect.h's list).
   std::set<std::uint16_t> opaque_ports;
+  // protocol.http: HTTP found by detection is proxied per request (false: every connection is
+  // relayed as bytes, as before the L7 data plane; benchmarks compare the two).
+  bool http = true;
+  http::H1Limits h1_limits;  // the application's HTTP/1 connections
+  http::H2Limits h2_limits;  // HTTP/2 sessions: applications' and between proxies
   std::chrono::milliseconds fail_fast{3000};
   std::chrono::milliseconds idle_timeout{3'600'000};
   std::chrono::milliseconds destination_idle{60'000};

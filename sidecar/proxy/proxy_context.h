@@ -4,6 +4,10 @@
 #pragma once
 
 #include <boost/asio/io_context.hpp>
+#include <functional>
+#include <map>
+#include <utility>
+#include <vector>
 #include <memory>
 #include <random>
 #include <set>
@@ -19,6 +23,54 @@
 #include "sidecar/proxy/relay.h"
 
 namespace strait::proxy {
+
+class H2Pool;
+
+// Callbacks for events of the whole proxy, each removed when its Guard goes.
+class Hooks {
+ public:
+  class Guard {
+   public:
+    Guard() = default;
+    Guard(Hooks* hooks, std::uint64_t id) : hooks_(hooks), id_(id) {}
+    Guard(Guard&& o) noexcept : hooks_(std::exchange(o.hooks_, nullptr)), id_(o.id_) {}
+    Guard& operator=(Guard&& o) noexcept {
+      if (this != &o) {
+        reset();
+        hooks_ = std::exchange(o.hooks_, nullptr);
+        id_ = o.id_;
+      }
+      return *this;
+    }
+    ~Guard() { reset(); }
+    void reset() {
+      if (hooks_) hooks_->hooks_.erase(id_);
+      hooks_ = nullptr;
+    }
+
+   private:
+    Hooks* hooks_ = nullptr;
+    std::uint64_t id_ = 0;
+  };
+  [[nodiscard]] Guard add(std::function<void()> f) {
+    const std::uint64_t id = next_++;
+    hooks_.emplace(id, std::move(f));
+    return Guard(this, id);
+  }
+  // Runs every hook once (a hook may remove itself or others meanwhile).
+  void run() {
+    std::vector<std::uint64_t> ids;
+    for (const auto& [id, f] : hooks_) ids.push_back(id);
+    for (auto id : ids) {
+      auto it = hooks_.find(id);
+      if (it != hooks_.end()) it->second();
+    }
+  }
+
+ private:
+  std::map<std::uint64_t, std::function<void()>> hooks_;
+  std::uint64_t next_ = 1;
+};
 
 struct ProxyContext {
   ProxyContext(boost::asio::io_context& io, const ProxyConfig& config, ProxyMetrics& metrics,
@@ -46,6 +98,30 @@ struct ProxyContext {
   // caller never reaches one of them through the inbound forwarder, which would make it a
   // loopback peer of the proxy's own admin server (docs/security.md).
   std::set<std::uint16_t> own_ports;
+  // HTTP/2 connections to other proxies (owned by the runtime); null: HTTP is relayed as bytes.
+  H2Pool* h2_pool = nullptr;
+
+  // Draining (set once, by the runtime's drain): HTTP sessions that keep a connection open
+  // between requests hear of it — HTTP/2 servers through a hook (GOAWAY), HTTP/1 servers
+  // through the flag (Connection: close on the last response).
+  bool draining = false;
+  // Runs `f` when the drain starts (at once if it has); the hook ends with the returned guard.
+  [[nodiscard]] Hooks::Guard on_drain(std::function<void()> f) {
+    if (draining) {
+      f();
+      return {};
+    }
+    return drain_hooks.add(std::move(f));
+  }
+  void start_drain() {
+    if (draining) return;
+    draining = true;
+    drain_hooks.run();
+  }
+  Hooks drain_hooks;
+  // A trust root was withdrawn (a Link removed): connections accepted under the old trust are
+  // cut, so that the peer has to handshake again against what is trusted now.
+  Hooks trust_withdrawn;
 
   // Counts a connection refused before it reached the application or a server, and logs it
   // (at most one line per direction and reason per second: refusals come from untrusted peers).

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "core/metrics/metrics.h"
+#include "sidecar/proxy/http_metrics.h"
 
 namespace strait::proxy {
 
@@ -41,6 +42,12 @@ struct ProxyMetrics {
         authz_deny(r.counter("inbound_tcp_authz_deny_total",
                              "Inbound connections refused by policy.",
                              {"target_port", "server", "reason", "client_id"})),
+        http_authz_allow(r.counter("inbound_http_authz_allow_total",
+                                   "Inbound HTTP requests authorized.",
+                                   {"target_port", "server", "authz", "client_id"})),
+        http_authz_deny(r.counter("inbound_http_authz_deny_total",
+                                  "Inbound HTTP requests refused by policy (403).",
+                                  {"target_port", "server", "reason", "client_id"})),
         refused(r.counter("proxy_refused_total",
                           "Connections refused before reaching policy or a destination, by reason.",
                           {"direction", "reason"})),
@@ -54,7 +61,8 @@ struct ProxyMetrics {
                             "Trusted root certificates, by the trust domain they may vouch for "
                             "(the proxy's own trust domain: its cluster's anchors, trusted for "
                             "any).",
-                            {"trust_domain"})) {}
+                            {"trust_domain"})),
+        http(r) {}
 
   static inline const std::vector<std::string> kConn = {
       "direction",   "tls",         "client_id",      "server_id",      "dst_namespace",
@@ -67,11 +75,14 @@ struct ProxyMetrics {
   metrics::CounterFamily& tcp_close_total;
   metrics::CounterFamily& authz_allow;
   metrics::CounterFamily& authz_deny;
+  metrics::CounterFamily& http_authz_allow;
+  metrics::CounterFamily& http_authz_deny;
   metrics::CounterFamily& refused;
   metrics::GaugeFamily& cert_expiry;
   metrics::CounterFamily& cert_renewals;
   metrics::GaugeFamily& control_streams;
   metrics::GaugeFamily& trust_roots;
+  HttpMetricFamilies http;  // request_total, response_total, response_latency_ms
 };
 
 }  // namespace strait::proxy

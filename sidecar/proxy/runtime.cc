@@ -9,6 +9,7 @@
 
 #include "core/base/files.h"
 #include "core/net/address.h"
+#include "sidecar/proxy/h2_pool.h"
 
 namespace strait::proxy {
 namespace asio = boost::asio;
@@ -85,6 +86,10 @@ Result<void> Runtime::init() {
   }
   ctx_ = std::make_unique<ProxyContext>(io_, config_, metrics_, *identity_, *destinations_,
                                         *policies_, connections_);
+  if (config_.http) {
+    h2_pool_ = std::make_unique<H2Pool>(*ctx_, config_.h2_limits);
+    ctx_->h2_pool = h2_pool_.get();
+  }
 
   if (config_.admin_listen.empty()) return {};
   auto ep = parse_listen(config_.admin_listen);
@@ -187,6 +192,15 @@ void Runtime::trust_changed(const TrustSet& set, const TrustSet* previous) {
   for (const auto& [td, n] : set.per_domain) {
     metrics_.trust_roots.with({td}).set(static_cast<double>(n));
   }
+  // A withdrawn root: what was accepted or opened under it must prove itself again.
+  bool withdrawn = false;
+  if (previous) {
+    for (const auto& k : previous->key) withdrawn = withdrawn || !set.key.contains(k);
+  }
+  if (withdrawn && ctx_) {
+    ctx_->trust_withdrawn.run();
+    if (h2_pool_) h2_pool_->recycle();
+  }
   log::info("trust roots changed", {{"roots", static_cast<std::int64_t>(set.key.size())},
                                     {"trust_domains", describe(set.per_domain)},
                                     {"added", added},
@@ -266,6 +280,8 @@ asio::awaitable<void> Runtime::drain_steps() {
              {"deadline_ms", static_cast<std::int64_t>(config_.drain_timeout.count())}});
   boost::system::error_code ec;
   for (auto& l : listeners_) l->acceptor.close(ec);
+  ctx_->start_drain();
+  if (h2_pool_) h2_pool_->drain();
   auto deadline = Clock::now() + config_.drain_timeout;
   while (connections_.size() > 0 && Clock::now() < deadline) {
     co_await sleep_for(std::chrono::milliseconds(50));

@@ -16,6 +16,7 @@
 
 #include "core/admin/admin_server.h"
 #include "core/base/result.h"
+#include "sidecar/proxy/h2_pool.h"
 #include "sidecar/proxy/proxy_context.h"
 #include "sidecar/proxy/trust_watch.h"
 
@@ -85,6 +86,7 @@ class Runtime {
   std::chrono::steady_clock::time_point first_identity_at_;
   ConnectionSet connections_;
   std::unique_ptr<ProxyContext> ctx_;
+  std::unique_ptr<H2Pool> h2_pool_;
   struct Listener {
     boost::asio::ip::tcp::acceptor acceptor;
     std::string direction;

@@ -6,7 +6,7 @@ namespace {
 
 constexpr std::string_view kMagic = "strt";
 constexpr std::uint8_t kVersion = 1;
-enum : std::uint8_t { kTargetPort = 1, kTargetName = 2, kClientIdentity = 3 };
+enum : std::uint8_t { kTargetPort = 1, kTargetName = 2, kClientIdentity = 3, kSession = 4 };
 
 void put16(std::string& out, std::size_t v) {
   out.push_back(static_cast<char>((v >> 8) & 0xff));
@@ -31,7 +31,9 @@ Result<std::string> TransportHeader::encode() const {
   constexpr std::size_t kMax = 0xffff;
   auto tlv = [](const std::string& v) { return v.empty() ? 0 : 3 + v.size(); };
   if (target_name.size() > kMax || client_identity.size() > kMax ||
-      3 + 2 + tlv(target_name) + tlv(client_identity) > kMax) {
+      3 + 2 + tlv(target_name) + tlv(client_identity) +
+              (session == SessionProtocol::kOpaque ? 0 : 4) >
+          kMax) {
     return bad("a transport header longer than 65535 bytes");
   }
   std::string body;
@@ -40,6 +42,9 @@ Result<std::string> TransportHeader::encode() const {
   put_tlv(body, kTargetPort, port);
   if (!target_name.empty()) put_tlv(body, kTargetName, target_name);
   if (!client_identity.empty()) put_tlv(body, kClientIdentity, client_identity);
+  if (session != SessionProtocol::kOpaque) {
+    put_tlv(body, kSession, std::string(1, static_cast<char>(session)));
+  }
   std::string out(kMagic);
   out.push_back(static_cast<char>(kVersion));
   put16(out, body.size());
@@ -86,6 +91,15 @@ Result<TransportHeader> TransportHeader::decode_body(std::string_view body) {
       case kClientIdentity:
         h.client_identity = std::string(value);
         break;
+      case kSession: {
+        if (len != 1) return bad("session protocol must be 1 byte");
+        const auto v = static_cast<std::uint8_t>(value[0]);
+        if (v > static_cast<std::uint8_t>(SessionProtocol::kHttp2)) {
+          return bad("unknown session protocol " + std::to_string(v));
+        }
+        h.session = static_cast<SessionProtocol>(v);
+        break;
+      }
       default:
         break;  // a newer peer's field
     }

@@ -29,7 +29,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (!again_len || *again_len + TransportHeader::kPrefixSize != again.size()) std::abort();
   auto back = TransportHeader::decode_body(again.substr(TransportHeader::kPrefixSize));
   if (!back || back->target_port != h->target_port || back->target_name != h->target_name ||
-      back->client_identity != h->client_identity) {
+      back->client_identity != h->client_identity || back->session != h->session) {
     std::abort();
   }
   return 0;

@@ -53,4 +53,11 @@ double metric_sum(const std::string& text, const std::string& name,
   return found ? sum : -1;
 }
 
+std::string promtool_check_command(const std::string& url) {
+  return "m=$(curl -sSf --max-time 5 '" + url +
+         "') || exit 9; printf '%s\\n' \"$m\" | promtool check metrics 2>&1 | "
+         "grep -v '^response_latency_ms metric names should not contain abbreviated units$' | "
+         "(! grep .)";
+}
+
 }  // namespace strait::testing

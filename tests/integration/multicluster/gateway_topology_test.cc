@@ -105,7 +105,7 @@ TEST_F(MulticlusterTest, GatewayTopologyCarriesTrafficThroughTheGatewayInTlsOnly
     ++server_hellos;
     EXPECT_EQ(v, "0x0304") << "a ServerHello selected something other than TLS 1.3";
   }
-  EXPECT_GE(server_hellos, 2);
+  EXPECT_GE(server_hellos, 1);  // requests share the pooled HTTP/2 connection to the gateway
   EXPECT_FALSE(fields("tls.record.opaque_type == 23", "frame.number").empty());
   // Nothing but the gateway port crossed between the clusters' pods (the capture filter took
   // all TCP; the controllers' ports carry only link traffic, also TLS).

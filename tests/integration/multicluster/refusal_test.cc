@@ -205,9 +205,14 @@ TEST_F(RefusalTest, LinkTokensForeignRootsOutsideNamesAndExportTo) {
   std::string answered;
   EXPECT_TRUE(harness::wait_until(
                   [&] {
-                    auto r =
-                        m().curl("west/client", "http://" + stray_svc->service.cluster_ip + "/");
-                    if (r) answered = *r;
+                    // The proxy's own answer (502 with strait-proxy-error) is a refusal too.
+                    auto r = m().exec("west/client",
+                                      {"curl", "-sS", "--max-time", "5", "-D", "-",
+                                       "http://" + stray_svc->service.cluster_ip + "/"},
+                                      10s);
+                    if (r.success() && r.out.find("strait-proxy-error") == std::string::npos) {
+                      answered = r.out;
+                    }
                     return metric("east/gw", "proxy_refused_total", outside) >= outside_before + 1;
                   },
                   harness::deadline_in(20s))

@@ -146,11 +146,12 @@ TEST_F(DataPathTest, WireBetweenPodsCarriesOnlyTls13) {
     EXPECT_TRUE(r.success()) << filter << ": " << r.err;
     return r.out;
   };
-  // Three connections (echo, curl, source); each negotiated TLS 1.3.
+  // Connections for echo and source, each new; each negotiated TLS 1.3. (curl's requests travel
+  // on the pooled HTTP/2 connection to the server's proxy, which may predate the capture.)
   const std::string client_hellos = fields("tls.handshake.type == 1", "frame.number");
   const std::string server_versions =
       fields("tls.handshake.type == 2", "tls.handshake.extensions.supported_version");
-  EXPECT_GE(count_lines(client_hellos), 3u);
+  EXPECT_GE(count_lines(client_hellos), 2u);
   EXPECT_EQ(count_lines(server_versions), count_lines(client_hellos)) << server_versions;
   std::istringstream versions(server_versions);
   std::string v;
@@ -183,11 +184,9 @@ TEST_F(DataPathTest, PromtoolAcceptsBothProxiesMetrics) {
     std::string text = m.metrics(pod);
     ASSERT_FALSE(text.empty()) << pod;
     EXPECT_NE(text.find("# TYPE tcp_open_total counter"), std::string::npos) << text;
-    auto r =
-        m.run(pod,
-              {"sh", "-c",
-               "curl -sSf --max-time 5 http://127.0.0.1:4191/metrics | promtool check metrics"},
-              30s);
+    auto r = m.run(
+        pod, {"sh", "-c", strait::testing::promtool_check_command("http://127.0.0.1:4191/metrics")},
+        30s);
     EXPECT_TRUE(r.success()) << pod << ": " << r.status.to_string() << "\n"
                              << r.out << r.err << "\n"
                              << text;

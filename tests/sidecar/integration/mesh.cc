@@ -119,14 +119,17 @@ harness::SpawnOptions Mesh::logged(const std::string& name) const {
 std::string Mesh::logs() {
   std::string out;
   std::error_code ec;
+  auto status = [&](const std::string& name, harness::Process& p) {
+    auto st = p.poll();
+    out += name + " (pid " + std::to_string(p.pid()) +
+           "): " + (st ? "exited, " + st->to_string() : "running") + "\n";
+  };
   for (auto [name, p] : {std::pair{"controller", &controller_},
                          {"client proxy", &client_proxy_},
                          {"server proxy", &server_proxy_}}) {
-    if (!*p) continue;
-    auto st = (*p)->poll();
-    out += std::string(name) + " (pid " + std::to_string((*p)->pid()) +
-           "): " + (st ? "exited, " + st->to_string() : "running") + "\n";
+    if (*p) status(name, **p);
   }
+  for (auto& [pod, p] : extra_proxies_) status(pod + " proxy", p);
   if (h_) {
     for (const char* pod : {"client", "server"}) {
       auto nat = run(pod, {"iptables-save", "-t", "nat"}, 5s);
@@ -268,8 +271,50 @@ Result<void> Mesh::start_proxy(const std::string& pod, const std::string& ns, co
   o.gid = kProxyUid;
   auto p = h_->spawn("east/" + pod, argv, o);
   if (!p) return p.error();
-  (pod == "client" ? client_proxy_ : server_proxy_) = *p;
+  if (pod == "client") {
+    client_proxy_ = *p;
+  } else if (pod == "server") {
+    server_proxy_ = *p;
+  } else {
+    extra_proxies_.insert_or_assign(pod, *p);
+  }
   return {};
+}
+
+Result<void> Mesh::start_app(const std::string& pod, const PodApp& app) {
+  auto p = h_->spawn("east/" + pod, app.argv, logged("app-" + pod + "-" + app.name));
+  if (!p) return p.error();
+  if (app.port == 0) return {};
+  return h_->wait_for_tcp("east/" + pod, "127.0.0.1:" + std::to_string(app.port), deadline_in(15s));
+}
+
+Result<std::string> Mesh::add_server_pod(const std::string& pod, const std::vector<PodApp>& apps) {
+  auto info = h_->add_pod("east", pod);
+  if (!info) return info.error();
+  auto r = run(pod,
+               {build_path("sidecar/init/strait-init"), "--proxy-uid", std::to_string(kProxyUid),
+                "--skip-outbound-cidrs", ctrl_ip + "/32"},
+               30s);
+  if (!r.success()) return make_error("strait_init_failed", pod + ": " + r.out + r.err);
+  for (const auto& app : apps) {
+    if (auto started = start_app(pod, app); !started) return started.error();
+  }
+  std::string ports;
+  for (const auto& app : apps) {
+    if (app.port != 0) ports += (ports.empty() ? "" : ", ") + std::to_string(app.port);
+  }
+  if (auto started = start_proxy(pod, "shop", "web",
+                                 "workload:\n  ports: [" + ports + "]\n  labels: {app: web}\n",
+                                 options_.server_proxy_flags);
+      !started) {
+    return started.error();
+  }
+  if (auto ready =
+          h_->wait_for_http_ok("east/" + pod, "http://127.0.0.1:4191/ready", deadline_in(30s));
+      !ready) {
+    return make_error("proxy_not_ready", pod + ": " + ready.error().message);
+  }
+  return info->ip;
 }
 
 Result<void> Mesh::up(MeshOptions options) {
@@ -368,9 +413,12 @@ spec: {service: sink, address: )" +
   }
 
   // The proxies.
+  std::string extra;
+  for (auto p : options_.server_extra_ports) extra += ", " + std::to_string(p);
   if (auto r = start_proxy("server", "shop", "web",
-                           "workload:\n  ports: [8080, 9000, 9100]\n  labels: {app: web}\n"
-                           "register: {service: web, port: 8080, name: web-0}\n",
+                           "workload:\n  ports: [8080, 9000, 9100" + extra +
+                               "]\n  labels: {app: web}\n"
+                               "register: {service: web, port: 8080, name: web-0}\n",
                            options_.server_proxy_flags);
       !r) {
     return r;

@@ -69,6 +69,7 @@ struct MeshOptions {
   std::vector<std::string> controller_flags;    // e.g. "--identity.certLifetime=20s"
   std::vector<std::string> client_proxy_flags;  // e.g. "--timeouts.drain=20s"
   std::vector<std::string> server_proxy_flags;
+  std::vector<std::uint16_t> server_extra_ports;  // workload.ports of the server beyond its three
 };
 
 class Mesh {
@@ -114,6 +115,19 @@ class Mesh {
                    const std::map<std::string, std::string>& labels, double at_least,
                    std::chrono::milliseconds deadline);
 
+  // Another meshed pod (namespace shop, service account web, like the server), after up():
+  // strait-init, its applications (each awaited on the port it listens on), its proxy. Returns
+  // the pod's address. Endpoints for it are the test's to apply.
+  struct PodApp {
+    std::vector<std::string> argv;
+    std::uint16_t port = 0;  // waited for on 127.0.0.1
+    std::string name;        // log file: app-<pod>-<name>
+  };
+  // Every app's port is one of the proxy's workload.ports (policies known before /ready).
+  Result<std::string> add_server_pod(const std::string& pod, const std::vector<PodApp>& apps);
+  // Starts an application in an existing pod and waits for its port.
+  Result<void> start_app(const std::string& pod, const PodApp& app);
+
   // A connection from a pod to "ip:port".
   Result<Conn> connect(const std::string& pod, const std::string& address,
                        std::chrono::milliseconds timeout = 5s);
@@ -133,6 +147,7 @@ class Mesh {
   fs::path dir_;
   std::unique_ptr<harness::Harness> h_;
   std::optional<harness::Process> controller_, client_proxy_, server_proxy_;
+  std::map<std::string, harness::Process> extra_proxies_;  // add_server_pod's, by pod
 };
 
 // Base fixture: skips without root; the mesh's logs on failure.

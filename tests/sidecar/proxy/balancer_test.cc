@@ -56,6 +56,32 @@ TEST(Balancer, EqualEndpointsShareTheWork) {
   for (const auto& [k, n] : seen) EXPECT_GT(n, 600) << k;
 }
 
+// Costs a few percent apart are equal: an endpoint whose estimate is a hair above its peers'
+// (as after a first request 1 ms slower, while every estimate is still near the default RTT)
+// still gets its share instead of losing every comparison until the estimates decay.
+TEST(Balancer, NearlyEqualCostsShareTheWork) {
+  Balancer b;
+  b.update(endpoints({"10.0.0.1", "10.0.0.2", "10.0.0.3"}));
+  std::minstd_rand rng(11);
+  for (const std::string key : {"10.0.0.1:8080", "10.0.0.2:8080", "10.0.0.3:8080"}) {
+    for (int i = 0; i < 100; ++i) {
+      auto p = b.pick(rng);
+      if (p->key != key) continue;
+      p->in_flight.observe(key == "10.0.0.3:8080" ? 31ms : 30ms);
+      break;
+    }
+  }
+  ASSERT_GT(b.cost("10.0.0.3:8080"), b.cost("10.0.0.1:8080"));
+  std::map<std::string, int> seen;
+  for (int i = 0; i < 3000; ++i) {
+    auto p = b.pick(rng);
+    ++seen[p->key];
+    p->in_flight.observe(30ms);
+  }
+  for (const auto& [k, n] : seen) EXPECT_GT(n, 600) << k;
+  EXPECT_GT(seen["10.0.0.3:8080"], 600);
+}
+
 // A slow endpoint (100 ms where the others answer in 1 ms) gets clearly fewer requests.
 TEST(Balancer, ASlowEndpointGetsFewerRequests) {
   Balancer b;

@@ -48,7 +48,10 @@ TEST(Classify, EverythingElseIsOpaque) {
         std::string_view("SSH-2.0-OpenSSH_9.2\r\n"), std::string_view("*1\r\n$4\r\nPING\r\n"),
         std::string_view("GET / HTTP/2.0\r\n"), std::string_view("GET / HTTP/1.1\n"),
         std::string_view("GET  / HTTP/1.1\r\n"), std::string_view(" GET / HTTP/1.1\r\n"),
-        std::string_view("GET /\x01 HTTP/1.1\r\n"), std::string_view("\r\n")}) {
+        std::string_view("GET /\x01 HTTP/1.1\r\n"), std::string_view("\r\n"),
+        // Decided at once, not after the timeout: no method is lower case or this long.
+        std::string_view("hello-through-strait"), std::string_view("get"),
+        std::string_view("{\"op\":1}"), std::string_view("ABCDEFGHIJKLMNOPQRSTUVWXYZ")}) {
     EXPECT_EQ(classify(first), Protocol::kOpaque) << first;
   }
   // A "request line" that never ends within the detection window.

@@ -63,6 +63,23 @@ TEST(TransportHeader, RoundTripPortOnlyAndExtremes) {
   }
 }
 
+TEST(TransportHeader, SessionProtocol) {
+  TransportHeader h;
+  h.target_port = 80;
+  EXPECT_EQ(decode(h.encode().value()).value().session, SessionProtocol::kOpaque);
+  h.session = SessionProtocol::kHttp2;
+  std::string wire = h.encode().value();
+  EXPECT_EQ(wire.size(), TransportHeader::kPrefixSize + 5 + 4);
+  EXPECT_EQ(decode(wire).value().session, SessionProtocol::kHttp2);
+  // A session protocol this version does not speak is refused, not treated as opaque.
+  for (const std::string& bad : {std::string("\x07", 1), std::string("\x01\x01", 2)}) {
+    std::string body = tlv(1, u16(80)) + tlv(4, bad);
+    auto d = decode(prefix(body.size()) + body);
+    ASSERT_FALSE(d.ok());
+    EXPECT_EQ(d.error().code, "bad_transport_header");
+  }
+}
+
 TEST(TransportHeader, UnknownTypesAreSkipped) {
   std::string body = tlv(9, "future stuff") + tlv(1, u16(443)) + tlv(200, "") +
                      tlv(2, "a.b.svc.x:443") + tlv(255, std::string(300, 'z'));
