@@ -5,8 +5,10 @@
 #include <chrono>
 #include <cstdio>
 #include <sstream>
+#include <thread>
 
 #include "cli/dev/dev_plan.h"
+#include "cli/dev/golden.h"
 #include "cli/table.h"
 
 namespace strait::cli::dev {
@@ -185,6 +187,33 @@ bool print_status(devmesh::DevMesh& mesh, std::ostream& out) {
             p.result, ms_text(p.ms)});
   }
   rt.print(out);
+
+  // The golden metrics, as each cluster's client proxy sees its outbound traffic: the rate
+  // between two scrapes, success and p99 since the proxy started.
+  out << "\n";
+  constexpr auto kRateWindow = 2s;
+  std::map<std::string, std::map<std::string, ServiceTraffic>> before, after;
+  for (const auto& c : clusters)
+    before[c.name] = outbound_traffic(mesh.metrics(c.name + "/client"));
+  std::this_thread::sleep_for(kRateWindow);
+  for (const auto& c : clusters) after[c.name] = outbound_traffic(mesh.metrics(c.name + "/client"));
+  Table gt({"FROM", "TO", "RPS", "SUCCESS", "P99"});
+  for (const auto& c : clusters) {
+    for (const auto& [service, t] : after[c.name]) {
+      const double earlier =
+          before[c.name].contains(service) ? before[c.name][service].responses : 0;
+      const double rps =
+          (t.responses - earlier) / std::chrono::duration<double>(kRateWindow).count();
+      const double p99 = histogram_quantile(t.buckets, 0.99);
+      char rate[32], success[32];
+      std::snprintf(rate, sizeof rate, "%.1f", rps);
+      std::snprintf(success, sizeof success, "%.1f%%",
+                    t.responses > 0 ? 100.0 * t.successes / t.responses : 0.0);
+      gt.add({c.name + "/client", "shop/" + service, rate, t.responses > 0 ? success : "-",
+              p99 < 0 ? "-" : ms_text(p99)});
+    }
+  }
+  gt.print(out);
   return healthy;
 }
 

@@ -1,6 +1,8 @@
 // The status table of a dev mesh: clusters and their components, links (gateway alive, probe
 // latency), mirrored and federated services with endpoint counts, and one live request through
-// each topology with its result and latency. Printed by `dev up` at the end and by `dev status`.
+// each topology with its result and latency, and the golden metrics of each cluster's client
+// (request rate, success rate, p99 per destination service, from its proxy's metrics). Printed
+// by `dev up` at the end and by `dev status`.
 #pragma once
 
 #include <ostream>

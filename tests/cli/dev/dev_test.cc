@@ -158,6 +158,9 @@ TEST_F(DevTest, UpServesEveryTopologyRefusesASecondUpAndDownRemovesEverything) {
   EXPECT_NE(again.err.find("already up"), std::string::npos) << again.err;
   auto status = straitctl({"dev", "status"});
   EXPECT_TRUE(status.success()) << status.out << status.err;
+  // The golden metrics of the steady traffic, from the client proxies' HTTP metrics.
+  EXPECT_NE(status.out.find("SUCCESS"), std::string::npos) << status.out;
+  EXPECT_NE(status.out.find("100.0%"), std::string::npos) << status.out;
   auto still = m.curl("west/client", "http://" + *web + "/");
   EXPECT_TRUE(still.ok() && *still == "hello from east-web\n");
 
