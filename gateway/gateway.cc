@@ -116,6 +116,16 @@ asio::awaitable<void> serve_gateway(proxy::ProxyContext& ctx, tcp::socket peer) 
     co_return;
   }
   member.hold((*upstream)->socket().native_handle());
+  // An HTTP/2 session passing through carries requests yet to come: cut it when a trust root is
+  // withdrawn (the client proxy reconnects and must handshake against what is trusted now); an
+  // opaque transfer in flight is left alone.
+  proxy::Hooks::Guard trust;
+  if (header.session == proxy::SessionProtocol::kHttp2) {
+    trust = ctx.trust_withdrawn.add([s = accepted->stream.get()] {
+      boost::system::error_code ec;
+      s->socket().shutdown(boost::asio::ip::tcp::socket::shutdown_both, ec);
+    });
+  }
   auto r = co_await proxy::relay(*accepted->stream, **upstream, conn.counters(),
                                  ctx.config.idle_timeout);
   conn.closed(r.error);

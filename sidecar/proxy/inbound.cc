@@ -81,11 +81,6 @@ asio::awaitable<Result<Accepted>> accept_connection(ProxyContext& ctx, tcp::sock
   if (!std::get<0>(header)) co_return std::get<0>(header).error();
   out.header = std::move(*std::get<0>(header));
   out.stream = std::make_unique<AnyStream>(std::move(tls));
-  // The stream stays in `out` (callers never move it out), and the guard goes with it.
-  out.trust_hook = ctx.trust_withdrawn.add([s = out.stream.get()] {
-    boost::system::error_code ec;  // already closed: nothing to cut
-    s->socket().shutdown(tcp::socket::shutdown_both, ec);
-  });
   co_return out;
 }
 
@@ -144,6 +139,10 @@ asio::awaitable<void> serve_inbound(ProxyContext& ctx, tcp::socket peer) {
     };
     http::H2Server server(ctx.io.get_executor(), ctx.config.h2_limits, handler, sink);
     auto hook = ctx.on_drain([&server] { server.drain(); });
+    // A session carries requests yet to come: when a trust root is withdrawn it ends (GOAWAY),
+    // so that they arrive on a new connection, verified against what is trusted now. (A byte
+    // stream in flight is left alone: docs/decisions.md, separate trust domains.)
+    auto trust = ctx.trust_withdrawn.add([&server] { server.drain(); });
     co_await server.run(*accepted->stream, {});
     conn.closed("");
     co_return;

@@ -25,8 +25,6 @@ struct Accepted {
   std::optional<identity::SpiffeId> client;  // verified certificate, if any
   std::string source_ip;
   TransportHeader header;  // for plain connections: only target_port (the original port)
-  // TLS connections: cut when a trust root is withdrawn (the peer must handshake again).
-  Hooks::Guard trust_hook;
 };
 
 // Detects TLS, terminates it, reads the header. `require_tls` refuses plaintext (gateways).
