@@ -7,6 +7,8 @@
 #include "core/net/address.h"
 #include "gateway/probe_server.h"
 #include "sidecar/proxy/dial.h"
+#include "sidecar/proxy/http/h2_session.h"
+#include "sidecar/proxy/http_outbound.h"
 #include "sidecar/proxy/inbound.h"
 #include "sidecar/proxy/outbound.h"
 #include "sidecar/proxy/runtime.h"
@@ -44,6 +46,58 @@ Result<std::string> local_authority(const std::string& name, const std::string& 
   }
   return name;
 }
+
+namespace {
+
+// RFC 7239 node: an IPv4 address as is, IPv6 in brackets and quotes.
+std::string forwarded_node(const asio::ip::address& a) {
+  return a.is_v6() ? "\"[" + a.to_string() + "]\"" : a.to_string();
+}
+
+// A client proxy's HTTP/2 session: every request balanced on its own over the target service's
+// local endpoints, with the gateway's Forwarded element and golden metrics (direction gateway,
+// the client's identity, the target_* labels).
+asio::awaitable<void> serve_http(proxy::ProxyContext& ctx, proxy::Accepted& accepted,
+                                 proxy::Route route, const std::string& authority,
+                                 const std::string& client_id) {
+  proxy::ConnLabels labels;
+  labels.direction = "gateway";
+  labels.tls = "true";
+  labels.client_id = client_id;
+  proxy::ConnectionMetrics conn(ctx.metrics, labels);
+  proxy::OutboundHttp::Options o;
+  o.direction = "gateway";
+  o.keep_orig_proto = true;
+  o.local_only = true;
+  o.local_cluster = ctx.config.cluster_name;
+  o.client_id = client_id;
+  // local_authority() checked the shape: <svc>.<ns>.svc.<domain>:<port>.
+  const auto dot = authority.find('.');
+  const auto dot2 = authority.find('.', dot + 1);
+  o.target_cluster = ctx.config.cluster_name;
+  o.target_service = authority.substr(0, dot);
+  o.target_service_namespace = authority.substr(dot + 1, dot2 - dot - 1);
+  boost::system::error_code ec;
+  const auto local = accepted.stream->socket().local_endpoint(ec);
+  auto source = asio::ip::make_address(accepted.source_ip, ec);
+  o.forwarded = "by=" + forwarded_node(local.address()) +
+                ";for=" + (ec ? std::string("unknown") : forwarded_node(source)) + ";proto=http";
+  proxy::OutboundHttp http(ctx, *ctx.h2_pool, ctx.metrics.http, std::move(route), authority, o);
+  proxy::http::Handler handler = [&http](proxy::http::Request r) {
+    return http.handle(std::move(r));
+  };
+  proxy::http::RefusalSink sink = [&ctx](std::string_view reason, std::string_view detail) {
+    ctx.refuse("gateway", std::string(reason), std::string(detail));
+  };
+  proxy::http::H2Server server(ctx.io.get_executor(), ctx.config.h2_limits, handler, sink);
+  auto drain = ctx.on_drain([&server] { server.drain(); });
+  // Requests yet to come must be verified against what is trusted then.
+  auto trust = ctx.trust_withdrawn.add([&server] { server.drain(); });
+  co_await server.run(*accepted.stream, {});
+  conn.closed("");
+}
+
+}  // namespace
 
 asio::awaitable<void> serve_gateway(proxy::ProxyContext& ctx, tcp::socket peer) {
   auto member = ctx.connections.join();
@@ -95,6 +149,12 @@ asio::awaitable<void> serve_gateway(proxy::ProxyContext& ctx, tcp::socket peer) 
     co_return;
   }
 
+  if (accepted->header.session == proxy::SessionProtocol::kHttp2 && ctx.h2_pool) {
+    ep->in_flight = proxy::InFlight();  // the check's pick: requests choose their own
+    co_await serve_http(ctx, *accepted, std::move(*route), *authority, client_id);
+    co_return;
+  }
+
   proxy::ConnLabels labels = proxy::connection_labels("gateway", *route, &*ep);
   labels.tls = "true";
   labels.client_id = client_id;
@@ -103,9 +163,9 @@ asio::awaitable<void> serve_gateway(proxy::ProxyContext& ctx, tcp::socket peer) 
 
   proxy::TransportHeader header;
   header.target_port = static_cast<std::uint16_t>(ep->addr.addr().port());
-  // A client proxy's HTTP/2 session passes through whole, to one endpoint: the session protocol
-  // travels on, so that the endpoint's proxy serves it as HTTP/2 and not as the application's
-  // bytes.
+  // An HTTP/2 session the gateway does not serve itself (protocol.http off) passes through
+  // whole, to one endpoint: the session protocol travels on, so that the endpoint's proxy serves
+  // it as HTTP/2 and not as the application's bytes.
   header.session = accepted->header.session;
   auto upstream = co_await proxy::connect_upstream(ctx, ep->addr, header);
   if (!upstream) {

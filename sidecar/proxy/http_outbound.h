@@ -8,6 +8,11 @@
 //   response head; the endpoint counts as pending until the response's end).
 // One OutboundHttp serves one application connection (its target is the connection's original
 // destination); its metric handles are per endpoint and authority.
+//
+// The gateway uses the same path for the HTTP/2 sessions client proxies send it (Options):
+// requests keep the client's original-protocol marker, get the gateway's Forwarded element,
+// may only go to this cluster's own workloads (a mirror would be a loop: 502 loop), and are
+// counted with direction "gateway", the client's identity and the target_* labels.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -29,8 +34,20 @@ HttpLabels http_labels(const ConnLabels& conn, std::string authority);
 
 class OutboundHttp {
  public:
+  struct Options {
+    std::string direction = "outbound";
+    bool keep_orig_proto = false;  // the gateway: the client proxy marked the request already
+    std::string forwarded;         // a Forwarded element to append ("" none)
+    bool local_only = false;       // only this cluster's workloads, never a mirror
+    std::string local_cluster;     // (local_only) the cluster's name, "" unknown
+    std::string client_id;         // metric label (the gateway: the client proxy's identity)
+    std::string target_cluster, target_service, target_service_namespace;  // metric labels
+  };
   OutboundHttp(ProxyContext& ctx, H2Pool& pool, HttpMetricFamilies& families, Route route,
-               std::string target);
+               std::string target, Options options);
+  OutboundHttp(ProxyContext& ctx, H2Pool& pool, HttpMetricFamilies& families, Route route,
+               std::string target)
+      : OutboundHttp(ctx, pool, families, std::move(route), std::move(target), Options{}) {}
   boost::asio::awaitable<http::Response> handle(http::Request request);
 
  private:
@@ -41,6 +58,7 @@ class OutboundHttp {
   HttpMetricFamilies& families_;
   Route route_;
   std::string target_;
+  Options options_;
   std::map<std::pair<std::string, std::string>, std::shared_ptr<RouteMetrics>> metrics_;
 };
 

@@ -132,5 +132,62 @@ TEST_F(MulticlusterTest, GatewayTopologyCarriesTrafficThroughTheGatewayInTlsOnly
       << m().metrics("west/client");
 }
 
+// HTTP through the gateway: the client proxy's HTTP/2 session ends at east's gateway, which
+// balances each request over web's two pods, appends its Forwarded element, and counts the
+// requests with the client's identity and the target's labels.
+TEST_F(MulticlusterTest, GatewayBalancesHttpPerRequestWithForwardedAndGoldenMetrics) {
+  ASSERT_OK(up({"east", "west"}, Topology::gateway));
+  ASSERT_OK(http_service("east", "web", "web", {{kExported, "true"}}));
+  devmesh::WorkloadSpec second;
+  second.cluster = "east";
+  second.pod = "web2";
+  second.ns = "shop";
+  second.service_account = "web";  // the Service admits its own account
+  second.app = devmesh::App::http;
+  second.service = "web";
+  ASSERT_OK(m().add_workload(second));
+  ASSERT_OK(m().wait_service("east", "shop", "web", 2, 30s));
+  ASSERT_OK(m().link("west", "east"));
+  auto mirror = m().wait_service("west", "shop", "web-east", 1, 30s);
+  ASSERT_OK(mirror);
+  const std::string url = "http://" + mirror->service.cluster_ip + "/";
+  ASSERT_TRUE(curl_until("west/client", url, "hello from east-", 30s));
+
+  // 40 requests on one keep-alive connection from west's client reach both of east's pods.
+  std::vector<std::string> argv = {"curl", "-sS", "--max-time", "30"};
+  for (int i = 0; i < 40; ++i) argv.push_back(url);
+  auto r = m().exec("west/client", argv, 40s);
+  ASSERT_TRUE(r.success()) << r.err;
+  int first = 0, second_pod = 0;
+  std::istringstream lines(r.out);
+  for (std::string line; std::getline(lines, line);) {
+    first += line == "hello from east-web";
+    second_pod += line == "hello from east-web2";
+  }
+  EXPECT_EQ(first + second_pod, 40) << r.out;
+  EXPECT_GT(first, 0) << r.out;
+  EXPECT_GT(second_pod, 0) << r.out;
+
+  // The application sees the gateway's Forwarded element: by the gateway, for the client
+  // proxy's address.
+  auto east = m().cluster("east");
+  ASSERT_OK(east);
+  auto headers = m().curl("west/client", "http://" + mirror->service.cluster_ip + "/headers");
+  ASSERT_OK(headers);
+  EXPECT_NE(headers->find("forwarded: by=" + east->gateway_wan_ip + ";for="), std::string::npos)
+      << *headers;
+
+  EXPECT_TRUE(wait_metric("east/gw", "response_total",
+                          {{"direction", "gateway"},
+                           {"status_code", "200"},
+                           {"classification", "success"},
+                           {"client_id", client_id("west")},
+                           {"target_cluster", "east"},
+                           {"target_service", "web"},
+                           {"target_service_namespace", "shop"}},
+                          40, 10s))
+      << m().metrics("east/gw");
+}
+
 }  // namespace
 }  // namespace strait::multicluster_it
