@@ -5,6 +5,7 @@
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/write.hpp>
 
+#include "sidecar/proxy/h2_pool.h"
 #include "sidecar/proxy/outbound.h"
 
 namespace strait::proxy {
@@ -116,6 +117,35 @@ asio::awaitable<void> serve_explicit(ProxyContext& ctx, tcp::socket app) {
   }
   const auto& req = std::get<ConnectRequest>(parsed);
   log::debug("explicit CONNECT", {{"source", source}, {"target", to_string(req.target)}});
+  // A target whose traffic is inspected: as for any target, the 200 waits for an upstream — a
+  // ready endpoint (503 after the fail-fast timeout) and a pooled HTTP/2 connection to its proxy
+  // (502) — then the tunnel's requests are served one by one, each on its own endpoint.
+  if (auto route = co_await http_route(ctx, req.target)) {
+    const std::string target = to_string(req.target);
+    auto chosen =
+        co_await choose_endpoint(ctx, *route, target, Clock::now() + ctx.config.fail_fast);
+    if (!chosen) {
+      ctx.refuse("outbound", chosen.error().code, chosen.error().message);
+      co_await answer_and_close(ctx, app,
+                                connect_response(503, chosen.error().code, chosen.error().message));
+      co_return;
+    }
+    auto upstream = co_await ctx.h2_pool->get(chosen->key, chosen->addr,
+                                              connection_labels("outbound", *route, &*chosen));
+    if (!upstream) {
+      log::warn("outbound connect failed", {{"target", target},
+                                            {"endpoint", chosen->key},
+                                            {"reason", upstream.error().code},
+                                            {"detail", upstream.error().message}});
+      co_await answer_and_close(
+          ctx, app, connect_response(502, upstream.error().code, upstream.error().message));
+      co_return;
+    }
+    if (co_await write_within(app, connect_response(200), ctx.config.handshake_timeout)) co_return;
+    co_await serve_target(ctx, member, std::move(app), req.target, std::move(*route),
+                          buf.substr(req.head_size));
+    co_return;
+  }
   ConnectReply reply(ctx, buf.substr(req.head_size));
   co_await forward_outbound(ctx, member, std::move(app), req.target, &reply);
 }

@@ -141,8 +141,10 @@ asio::awaitable<http::Response> InboundHttp::handle(http::Request request) {
   http::RequestHead kind;  // what a refusal's form depends on, once the request has gone
   if (is_grpc(request.head)) kind.fields.emplace_back("content-type", "application/grpc");
   Result<http::Response> response = Error{"connection_error", "not sent"};
-  if (orig->has_value()) {
-    request.head.version = (*orig)->version;
+  // HTTP/1 to the application for what was HTTP/1 at the client: marked by its proxy, or
+  // read as HTTP/1 here (a plaintext client outside the mesh).
+  if (orig->has_value()) request.head.version = (*orig)->version;
+  if (request.head.version != http::HttpVersion::kHttp2) {
     response = co_await send_h1(std::move(request));
   } else {
     response = co_await send_h2(std::move(request));

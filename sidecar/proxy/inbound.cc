@@ -4,6 +4,8 @@
 #include <boost/asio/experimental/awaitable_operators.hpp>
 
 #include "sidecar/proxy/authorization.h"
+#include "sidecar/proxy/detect.h"
+#include "sidecar/proxy/http/h1_session.h"
 #include "sidecar/proxy/http/h2_session.h"
 #include "sidecar/proxy/http_inbound.h"
 
@@ -130,22 +132,57 @@ asio::awaitable<void> serve_inbound(ProxyContext& ctx, tcp::socket peer) {
   labels.tls = accepted->stream->is_tls() ? "true" : "false";
   labels.client_id = client_id;
   ConnectionMetrics conn(ctx.metrics, labels);
-  if (accepted->header.session == SessionProtocol::kHttp2) {
-    // Another proxy's HTTP/2 session: every request goes to the application on its own.
-    InboundHttp http(ctx, ctx.metrics.http, port, accepted->client, accepted->source_ip, labels);
-    http::Handler handler = [&http](http::Request r) { return http.handle(std::move(r)); };
-    http::RefusalSink sink = [&ctx](std::string_view reason, std::string_view detail) {
-      ctx.refuse("inbound", std::string(reason), std::string(detail));
-    };
+  InboundHttp http(ctx, ctx.metrics.http, port, accepted->client, accepted->source_ip, labels);
+  http::Handler handler = [&http](http::Request r) { return http.handle(std::move(r)); };
+  http::RefusalSink sink = [&ctx](std::string_view reason, std::string_view detail) {
+    ctx.refuse("inbound", std::string(reason), std::string(detail));
+  };
+  auto serve_h2 = [&](std::string prefix) -> asio::awaitable<void> {
     http::H2Server server(ctx.io.get_executor(), ctx.config.h2_limits, handler, sink);
     auto hook = ctx.on_drain([&server] { server.drain(); });
     // A session carries requests yet to come: when a trust root is withdrawn it ends (GOAWAY),
     // so that they arrive on a new connection, verified against what is trusted now. (A byte
     // stream in flight is left alone: docs/decisions.md, separate trust domains.)
     auto trust = ctx.trust_withdrawn.add([&server] { server.drain(); });
-    co_await server.run(*accepted->stream, {});
+    co_await server.run(*accepted->stream, std::move(prefix));
+  };
+  if (accepted->header.session == SessionProtocol::kHttp2) {
+    // Another proxy's HTTP/2 session: every request goes to the application on its own.
+    co_await serve_h2({});
     conn.closed("");
     co_return;
+  }
+  // Plaintext that strait-init redirected (a client outside the mesh) is inspected like the
+  // outbound side's; after TLS the client proxy has already decided (the session protocol), and
+  // a second detection would only make server-first protocols wait twice.
+  std::string replay;
+  const bool opaque_port =
+      ctx.config.opaque_ports.contains(port) || policy->protocol() == common::v1::PROTOCOL_OPAQUE;
+  if (ctx.h2_pool && !accepted->stream->is_tls() && !opaque_port) {
+    auto detected = co_await detect(*accepted->stream, ctx.config.detect_timeout);
+    if (detected.closed && detected.prefix.empty()) {
+      conn.closed("");
+      co_return;
+    }
+    if (detected.protocol == Protocol::kHttp2) {
+      co_await serve_h2(std::move(detected.prefix));
+      conn.closed("");
+      co_return;
+    }
+    if (detected.protocol == Protocol::kHttp1) {
+      auto limits = ctx.config.h1_limits;
+      limits.draining = &ctx.draining;
+      auto served = co_await http::H1Server::serve(*accepted->stream, std::move(detected.prefix),
+                                                   limits, handler, sink);
+      if (!served.upgrade) {
+        conn.closed("");
+        co_return;
+      }
+      // WebSocket or CONNECT: the head goes to the application, then bytes both ways.
+      replay = served.upgrade->head_bytes + served.upgrade->leftover;
+    } else {
+      replay = std::move(detected.prefix);
+    }
   }
   const tcp::endpoint app_at = app_endpoint(ctx, port);
   auto app = co_await connect_app(ctx, app_at);
@@ -157,8 +194,15 @@ asio::awaitable<void> serve_inbound(ProxyContext& ctx, tcp::socket peer) {
   }
   member.hold(app->native_handle());
   PlainStream upstream(std::move(*app));
-  auto result =
-      co_await relay(*accepted->stream, upstream, conn.counters(), ctx.config.idle_timeout);
+  auto counters = conn.counters();
+  if (!replay.empty()) {
+    if (auto ec = co_await upstream.write_all(asio::buffer(replay)); ec) {
+      conn.closed(detail::error_name(ec));
+      co_return;
+    }
+    counters.read.inc(replay.size());
+  }
+  auto result = co_await relay(*accepted->stream, upstream, counters, ctx.config.idle_timeout);
   conn.closed(result.error);
 }
 

@@ -42,30 +42,52 @@ class Replay final : public OutboundReply {
 
 }  // namespace
 
+// Detection over bytes already read (`early`: after a CONNECT) and what follows on `stream`.
+asio::awaitable<Detected> detect_after(AnyStream& stream, std::string early,
+                                       std::chrono::milliseconds timeout) {
+  if (!early.empty()) {
+    if (auto p = classify(early)) co_return Detected{*p, std::move(early), false, false};
+  }
+  auto d = co_await detect(stream, timeout);
+  if (early.empty()) co_return d;
+  d.prefix = early + d.prefix;
+  d.protocol = classify(d.prefix).value_or(Protocol::kOpaque);
+  co_return d;
+}
+
+asio::awaitable<std::optional<Route>> http_route(ProxyContext& ctx, const tcp::endpoint& original) {
+  if (!ctx.h2_pool || ctx.config.opaque_ports.contains(original.port())) co_return std::nullopt;
+  auto r = co_await resolve_route(ctx, to_string(original), Clock::now() + ctx.config.fail_fast);
+  if (!r || !r->meshed || r->lease->opaque()) co_return std::nullopt;
+  co_return std::move(*r);
+}
+
 asio::awaitable<void> serve_outbound(ProxyContext& ctx, tcp::socket app, tcp::endpoint original) {
   auto member = ctx.connections.join();
   member.hold(app.native_handle());
-  // HTTP needs a meshed target whose port is not marked opaque; anything else is relayed as
-  // bytes (forward_outbound also answers what cannot be resolved).
-  const std::string target = to_string(original);
-  std::optional<Route> route;
-  if (ctx.h2_pool && !ctx.config.opaque_ports.contains(original.port())) {
-    auto r = co_await resolve_route(ctx, target, Clock::now() + ctx.config.fail_fast);
-    if (r && r->meshed && !r->lease->opaque()) route = std::move(*r);
-  }
-  if (!route) {
+  auto route = co_await http_route(ctx, original);
+  if (!route) {  // relayed as bytes (forward_outbound also answers what cannot be resolved)
     co_await forward_outbound(ctx, member, std::move(app), original, nullptr);
     co_return;
   }
+  co_await serve_target(ctx, member, std::move(app), original, std::move(*route), {});
+}
+
+asio::awaitable<void> serve_target(ProxyContext& ctx, ConnectionSet::Member& member,
+                                   tcp::socket app, tcp::endpoint original, Route route,
+                                   std::string early) {
+  boost::system::error_code nec;
+  app.set_option(tcp::no_delay(true), nec);
+  const std::string target = to_string(original);
   AnyStream stream(std::make_unique<PlainStream>(std::move(app)));
-  auto detected = co_await detect(stream, ctx.config.detect_timeout);
+  auto detected = co_await detect_after(stream, std::move(early), ctx.config.detect_timeout);
   if (detected.closed && detected.prefix.empty()) co_return;
   if (detected.protocol == Protocol::kOpaque) {
     Replay replay(std::move(detected.prefix), false);
     co_await forward_outbound(ctx, member, std::move(stream.socket()), original, &replay);
     co_return;
   }
-  OutboundHttp http(ctx, *ctx.h2_pool, ctx.metrics.http, std::move(*route), target);
+  OutboundHttp http(ctx, *ctx.h2_pool, ctx.metrics.http, std::move(route), target);
   http::Handler handler = [&http](http::Request r) { return http.handle(std::move(r)); };
   http::RefusalSink sink = [&ctx](std::string_view reason, std::string_view detail) {
     ctx.refuse("outbound", std::string(reason), std::string(detail));

@@ -1,8 +1,9 @@
 // Outbound: the proxy's client side (4140). For each connection the application opened:
-// original destination -> dial (dial.h: destination lookup, fail fast, the balancer's endpoint,
-// connect, mTLS verifying the endpoint's identity, transport header) -> relay. A destination
-// the mesh does not know: plain TCP to it. Explicit mode (explicit.h) enters after the original
-// destination, with the CONNECT target instead.
+// original destination -> for a meshed, inspectable target protocol detection, and HTTP served
+// per request (http_outbound.h) -> else dial (dial.h: destination lookup, fail fast, the
+// balancer's endpoint, connect, mTLS verifying the endpoint's identity, transport header) ->
+// relay. A destination the mesh does not know: plain TCP to it. Explicit mode (explicit.h)
+// enters after the original destination, with the CONNECT target instead.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -10,6 +11,7 @@
 #include <memory>
 #include <string>
 
+#include "sidecar/proxy/dial.h"
 #include "sidecar/proxy/proxy_context.h"
 #include "sidecar/proxy/stream.h"
 #include "sidecar/proxy/transport_header.h"
@@ -36,6 +38,20 @@ class OutboundReply {
   // Bytes the application sent ahead of the answer: written to the upstream first.
   virtual std::string early_data() { return {}; }
 };
+
+// The route of a target whose traffic is inspected (a meshed service, a port not marked
+// opaque, HTTP on); nullopt: relay it as bytes (forward_outbound).
+boost::asio::awaitable<std::optional<Route>> http_route(
+    ProxyContext& ctx, const boost::asio::ip::tcp::endpoint& original);
+
+// For such a target, once the application may send (intercepted: at once; explicit: after the
+// 200): detection over `early` (bytes already read) and what follows, then HTTP per request
+// (HTTP/1 or HTTP/2 sessions, OutboundHttp), an upgrade or opaque bytes through
+// forward_outbound.
+boost::asio::awaitable<void> serve_target(ProxyContext& ctx, ConnectionSet::Member& member,
+                                          boost::asio::ip::tcp::socket app,
+                                          boost::asio::ip::tcp::endpoint original, Route route,
+                                          std::string early);
 
 // Everything after "we know the target", shared by both entry points: destination lookup,
 // fail fast, balancing, mTLS, transport header, metrics, relay. The caller has joined the

@@ -136,6 +136,20 @@ spec:
   clusterIP: 198.19.0.20
   ports: [{name: grpc, port: 50051, targetPort: 50051}]
 )";
+    // 8081 admits clients without a certificate (a client outside the mesh).
+    yaml += R"(---
+apiVersion: strait.dev/v1alpha1
+kind: Server
+metadata: {name: lat-open, namespace: shop}
+spec: {podSelector: {matchLabels: {app: web}}, port: 8081}
+---
+apiVersion: strait.dev/v1alpha1
+kind: AuthorizationPolicy
+metadata: {name: lat-open, namespace: shop}
+spec:
+  targetRef: {kind: Server, name: lat-open}
+  unauthenticated: true
+)";
     for (const auto& pod : kPods) {
       if (pod != "server") yaml += endpoint("web", "web-" + pod, ip[pod], 8080);
       yaml += endpoint("lat", "lat-" + pod, ip[pod], 8081);
@@ -276,6 +290,27 @@ TEST_F(L7Test, SlowEndpointGetsFewerRequests) {
   EXPECT_EQ(n["server"] + n["web1"] + n["web2"], 150) << r.out;
   EXPECT_LT(n["web2"] * 3, n["server"]) << r.out;
   EXPECT_LT(n["web2"] * 3, n["web1"]) << r.out;
+}
+
+// A client outside the mesh (plaintext, redirected by strait-init) is served per request too:
+// the inbound proxy detects its HTTP, and the application never sees a strait-client-id —
+// neither one the client made up nor one the proxy would set for a verified identity.
+TEST_F(L7Test, PlaintextClientsOutsideTheMeshAreServedAsHttp) {
+  const double before =
+      mesh_->metric("server", "response_total",
+                    {{"direction", "inbound"}, {"tls", "false"}, {"status_code", "200"}});
+  const std::string base = "http://" + mesh_->server_ip + ":8081";
+  auto r = mesh_->run("plain", {"curl", "-sS", "--max-time", "5", "-H",
+                                "strait-client-id: spiffe://east.strait/ns/shop/sa/admin",
+                                base + "/headers", base + "/"});
+  ASSERT_TRUE(r.success()) << r.err;
+  EXPECT_EQ(r.out.find("strait-client-id"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("hello from server"), std::string::npos) << r.out;
+  EXPECT_TRUE(
+      mesh_->wait_metric("server", "response_total",
+                         {{"direction", "inbound"}, {"tls", "false"}, {"status_code", "200"}},
+                         std::max(0.0, before) + 2, 10s))
+      << mesh_->metrics("server");
 }
 
 // A WebSocket upgrade passes: after the 101 the connection is a byte relay to one endpoint.
