@@ -34,7 +34,9 @@ std::shared_ptr<http::H2Client> H2Pool::free_connection(Entry& e) {
 }
 
 asio::awaitable<Result<std::shared_ptr<http::H2Client>>> H2Pool::get(
-    const std::string& key, const destination::v1::WeightedAddr& addr, const ConnLabels& labels) {
+    const std::string& endpoint, const destination::v1::WeightedAddr& addr,
+    const ConnLabels& labels) {
+  const std::string key = endpoint + " " + addr.authority_override();
   while (true) {
     Entry& e = entries_[key];
     prune(e);

@@ -30,9 +30,12 @@ class H2Pool {
 
   // A connection to the endpoint `key` ("ip:port") at `addr` with a free stream, opened if
   // needed (connect_upstream's errors, or h2_connect_failed). `labels`: the tcp_* labels of a
-  // connection opened for this call.
+  // connection opened for this call. Connections are shared by endpoint *and* the name the
+  // transport header carries (a gateway's address serves many mirrors: it routes a session by
+  // that name, so requests for two services must never share one).
   boost::asio::awaitable<Result<std::shared_ptr<http::H2Client>>> get(
-      const std::string& key, const destination::v1::WeightedAddr& addr, const ConnLabels& labels);
+      const std::string& endpoint, const destination::v1::WeightedAddr& addr,
+      const ConnLabels& labels);
 
   // Drain: GOAWAY on every connection; they are let go as their streams finish.
   void drain();
@@ -57,7 +60,7 @@ class H2Pool {
 
   ProxyContext& ctx_;
   http::H2Limits limits_;
-  std::map<std::string, Entry> entries_;
+  std::map<std::string, Entry> entries_;  // by "<ip:port> <transport header name>"
 };
 
 }  // namespace strait::proxy

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Checks a bench/run output directory: results.json has every scenario and every figure, and
-the figures are sane (positive, ordered percentiles, few errors). Asserts no speed.
+"""Checks a bench/run output directory: results.json has every scenario and every figure (opaque
+TCP and HTTP), and the figures are sane (positive, ordered percentiles, few errors, proxy CPU and
+RSS sampled). Asserts no speed.
 
     tests/bench/check_results.py OUT_DIR
 Prints one line per failed check and "N passed, N failed"; exits 1 on any failure.
@@ -44,6 +45,11 @@ def main():
         check(any(n.startswith("rss-") for n in names), f"{sc}: the RSS run")
         for n in ("closed", "bulk", "connrate"):
             check(n in tests, f"{sc}: {n} present")
+        # HTTP: HTTP/1.1 open loop at fixed rates and for the RSS target, closed loop, HTTP/2
+        check(any(n.startswith("http-open-") for n in names), f"{sc}: an HTTP/1.1 open-loop run")
+        check(any(n.startswith("http-rss-") for n in names), f"{sc}: the HTTP/1.1 RSS run")
+        for n in ("http-closed", "h2-max"):
+            check(n in tests and "latency_us" in tests[n], f"{sc}: {n} present, with latencies")
         raw = dp.get("raw", {}).get(sc, {})
         for n, t in tests.items():
             if "latency_us" in t:
@@ -81,6 +87,9 @@ def main():
     check(fo.get("all_streams", {}).get("count", 0) > 0 and fo.get("streams", 0) > 0,
           f"fan-out measured {fo}")
     check(len(r.get("targets", [])) >= 7, "every target evaluated")
+    http_targets = [t["target"] for t in r.get("targets", []) if t["target"].startswith("HTTP:")]
+    for what in ("added p99", "max throughput", "CPU per 1,000 requests", "proxy RSS"):
+        check(any(what in t for t in http_targets), f"HTTP target evaluated: {what}")
     print(f"{passed} passed, {failed} failed")
     return 1 if failed else 0
 

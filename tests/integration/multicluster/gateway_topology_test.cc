@@ -177,6 +177,25 @@ TEST_F(MulticlusterTest, GatewayBalancesHttpPerRequestWithForwardedAndGoldenMetr
   EXPECT_NE(headers->find("forwarded: by=" + east->gateway_wan_ip + ";for="), std::string::npos)
       << *headers;
 
+  // A second service behind the same gateway address: its requests never ride the session the
+  // gateway routes to web (the client's pool keys sessions by endpoint and target name).
+  ASSERT_OK(http_service("east", "api", "api", {{kExported, "true"}}));
+  auto api = m().wait_service("west", "shop", "api-east", 1, 30s);
+  ASSERT_OK(api);
+  auto both =
+      m().exec("west/client",
+               {"curl", "-sS", "--max-time", "10", url, "http://" + api->service.cluster_ip + "/",
+                url, "http://" + api->service.cluster_ip + "/"},
+               20s);
+  ASSERT_TRUE(both.success()) << both.err;
+  std::istringstream answers(both.out);
+  std::vector<std::string> got;
+  for (std::string line; std::getline(answers, line);) got.push_back(line);
+  ASSERT_EQ(got.size(), 4u) << both.out;
+  EXPECT_EQ(got[1], "hello from east-api") << both.out;
+  EXPECT_EQ(got[3], "hello from east-api") << both.out;
+  EXPECT_EQ(got[0].rfind("hello from east-web", 0), 0u) << both.out;
+
   EXPECT_TRUE(wait_metric("east/gw", "response_total",
                           {{"direction", "gateway"},
                            {"status_code", "200"},
