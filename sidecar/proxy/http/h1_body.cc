@@ -216,6 +216,18 @@ bool BodyEncoder::end(const HeaderList& trailers, std::string& out) {
 
 bool iequal(std::string_view a, std::string_view b) { return boost::beast::iequals(a, b); }
 
+bool take_complete(BodyPipe& body, std::string& data, HeaderList& trailers) {
+  while (auto c = body.try_read()) {
+    if (c->kind == BodyPipe::Chunk::Kind::kData) {
+      data += c->data;
+      continue;
+    }
+    trailers = std::move(c->trailers);
+    return c->kind != BodyPipe::Chunk::Kind::kError;
+  }
+  return true;
+}
+
 HeaderList lowered(const Fields& fields) {
   HeaderList out;
   out.reserve(fields.size());

@@ -121,6 +121,9 @@ class BodyEncoder {
   std::uint64_t left_;
 };
 
+// A body that is done() already, taken whole: its data appended to `data`, its trailers into
+// `trailers`; false when its producer failed.
+bool take_complete(BodyPipe& body, std::string& data, HeaderList& trailers);
 // Lowercased field names; hop-by-hop fields (and what cannot be forwarded as a field) dropped.
 HeaderList lowered(const Fields& fields);
 // A Content-Length value: digits only, no overflow.

@@ -239,16 +239,7 @@ asio::awaitable<Result<Response>> H1Client::send(Request req) {
   } else if (body->done()) {
     // A complete body: sent with a length (unless it has trailers).
     HeaderList trailers;
-    bool failed = false;
-    while (auto c = body->try_read()) {
-      if (c->kind == BodyPipe::Chunk::Kind::kData) {
-        inline_ += c->data;
-        continue;
-      }
-      failed = c->kind == BodyPipe::Chunk::Kind::kError;
-      trailers = std::move(c->trailers);
-      break;
-    }
+    const bool failed = !take_complete(*body, inline_, trailers);
     if (failed) co_return make_error("request_body_aborted", "the request body failed");
     if (!trailers.empty()) {
       h.framing = BodyFraming::kChunked;

@@ -334,16 +334,7 @@ asio::awaitable<ServerSession::Written> ServerSession::write_response(const Http
     } else if (body->done()) {
       // Everything is there already: a length instead of chunks (unless trailers must go).
       HeaderList trailers;
-      bool failed = false;
-      while (auto c = body->try_read()) {
-        if (c->kind == BodyPipe::Chunk::Kind::kData) {
-          inline_ += c->data;
-          continue;
-        }
-        failed = c->kind == BodyPipe::Chunk::Kind::kError;
-        trailers = std::move(c->trailers);
-        break;
-      }
+      const bool failed = !take_complete(*body, inline_, trailers);
       body = nullptr;
       if (failed) {  // nothing written yet: say so instead
         h.status = 502;

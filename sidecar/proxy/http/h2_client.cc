@@ -268,30 +268,8 @@ int ClientCore::on_data(std::int32_t id, const std::uint8_t* data, std::size_t n
 ssize_t ClientCore::on_read_body(std::int32_t id, std::uint8_t* buf, std::size_t len,
                                  std::uint32_t* flags) {
   auto it = streams_.find(id);
-  if (it == streams_.end() || !it->second->req) {
-    *flags |= NGHTTP2_DATA_FLAG_EOF;
-    return 0;
-  }
-  auto c = it->second->req->try_read(len);
-  if (!c) return NGHTTP2_ERR_DEFERRED;
-  switch (c->kind) {
-    case BodyPipe::Chunk::Kind::kData:
-      std::copy(c->data.begin(), c->data.end(), buf);
-      return static_cast<ssize_t>(c->data.size());
-    case BodyPipe::Chunk::Kind::kEnd:
-      *flags |= NGHTTP2_DATA_FLAG_EOF;
-      if (!c->trailers.empty()) {
-        NvList nv;
-        nv.add_fields(c->trailers);
-        if (nghttp2_submit_trailer(ng_, id, nv.data(), nv.size()) == 0) {
-          *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
-        }
-      }
-      return 0;
-    case BodyPipe::Chunk::Kind::kError:
-      break;
-  }
-  return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;  // the request body failed: RST_STREAM
+  return pull_body(ng_, id, it == streams_.end() ? nullptr : it->second->req.get(), buf, len,
+                   flags);
 }
 
 int ClientCore::on_close(std::int32_t id, std::uint32_t code) {

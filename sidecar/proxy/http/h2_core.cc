@@ -293,6 +293,34 @@ Clock::duration Core::on_tick(Clock::time_point t) {
   return period;
 }
 
+ssize_t pull_body(nghttp2_session* ng, std::int32_t id, BodyPipe* body, std::uint8_t* buf,
+                  std::size_t len, std::uint32_t* flags) {
+  if (!body) {
+    *flags |= NGHTTP2_DATA_FLAG_EOF;
+    return 0;
+  }
+  auto c = body->try_read(len);
+  if (!c) return NGHTTP2_ERR_DEFERRED;  // on_readable resumes it
+  switch (c->kind) {
+    case BodyPipe::Chunk::Kind::kData:
+      std::copy(c->data.begin(), c->data.end(), buf);
+      return static_cast<ssize_t>(c->data.size());
+    case BodyPipe::Chunk::Kind::kEnd:
+      *flags |= NGHTTP2_DATA_FLAG_EOF;
+      if (!c->trailers.empty()) {
+        NvList nv;
+        nv.add_fields(c->trailers);
+        if (nghttp2_submit_trailer(ng, id, nv.data(), nv.size()) == 0) {
+          *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+        }
+      }
+      return 0;
+    case BodyPipe::Chunk::Kind::kError:
+      break;
+  }
+  return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;  // the body failed: RST_STREAM
+}
+
 bool is_connection_specific(std::string_view name) {
   return name == "connection" || name == "keep-alive" || name == "proxy-connection" ||
          name == "transfer-encoding" || name == "upgrade" || name == "te" || name == "host" ||

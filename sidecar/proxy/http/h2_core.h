@@ -152,6 +152,11 @@ class NvList {
   std::deque<std::string> owned_;  // lowered names (stable addresses)
   std::vector<nghttp2_nv> nv_;
 };
+// An nghttp2 data provider's read for a stream whose body is `body` (null: none left): data,
+// or the end (trailers submitted when there are some), or DEFERRED while the pipe is empty, or
+// a temporal failure (RST_STREAM) when the producer failed. Both sides send bodies with it.
+ssize_t pull_body(nghttp2_session* ng, std::int32_t id, BodyPipe* body, std::uint8_t* buf,
+                  std::size_t len, std::uint32_t* flags);
 // RFC 9113 size of one field for SETTINGS_MAX_HEADER_LIST_SIZE.
 inline std::size_t field_size(std::string_view n, std::string_view v) {
   return n.size() + v.size() + 32;

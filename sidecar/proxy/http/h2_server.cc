@@ -283,30 +283,7 @@ class ServerCore final : public Core {
   ssize_t on_read_body(std::int32_t id, std::uint8_t* buf, std::size_t len,
                        std::uint32_t* flags) override {
     Stream* s = find(id);
-    if (!s || !s->resp) {
-      *flags |= NGHTTP2_DATA_FLAG_EOF;
-      return 0;
-    }
-    auto c = s->resp->try_read(len);
-    if (!c) return NGHTTP2_ERR_DEFERRED;  // on_readable resumes it
-    switch (c->kind) {
-      case BodyPipe::Chunk::Kind::kData:
-        std::copy(c->data.begin(), c->data.end(), buf);
-        return static_cast<ssize_t>(c->data.size());
-      case BodyPipe::Chunk::Kind::kEnd:
-        *flags |= NGHTTP2_DATA_FLAG_EOF;
-        if (!c->trailers.empty()) {
-          NvList nv;
-          nv.add_fields(c->trailers);
-          if (nghttp2_submit_trailer(ng_, id, nv.data(), nv.size()) == 0) {
-            *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
-          }
-        }
-        return 0;
-      case BodyPipe::Chunk::Kind::kError:
-        break;
-    }
-    return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;  // RST_STREAM INTERNAL_ERROR
+    return pull_body(ng_, id, s ? s->resp.get() : nullptr, buf, len, flags);
   }
 
   int on_data(std::int32_t id, const std::uint8_t* data, std::size_t n) override {
