@@ -10,7 +10,6 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <chrono>
 #include <cstdio>
@@ -23,6 +22,7 @@
 
 #include "sidecar/proxy/http/h1_body.h"
 #include "sidecar/proxy/http/h1_session.h"
+#include "tests/support/coro_test.h"
 
 namespace strait::proxy::http {
 namespace {
@@ -32,57 +32,34 @@ using tcp = asio::ip::tcp;
 using boost::system::error_code;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
+using strait::testing::Alphabet;
+using strait::testing::Coro;
+using strait::testing::pattern;
+using strait::testing::plain;
+using strait::testing::run_all;
+using strait::testing::run_until;
+using strait::testing::sleep_for;
 
-constexpr auto kDeadline = 30s;  // generous for ASan; a hang fails instead of blocking ctest
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 
-// Runs `io` until `done()` or the deadline; fails on the deadline.
-void run_until(asio::io_context& io, const std::function<bool()>& done,
-               std::chrono::milliseconds deadline = kDeadline) {
-  const auto start = Clock::now();
-  while (!done() && Clock::now() - start < deadline) {
-    io.run_for(10ms);
-    if (io.stopped()) io.restart();
-  }
-  EXPECT_TRUE(done()) << "deadline passed";
-}
-
 // Runs one coroutine to its end (plus whatever else is on `io`).
-void run_coro(asio::io_context& io, std::function<asio::awaitable<void>()> coro) {
-  bool done = false;
-  std::string error;
-  asio::co_spawn(io, coro(), [&](std::exception_ptr e) {
-    done = true;
-    if (!e) return;
-    try {
-      std::rethrow_exception(e);
-    } catch (const std::exception& ex) {
-      error = ex.what();
-    }
-  });
-  run_until(io, [&] { return done; });
-  EXPECT_EQ(error, "");
+void run_coro(asio::io_context& io, Coro coro) { run_all(io, {std::move(coro)}); }
+
+// A plain stream over a new connection to `to`.
+asio::awaitable<Result<std::unique_ptr<AnyStream>>> connect_plain(asio::io_context& io,
+                                                                  tcp::endpoint to) {
+  tcp::socket s(io);
+  auto [ec] = co_await s.async_connect(to, kTuple);
+  if (ec) co_return make_error("connect_failed", ec.message());
+  co_return plain(std::move(s));
 }
 
-std::string pattern(std::size_t n, unsigned seed) {
-  std::string s(n, '\0');
-  std::uint32_t x = seed * 2654435761u + 1;
-  for (auto& c : s) {
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    c = static_cast<char>('a' + x % 26);
-  }
-  return s;
-}
-
-std::unique_ptr<AnyStream> plain(tcp::socket s) {
-  return std::make_unique<AnyStream>(std::make_unique<PlainStream>(std::move(s)));
-}
-
-asio::awaitable<void> sleep_for(std::chrono::milliseconds d) {
-  asio::steady_timer t(co_await asio::this_coro::executor, d);
-  co_await t.async_wait(kTuple);
+// An H1Client over a new connection to `to`.
+asio::awaitable<std::unique_ptr<H1Client>> connect_client(asio::io_context& io, tcp::endpoint to,
+                                                          H1Limits l) {
+  tcp::socket s(io);
+  co_await s.async_connect(to, kTuple);
+  co_return std::make_unique<H1Client>(plain(std::move(s)), l);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -317,7 +294,7 @@ class CurlBody : public H1ServerTest {
 };
 
 TEST_F(CurlBody, PostOneMegabyteEchoed) {
-  const std::string body = pattern(1024 * 1024, 1);
+  const std::string body = pattern(1024 * 1024, 1, Alphabet::kLetters);
   const std::string in = write_file(body);
   const std::string out = in + ".out";
   files.push_back(out);
@@ -330,7 +307,7 @@ TEST_F(CurlBody, PostOneMegabyteEchoed) {
 }
 
 TEST_F(CurlBody, ChunkedUpload) {
-  const std::string body = pattern(300 * 1000, 2);
+  const std::string body = pattern(300 * 1000, 2, Alphabet::kLetters);
   const std::string in = write_file(body);
   auto c = run_command("curl -s --max-time 20 -H 'Transfer-Encoding: chunked' --data-binary @" +
                        in + " " + url("/collect"));
@@ -342,7 +319,8 @@ TEST_F(CurlBody, ChunkedUpload) {
 }
 
 TEST_F(CurlBody, ExpectContinueAnsweredAtOnce) {
-  const std::string body = pattern(1024 * 1024 + 1000, 3);  // over curl's Expect threshold
+  const std::string body =
+      pattern(1024 * 1024 + 1000, 3, Alphabet::kLetters);  // over curl's Expect threshold
   const std::string in = write_file(body);
   auto c = run_command("curl -sv --max-time 20 --data-binary @" + in +
                        " -o /dev/null -w '%{size_download}' " + url("/echo"));
@@ -611,9 +589,21 @@ class H1ClientTest : public H1ServerTest {
  protected:
   // A connected client to the H1Server of the fixture.
   asio::awaitable<std::unique_ptr<H1Client>> connect(H1Limits l = {}) {
-    tcp::socket s(io);
-    co_await s.async_connect(acceptor.local_endpoint(), kTuple);
-    co_return std::make_unique<H1Client>(plain(std::move(s)), l);
+    return connect_client(io, acceptor.local_endpoint(), l);
+  }
+  // A pool whose connections all go to the H1Server of the fixture.
+  H1Pool make_pool() {
+    const auto endpoint = acceptor.local_endpoint();
+    return H1Pool([this, endpoint](const std::string&) { return connect_plain(io, endpoint); },
+                  H1Limits{});
+  }
+  // GET /hello through `pool`, answered with "hello world"; false when the request failed.
+  asio::awaitable<bool> get_hello(H1Pool& pool) {
+    auto r = co_await pool.send("app", get("/hello"));
+    EXPECT_TRUE(r) << r.error().to_string();
+    if (!r) co_return false;
+    EXPECT_EQ((co_await collect(r->body)).data, "hello world");
+    co_return true;
   }
   static Request get(std::string path) {
     Request r;
@@ -647,7 +637,7 @@ TEST_F(H1ClientTest, GetAndReuse) {
 
 asio::awaitable<void> produce_request(Body pipe) {
   for (int i = 0; i < 20; ++i) {
-    pipe->push(pattern(10'000, i));
+    pipe->push(pattern(10'000, i, Alphabet::kLetters));
     if (!pipe->writable()) co_await pipe->wait_writable();
     if (i % 5 == 0) co_await sleep_for(2ms);
   }
@@ -668,7 +658,7 @@ TEST_F(H1ClientTest, ChunkedBodyWithTrailersBothWays) {
     if (!r) co_return;
     auto body = co_await collect(r->body);
     std::string want;
-    for (int i = 0; i < 20; ++i) want += pattern(10'000, i);
+    for (int i = 0; i < 20; ++i) want += pattern(10'000, i, Alphabet::kLetters);
     EXPECT_TRUE(body.data == want) << body.data.size();
     EXPECT_EQ(body.trailers, (HeaderList{{"x-request-trailer", "yes"}}));
     // And a collecting handler saw the trailers too.
@@ -747,9 +737,7 @@ struct Scripted {
   }
 
   asio::awaitable<std::unique_ptr<H1Client>> connect(H1Limits l = {}) {
-    tcp::socket s(io);
-    co_await s.async_connect(acceptor.local_endpoint(), kTuple);
-    co_return std::make_unique<H1Client>(plain(std::move(s)), l);
+    return connect_client(io, acceptor.local_endpoint(), l);
   }
 };
 
@@ -757,6 +745,11 @@ class H1ClientRawTest : public ::testing::Test {
  protected:
   asio::io_context io;
   Scripted server{io};
+
+  // Starts the scripted server (see Scripted::serve).
+  void script(std::vector<std::string> replies, bool close_after, std::size_t body_bytes = 0) {
+    asio::co_spawn(io, server.serve(std::move(replies), close_after, body_bytes), asio::detached);
+  }
 
   static Request get(std::string path) {
     Request r;
@@ -769,11 +762,9 @@ class H1ClientRawTest : public ::testing::Test {
 };
 
 TEST_F(H1ClientRawTest, ContentLengthResponseAndRequestHead) {
-  asio::co_spawn(io,
-                 server.serve({"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-A: 1\r\n\r\nfirst",
-                               "HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nsecond"},
-                              false),
-                 asio::detached);
+  script({"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-A: 1\r\n\r\nfirst",
+          "HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nsecond"},
+         false);
   run_coro(io, [&]() -> asio::awaitable<void> {
     auto client = co_await server.connect();
     auto r = co_await client->send(get("/a?b=c"));
@@ -794,11 +785,9 @@ TEST_F(H1ClientRawTest, ContentLengthResponseAndRequestHead) {
 }
 
 TEST_F(H1ClientRawTest, ChunkedResponseWithTrailers) {
-  asio::co_spawn(io,
-                 server.serve({"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
-                               "5\r\nhello\r\n6\r\n world\r\n0\r\nGrpc-Status: 0\r\n\r\n"},
-                              false),
-                 asio::detached);
+  script({"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+          "5\r\nhello\r\n6\r\n world\r\n0\r\nGrpc-Status: 0\r\n\r\n"},
+         false);
   run_coro(io, [&]() -> asio::awaitable<void> {
     auto client = co_await server.connect();
     auto r = co_await client->send(get("/"));
@@ -812,7 +801,7 @@ TEST_F(H1ClientRawTest, ChunkedResponseWithTrailers) {
 }
 
 TEST_F(H1ClientRawTest, UntilCloseResponse) {
-  asio::co_spawn(io, server.serve({"HTTP/1.1 200 OK\r\n\r\nall of it"}, true), asio::detached);
+  script({"HTTP/1.1 200 OK\r\n\r\nall of it"}, true);
   run_coro(io, [&]() -> asio::awaitable<void> {
     auto client = co_await server.connect();
     auto r = co_await client->send(get("/"));
@@ -827,12 +816,10 @@ TEST_F(H1ClientRawTest, UntilCloseResponse) {
 }
 
 TEST_F(H1ClientRawTest, InterimResponsesSkipped) {
-  asio::co_spawn(io,
-                 server.serve({"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\n"
-                               "Link: </s.css>\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 2"
-                               "\r\n\r\nok"},
-                              false, 4),
-                 asio::detached);
+  script({"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\n"
+          "Link: </s.css>\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 2"
+          "\r\n\r\nok"},
+         false, 4);
   run_coro(io, [&]() -> asio::awaitable<void> {
     auto client = co_await server.connect();
     Request req = get("/");
@@ -853,7 +840,7 @@ TEST_F(H1ClientRawTest, InterimResponsesSkipped) {
 }
 
 TEST_F(H1ClientRawTest, StreamedRequestIsChunked) {
-  asio::co_spawn(io, server.serve({"HTTP/1.1 204 No Content\r\n\r\n"}, false, 30), asio::detached);
+  script({"HTTP/1.1 204 No Content\r\n\r\n"}, false, 30);
   run_coro(io, [&]() -> asio::awaitable<void> {
     auto client = co_await server.connect();
     Request req = get("/");
@@ -886,7 +873,7 @@ TEST_F(H1ClientRawTest, StreamedRequestIsChunked) {
 }
 
 TEST_F(H1ClientRawTest, MalformedResponseIsAnError) {
-  asio::co_spawn(io, server.serve({"HTTP/1.1 2x0 Nope\r\n\r\n"}, false), asio::detached);
+  script({"HTTP/1.1 2x0 Nope\r\n\r\n"}, false);
   run_coro(io, [&]() -> asio::awaitable<void> {
     auto client = co_await server.connect();
     auto r = co_await client->send(get("/"));
@@ -899,7 +886,7 @@ TEST_F(H1ClientRawTest, MalformedResponseIsAnError) {
 }
 
 TEST_F(H1ClientRawTest, ClosedBeforeResponseIsConnectionError) {
-  asio::co_spawn(io, server.serve({}, true), asio::detached);
+  script({}, true);
   run_coro(io, [&]() -> asio::awaitable<void> {
     auto client = co_await server.connect();
     co_await sleep_for(20ms);
@@ -912,7 +899,7 @@ TEST_F(H1ClientRawTest, ClosedBeforeResponseIsConnectionError) {
 }
 
 TEST_F(H1ClientRawTest, NoResponseTimesOut) {
-  asio::co_spawn(io, server.serve({""}, false), asio::detached);
+  script({""}, false);
   run_coro(io, [&]() -> asio::awaitable<void> {
     H1Limits l;
     l.response_timeout = 200ms;
@@ -928,9 +915,7 @@ TEST_F(H1ClientRawTest, NoResponseTimesOut) {
 }
 
 TEST_F(H1ClientRawTest, TruncatedChunkedResponseAborts) {
-  asio::co_spawn(
-      io, server.serve({"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel"}, true),
-      asio::detached);
+  script({"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel"}, true);
   run_coro(io, [&]() -> asio::awaitable<void> {
     auto client = co_await server.connect();
     auto r = co_await client->send(get("/"));
@@ -945,21 +930,10 @@ TEST_F(H1ClientRawTest, TruncatedChunkedResponseAborts) {
 // ---- H1Pool
 
 TEST_F(H1ClientTest, PoolReusesIdleConnections) {
-  const auto endpoint = acceptor.local_endpoint();
-  H1Pool pool(
-      [&, endpoint](const std::string&) -> asio::awaitable<Result<std::unique_ptr<AnyStream>>> {
-        tcp::socket s(io);
-        auto [ec] = co_await s.async_connect(endpoint, kTuple);
-        if (ec) co_return make_error("connect_failed", ec.message());
-        co_return plain(std::move(s));
-      },
-      H1Limits{});
+  H1Pool pool = make_pool();
   run_coro(io, [&]() -> asio::awaitable<void> {
     for (int i = 0; i < 4; ++i) {
-      auto r = co_await pool.send("app", get("/hello"));
-      EXPECT_TRUE(r) << r.error().to_string();
-      if (!r) co_return;
-      EXPECT_EQ((co_await collect(r->body)).data, "hello world");
+      if (!co_await get_hello(pool)) co_return;
       EXPECT_EQ(pool.idle_count("app"), 1u);
     }
     // While a response body is still coming, a second request takes a second connection;
@@ -977,21 +951,10 @@ TEST_F(H1ClientTest, PoolReusesIdleConnections) {
 
 TEST_F(H1ClientTest, PoolRetriesAConnectionTheServerClosed) {
   limits.idle_timeout = 50ms;  // the server closes idle connections quickly
-  const auto endpoint = acceptor.local_endpoint();
-  H1Pool pool(
-      [&, endpoint](const std::string&) -> asio::awaitable<Result<std::unique_ptr<AnyStream>>> {
-        tcp::socket s(io);
-        auto [ec] = co_await s.async_connect(endpoint, kTuple);
-        if (ec) co_return make_error("connect_failed", ec.message());
-        co_return plain(std::move(s));
-      },
-      H1Limits{});
+  H1Pool pool = make_pool();
   run_coro(io, [&]() -> asio::awaitable<void> {
     for (int i = 0; i < 2; ++i) {
-      auto r = co_await pool.send("app", get("/hello"));
-      EXPECT_TRUE(r) << r.error().to_string();
-      if (!r) co_return;
-      EXPECT_EQ((co_await collect(r->body)).data, "hello world");
+      if (!co_await get_hello(pool)) co_return;
       co_await sleep_for(200ms);  // the server's idle timeout passes
     }
   });

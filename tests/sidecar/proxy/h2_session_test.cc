@@ -17,7 +17,6 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <chrono>
 #include <cstdio>
@@ -33,6 +32,7 @@
 
 #include "sidecar/proxy/http/h2_session.h"
 #include "sidecar/proxy/stream.h"
+#include "tests/support/coro_test.h"
 
 extern char** environ;
 
@@ -43,63 +43,16 @@ namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 using namespace std::chrono_literals;
 using Kind = BodyPipe::Chunk::Kind;
+using strait::testing::Coro;
+using strait::testing::pattern;
+using strait::testing::plain;
+using strait::testing::run_all;
+using strait::testing::run_until;
+using strait::testing::sleep_for;
+using strait::testing::socket_pair;
 
-constexpr auto kDeadline = 60s;  // generous for ASan; a hang fails instead of blocking ctest
-
-std::pair<tcp::socket, tcp::socket> socket_pair(asio::io_context& io) {
-  tcp::acceptor acceptor(io, tcp::endpoint(asio::ip::address_v4::loopback(), 0));
-  tcp::socket client(io);
-  client.connect(acceptor.local_endpoint());
-  tcp::socket server = acceptor.accept();
-  return {std::move(client), std::move(server)};
-}
-
-std::unique_ptr<AnyStream> any(tcp::socket s) {
-  return std::make_unique<AnyStream>(std::make_unique<PlainStream>(std::move(s)));
-}
-
-// Runs the coroutines until all finished or the deadline passed (then fails).
-void run_all(asio::io_context& io, std::vector<std::function<asio::awaitable<void>()>> coros,
-             std::function<bool()> also_done = {}) {
-  std::size_t done = 0;
-  std::vector<std::string> errors;
-  for (auto& c : coros) {
-    asio::co_spawn(io, c(), [&](std::exception_ptr e) {
-      ++done;
-      if (!e) return;
-      try {
-        std::rethrow_exception(e);
-      } catch (const std::exception& ex) {
-        errors.push_back(ex.what());
-      }
-    });
-  }
-  auto start = std::chrono::steady_clock::now();
-  while ((done < coros.size() || (also_done && !also_done())) &&
-         std::chrono::steady_clock::now() - start < kDeadline) {
-    io.run_for(50ms);
-    if (io.stopped()) io.restart();
-  }
-  EXPECT_EQ(done, coros.size()) << "deadline passed with coroutines still running";
-  for (const auto& e : errors) ADD_FAILURE() << "coroutine threw: " << e;
-}
-
-asio::awaitable<void> sleep_for(std::chrono::milliseconds d) {
-  asio::steady_timer t(co_await asio::this_coro::executor, d);
-  co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
-}
-
-std::string pattern(std::size_t n, std::uint32_t seed) {
-  std::string s(n, '\0');
-  std::uint32_t x = seed * 2654435761u + 1;
-  for (auto& c : s) {
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    c = static_cast<char>(x);
-  }
-  return s;
-}
+// Generous for ASan (h2load's 2000 requests); a hang fails instead of blocking ctest.
+constexpr std::chrono::milliseconds kDeadline = 60s;
 
 struct Refusals {
   std::vector<std::pair<std::string, std::string>> seen;
@@ -150,24 +103,39 @@ struct Rig {
 
   asio::any_io_executor ex() { return io.get_executor(); }
 
+  // A body that `produce` writes on a coroutine of its own (`produce` is kept alive until it
+  // returns).
+  Body produced(std::function<asio::awaitable<void>(Body)> produce,
+                std::size_t window = BodyPipe::kDefaultWindow) {
+    auto body = std::make_shared<BodyPipe>(ex(), window);
+    asio::co_spawn(ex(), run_producer(std::move(produce), body), asio::detached);
+    return body;
+  }
+  static asio::awaitable<void> run_producer(std::function<asio::awaitable<void>(Body)> produce,
+                                            Body body) {
+    co_await produce(std::move(body));
+  }
+
   void start(Handler handler) {
     auto [c, s] = socket_pair(io);
-    server_stream = any(std::move(s));
+    server_stream = plain(std::move(s));
     server = std::make_unique<H2Server>(ex(), limits, std::move(handler), server_refusals.sink());
-    client = H2Client::start(ex(), any(std::move(c)), limits, client_refusals.sink());
+    client = H2Client::start(ex(), plain(std::move(c)), limits, client_refusals.sink());
   }
   // Runs the server and `test`; the client drains after the test, which ends the connection.
-  void run(std::function<asio::awaitable<void>()> test) {
-    run_all(io, {
-                    [this]() -> asio::awaitable<void> {
-                      co_await server->run(*server_stream, "");
-                      server_done = true;
-                    },
-                    [this, test]() -> asio::awaitable<void> {
-                      co_await test();
-                      client->drain();
-                    },
-                });
+  void run(Coro test) {
+    run_all(io,
+            {
+                [this]() -> asio::awaitable<void> {
+                  co_await server->run(*server_stream, "");
+                  server_done = true;
+                },
+                [this, test]() -> asio::awaitable<void> {
+                  co_await test();
+                  client->drain();
+                },
+            },
+            {}, kDeadline);
     EXPECT_TRUE(server_done);
   }
 };
@@ -238,10 +206,10 @@ TEST(H2Session, EchoMegabyteUnderFlowControl) {
   std::size_t max_response_buffered = 0;
   const std::size_t bound = rig.limits.initial_stream_window + 16384;
   rig.start([&](Request req) -> asio::awaitable<Response> {
-    auto out = std::make_shared<BodyPipe>(rig.ex(), 64 * 1024);
-    asio::co_spawn(
-        rig.ex(),
-        [&, in = req.body, out]() -> asio::awaitable<void> {
+    Response r;
+    r.head.status = 200;
+    r.body = rig.produced(
+        [&, in = req.body](Body out) -> asio::awaitable<void> {
           while (true) {
             max_request_buffered = std::max(max_request_buffered, in->buffered());
             auto c = co_await in->read(16384);
@@ -260,10 +228,7 @@ TEST(H2Session, EchoMegabyteUnderFlowControl) {
             }
           }
         },
-        asio::detached);
-    Response r;
-    r.head.status = 200;
-    r.body = out;
+        64 * 1024);
     co_return r;
   });
   rig.run([&]() -> asio::awaitable<void> {
@@ -272,18 +237,13 @@ TEST(H2Session, EchoMegabyteUnderFlowControl) {
     req.head.scheme = "http";
     req.head.authority = "test.local";
     req.head.path = "/echo";
-    req.body = std::make_shared<BodyPipe>(rig.ex());
-    auto body = req.body;
-    asio::co_spawn(
-        rig.ex(),
-        [&, body]() -> asio::awaitable<void> {
-          for (std::size_t off = 0; off < payload.size(); off += 10000) {
-            body->push(payload.substr(off, 10000));
-            if (!co_await body->wait_writable()) co_return;
-          }
-          body->finish();
-        },
-        asio::detached);
+    req.body = rig.produced([&](Body body) -> asio::awaitable<void> {
+      for (std::size_t off = 0; off < payload.size(); off += 10000) {
+        body->push(payload.substr(off, 10000));
+        if (!co_await body->wait_writable()) co_return;
+      }
+      body->finish();
+    });
     auto res = co_await rig.client->send(std::move(req));
     EXPECT_TRUE(res.ok());
     if (!res.ok()) co_return;
@@ -325,18 +285,13 @@ TEST(H2Session, CancelledRequestBodiesReturnConnectionWindow) {
     for (int i = 0; i < 10; ++i) {
       Request req = get("/upload");
       req.head.method = "POST";
-      req.body = std::make_shared<BodyPipe>(rig.ex());
-      auto body = req.body;
-      asio::co_spawn(
-          rig.ex(),
-          [body]() -> asio::awaitable<void> {
-            for (int k = 0; k < 20; ++k) {
-              body->push(std::string(10000, 'u'));
-              if (!co_await body->wait_writable()) co_return;
-            }
-            body->finish();
-          },
-          asio::detached);
+      req.body = rig.produced([](Body body) -> asio::awaitable<void> {
+        for (int k = 0; k < 20; ++k) {
+          body->push(std::string(10000, 'u'));
+          if (!co_await body->wait_writable()) co_return;
+        }
+        body->finish();
+      });
       auto res = co_await rig.client->send(std::move(req));
       EXPECT_TRUE(res.ok()) << i << ": " << (res.ok() ? "" : res.error().to_string());
       if (!res.ok()) co_return;
@@ -419,19 +374,14 @@ TEST(H2Session, FiftyConcurrentStreams) {
 TEST(H2Session, ServerStreaming) {
   Rig rig;
   rig.start([&](Request) -> asio::awaitable<Response> {
-    auto out = std::make_shared<BodyPipe>(rig.ex());
-    asio::co_spawn(
-        rig.ex(),
-        [out]() -> asio::awaitable<void> {
-          for (int i = 0; i < 5; ++i) {
-            out->push("chunk" + std::to_string(i) + ";");
-            co_await sleep_for(30ms);
-          }
-          out->finish({{"x-done", "yes"}});
-        },
-        asio::detached);
     Response r;
-    r.body = out;
+    r.body = rig.produced([](Body out) -> asio::awaitable<void> {
+      for (int i = 0; i < 5; ++i) {
+        out->push("chunk" + std::to_string(i) + ";");
+        co_await sleep_for(30ms);
+      }
+      out->finish({{"x-done", "yes"}});
+    });
     co_return r;
   });
   rig.run([&]() -> asio::awaitable<void> {
@@ -459,17 +409,12 @@ TEST(H2Session, ServerStreaming) {
 TEST(H2Session, ResponseBodyAbortReachesClient) {
   Rig rig;
   rig.start([&](Request) -> asio::awaitable<Response> {
-    auto out = std::make_shared<BodyPipe>(rig.ex());
-    asio::co_spawn(
-        rig.ex(),
-        [out]() -> asio::awaitable<void> {
-          out->push("partial");
-          co_await sleep_for(30ms);
-          out->abort("upstream_reset");
-        },
-        asio::detached);
     Response r;
-    r.body = out;
+    r.body = rig.produced([](Body out) -> asio::awaitable<void> {
+      out->push("partial");
+      co_await sleep_for(30ms);
+      out->abort("upstream_reset");
+    });
     co_return r;
   });
   rig.run([&]() -> asio::awaitable<void> {
@@ -489,20 +434,15 @@ TEST(H2Session, ClientCancelReachesServerPipe) {
   std::string server_saw;
   rig.start([&](Request req) -> asio::awaitable<Response> {
     if (req.head.path != "/forever") co_return text(rig.ex(), 200, "ok");
-    auto out = std::make_shared<BodyPipe>(rig.ex());
-    asio::co_spawn(
-        rig.ex(),
-        [&, out]() -> asio::awaitable<void> {
-          for (int i = 0; i < 2000 && !out->cancelled(); ++i) {
-            out->push(std::string(1000, 'x'));
-            if (!co_await out->wait_writable()) break;
-            co_await sleep_for(2ms);
-          }
-          server_saw = out->cancelled() ? out->cancel_reason() : "not cancelled";
-        },
-        asio::detached);
     Response r;
-    r.body = out;
+    r.body = rig.produced([&](Body out) -> asio::awaitable<void> {
+      for (int i = 0; i < 2000 && !out->cancelled(); ++i) {
+        out->push(std::string(1000, 'x'));
+        if (!co_await out->wait_writable()) break;
+        co_await sleep_for(2ms);
+      }
+      server_saw = out->cancelled() ? out->cancel_reason() : "not cancelled";
+    });
     co_return r;
   });
   rig.run([&]() -> asio::awaitable<void> {
@@ -534,16 +474,11 @@ TEST(H2Session, RequestBodyAbortResetsStream) {
   rig.run([&]() -> asio::awaitable<void> {
     Request req = get("/upload");
     req.head.method = "POST";
-    req.body = std::make_shared<BodyPipe>(rig.ex());
-    auto body = req.body;
-    asio::co_spawn(
-        rig.ex(),
-        [body]() -> asio::awaitable<void> {
-          body->push("first part");
-          co_await sleep_for(30ms);
-          body->abort("client_failed");
-        },
-        asio::detached);
+    req.body = rig.produced([](Body body) -> asio::awaitable<void> {
+      body->push("first part");
+      co_await sleep_for(30ms);
+      body->abort("client_failed");
+    });
     auto res = co_await rig.client->send(std::move(req));
     EXPECT_FALSE(res.ok());
     if (!res.ok()) {
@@ -654,7 +589,7 @@ struct Listener {
             ++connections;
             asio::co_spawn(
                 io,
-                [this, s = any(std::move(sock))]() mutable -> asio::awaitable<void> {
+                [this, s = plain(std::move(sock))]() mutable -> asio::awaitable<void> {
                   co_await H2Server::serve(*s, "", limits, handler, refusals.sink());
                 },
                 asio::detached);
@@ -682,11 +617,8 @@ std::string run_command(asio::io_context& io, const std::string& cmd) {
     }
     done = true;
   });
-  auto start = std::chrono::steady_clock::now();
-  while (!done && std::chrono::steady_clock::now() - start < kDeadline) {
-    io.run_for(20ms);
-    if (io.stopped()) io.restart();
-  }
+  const auto finished = [&] { return done.load(); };
+  run_until(io, finished, kDeadline);
   t.join();
   return out;
 }
@@ -761,7 +693,7 @@ TEST(H2ThirdParty, ClientAgainstNghttpd) {
             EXPECT_TRUE(s.is_open());
             if (!s.is_open()) co_return;
             Refusals refusals;
-            client = H2Client::start(io.get_executor(), any(std::move(s)), {}, refusals.sink());
+            client = H2Client::start(io.get_executor(), plain(std::move(s)), {}, refusals.sink());
             auto req = get("/index.html");
             req.head.authority = "127.0.0.1:" + port_s;
             auto res = co_await client->send(std::move(req));
@@ -783,7 +715,8 @@ TEST(H2ThirdParty, ClientAgainstNghttpd) {
             }
             client->drain();
             EXPECT_TRUE(refusals.seen.empty()) << refusals.all();
-          }});
+          }},
+          {}, kDeadline);
   kill(pid, SIGTERM);
   int status = 0;
   waitpid(pid, &status, 0);
@@ -871,42 +804,61 @@ asio::awaitable<void> raw_reader(tcp::socket& s, RawClient& raw, bool& eof) {
   eof = true;
 }
 
-TEST(H2Abuse, RapidResetGetsEnhanceYourCalm) {
+// Our server on one end of a loopback connection; the test drives the other end, `c`.
+class H2Abuse : public ::testing::Test {
+ protected:
+  H2Abuse() {
+    auto [client, server] = socket_pair(io);
+    c = std::move(client);
+    server_stream = plain(std::move(server));
+  }
+
+  // The server's side: serves the connection with `limits` and `handler`, then sets
+  // server_done.
+  asio::awaitable<void> serve(Handler handler) {
+    co_await H2Server::serve(*server_stream, "", limits, std::move(handler), refusals.sink());
+    server_done = true;
+  }
+  // A handler that answers every request with 200 and `body`, after `delay`.
+  Handler answer(std::string body, std::chrono::milliseconds delay = 0ms) {
+    return [this, body, delay](Request) { return answer_after(delay, body); };
+  }
+  asio::awaitable<Response> answer_after(std::chrono::milliseconds delay, std::string body) {
+    if (delay > 0ms) co_await sleep_for(delay);
+    co_return text(io.get_executor(), 200, std::move(body));
+  }
+  void run(std::vector<Coro> coros) { run_all(io, std::move(coros), {}, kDeadline); }
+
   asio::io_context io;
-  auto [c, s] = socket_pair(io);
-  auto server_stream = any(std::move(s));
+  tcp::socket c{io};
+  std::unique_ptr<AnyStream> server_stream;
   H2Limits limits;
-  limits.max_resets_per_window = 50;
   Refusals refusals;
+  bool server_done = false;
+};
+
+TEST_F(H2Abuse, RapidResetGetsEnhanceYourCalm) {
+  limits.max_resets_per_window = 50;
   RawClient raw;
-  bool eof = false, server_done = false;
+  bool eof = false;
   int sent = 0;
-  run_all(io, {
-                  [&]() -> asio::awaitable<void> {
-                    co_await H2Server::serve(
-                        *server_stream, "", limits,
-                        [&](Request) -> asio::awaitable<Response> {
-                          co_await sleep_for(50ms);
-                          co_return text(io.get_executor(), 200, "late");
-                        },
-                        refusals.sink());
-                    server_done = true;
-                  },
-                  [&]() -> asio::awaitable<void> { co_await raw_reader(c, raw, eof); },
-                  [&]() -> asio::awaitable<void> {
-                    for (int i = 0; i < 2000 && !eof && !raw.goaway_code; ++i) {
-                      if (i % 10 == 0) co_await asio::post(io, asio::use_awaitable);
-                      std::int32_t id = raw.request("/r");
-                      std::string bytes = raw.out();  // HEADERS
-                      nghttp2_submit_rst_stream(raw.ng, NGHTTP2_FLAG_NONE, id, NGHTTP2_CANCEL);
-                      bytes += raw.out();  // RST_STREAM
-                      auto [ec, n] = co_await asio::async_write(
-                          c, asio::buffer(bytes), asio::as_tuple(asio::use_awaitable));
-                      if (ec) break;
-                      ++sent;
-                    }
-                  },
-              });
+  run({
+      [&] { return serve(answer("late", 50ms)); },
+      [&] { return raw_reader(c, raw, eof); },
+      [&]() -> asio::awaitable<void> {
+        for (int i = 0; i < 2000 && !eof && !raw.goaway_code; ++i) {
+          if (i % 10 == 0) co_await asio::post(io, asio::use_awaitable);
+          std::int32_t id = raw.request("/r");
+          std::string bytes = raw.out();  // HEADERS
+          nghttp2_submit_rst_stream(raw.ng, NGHTTP2_FLAG_NONE, id, NGHTTP2_CANCEL);
+          bytes += raw.out();  // RST_STREAM
+          auto [ec, n] = co_await asio::async_write(c, asio::buffer(bytes),
+                                                    asio::as_tuple(asio::use_awaitable));
+          if (ec) break;
+          ++sent;
+        }
+      },
+  });
   EXPECT_TRUE(server_done);
   ASSERT_TRUE(raw.goaway_code.has_value()) << "sent " << sent;
   EXPECT_EQ(*raw.goaway_code, NGHTTP2_ENHANCE_YOUR_CALM);
@@ -914,36 +866,22 @@ TEST(H2Abuse, RapidResetGetsEnhanceYourCalm) {
   EXPECT_LT(sent, 2000);
 }
 
-TEST(H2Abuse, GarbagePrefaceIsRefused) {
-  asio::io_context io;
-  auto [c, s] = socket_pair(io);
-  auto server_stream = any(std::move(s));
-  Refusals refusals;
+TEST_F(H2Abuse, GarbagePrefaceIsRefused) {
   std::string got;
-  bool server_done = false;
-  run_all(io, {
-                  [&]() -> asio::awaitable<void> {
-                    co_await H2Server::serve(
-                        *server_stream, "", {},
-                        [&](Request) -> asio::awaitable<Response> {
-                          co_return text(io.get_executor(), 200, "no");
-                        },
-                        refusals.sink());
-                    server_done = true;
-                  },
-                  [&]() -> asio::awaitable<void> {
-                    const std::string garbage = "GET / HTTP/1.1\r\nHost: x\r\n\r\n\x01\x02\x03";
-                    co_await asio::async_write(c, asio::buffer(garbage),
-                                               asio::as_tuple(asio::use_awaitable));
-                    std::vector<char> buf(4096);
-                    while (true) {
-                      auto [ec, n] = co_await c.async_read_some(
-                          asio::buffer(buf), asio::as_tuple(asio::use_awaitable));
-                      got.append(buf.data(), n);
-                      if (ec) break;
-                    }
-                  },
-              });
+  run({
+      [&] { return serve(answer("no")); },
+      [&]() -> asio::awaitable<void> {
+        const std::string garbage = "GET / HTTP/1.1\r\nHost: x\r\n\r\n\x01\x02\x03";
+        co_await asio::async_write(c, asio::buffer(garbage), asio::as_tuple(asio::use_awaitable));
+        std::vector<char> buf(4096);
+        while (true) {
+          auto [ec, n] =
+              co_await c.async_read_some(asio::buffer(buf), asio::as_tuple(asio::use_awaitable));
+          got.append(buf.data(), n);
+          if (ec) break;
+        }
+      },
+  });
   EXPECT_TRUE(server_done);
   EXPECT_TRUE(refusals.has("h2_protocol_error")) << refusals.all();
   // The last frame is a GOAWAY (type 7) with PROTOCOL_ERROR.
@@ -953,24 +891,10 @@ TEST(H2Abuse, GarbagePrefaceIsRefused) {
   EXPECT_EQ(tail[16], '\x01');
 }
 
-TEST(H2Abuse, HandshakeTimeout) {
-  asio::io_context io;
-  auto [c, s] = socket_pair(io);
-  auto server_stream = any(std::move(s));
-  H2Limits limits;
+TEST_F(H2Abuse, HandshakeTimeout) {
   limits.handshake_timeout = 150ms;
-  Refusals refusals;
-  bool server_done = false;
   const auto start = std::chrono::steady_clock::now();
-  run_all(io, {[&]() -> asio::awaitable<void> {
-            co_await H2Server::serve(
-                *server_stream, "", limits,
-                [&](Request) -> asio::awaitable<Response> {
-                  co_return text(io.get_executor(), 200, "no");
-                },
-                refusals.sink());
-            server_done = true;
-          }});
+  run({[&] { return serve(answer("no")); }});
   EXPECT_TRUE(server_done);
   EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
   EXPECT_TRUE(refusals.has("handshake_timeout")) << refusals.all();
@@ -978,47 +902,30 @@ TEST(H2Abuse, HandshakeTimeout) {
 
 // The client opens 10 streams at once against an advertised limit of 5 (before it even read
 // the server's SETTINGS): 5 are served, 5 refused with REFUSED_STREAM, the connection lives.
-TEST(H2Abuse, StreamsOverTheLimitAreRefused) {
-  asio::io_context io;
-  auto [c, s] = socket_pair(io);
-  auto server_stream = any(std::move(s));
-  H2Limits limits;
+TEST_F(H2Abuse, StreamsOverTheLimitAreRefused) {
   limits.max_concurrent_streams = 5;
-  Refusals refusals;
   RawClient raw(/*peer_max_streams=*/1000);
-  bool eof = false, server_done = false;
-  run_all(
-      io,
-      {
-          [&]() -> asio::awaitable<void> {
-            co_await H2Server::serve(
-                *server_stream, "", limits,
-                [&](Request) -> asio::awaitable<Response> {
-                  co_await sleep_for(100ms);
-                  co_return text(io.get_executor(), 200, "ok");
-                },
-                refusals.sink());
-            server_done = true;
-          },
-          [&]() -> asio::awaitable<void> { co_await raw_reader(c, raw, eof); },
-          [&]() -> asio::awaitable<void> {
-            for (int i = 0; i < 10; ++i) raw.request("/s" + std::to_string(i));
-            std::string bytes = raw.out();
-            co_await asio::async_write(c, asio::buffer(bytes), asio::as_tuple(asio::use_awaitable));
-            for (int i = 0; i < 400 && raw.closed.size() < 10 && !eof; ++i) {
-              std::string more = raw.out();  // SETTINGS ACK, WINDOW_UPDATE
-              if (!more.empty()) {
-                co_await asio::async_write(c, asio::buffer(more),
-                                           asio::as_tuple(asio::use_awaitable));
-              }
-              co_await sleep_for(5ms);
-            }
-            EXPECT_FALSE(raw.goaway_code.has_value());
-            nghttp2_submit_goaway(raw.ng, NGHTTP2_FLAG_NONE, 0, NGHTTP2_NO_ERROR, nullptr, 0);
-            std::string bye = raw.out();
-            co_await asio::async_write(c, asio::buffer(bye), asio::as_tuple(asio::use_awaitable));
-          },
-      });
+  bool eof = false;
+  run({
+      [&] { return serve(answer("ok", 100ms)); },
+      [&] { return raw_reader(c, raw, eof); },
+      [&]() -> asio::awaitable<void> {
+        for (int i = 0; i < 10; ++i) raw.request("/s" + std::to_string(i));
+        std::string bytes = raw.out();
+        co_await asio::async_write(c, asio::buffer(bytes), asio::as_tuple(asio::use_awaitable));
+        for (int i = 0; i < 400 && raw.closed.size() < 10 && !eof; ++i) {
+          std::string more = raw.out();  // SETTINGS ACK, WINDOW_UPDATE
+          if (!more.empty()) {
+            co_await asio::async_write(c, asio::buffer(more), asio::as_tuple(asio::use_awaitable));
+          }
+          co_await sleep_for(5ms);
+        }
+        EXPECT_FALSE(raw.goaway_code.has_value());
+        nghttp2_submit_goaway(raw.ng, NGHTTP2_FLAG_NONE, 0, NGHTTP2_NO_ERROR, nullptr, 0);
+        std::string bye = raw.out();
+        co_await asio::async_write(c, asio::buffer(bye), asio::as_tuple(asio::use_awaitable));
+      },
+  });
   EXPECT_TRUE(server_done);
   int ok = 0, refused = 0;
   for (auto [id, code] : raw.closed) {

@@ -14,8 +14,6 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <chrono>
 #include <cstdint>
-#include <exception>
-#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -26,6 +24,7 @@
 #include "sidecar/proxy/relay.h"
 #include "sidecar/proxy/stream.h"
 #include "tests/core/tls/pki_fixture.h"
+#include "tests/support/coro_test.h"
 
 namespace strait::proxy {
 namespace {
@@ -33,58 +32,14 @@ namespace {
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 using boost::system::error_code;
+using strait::testing::pattern;
+using strait::testing::run_all;
+using strait::testing::socket_pair;
 using tls::TlsStream;
 using tls::testing::must;
 using namespace std::chrono_literals;
 
-constexpr auto kDeadline = 30s;  // generous for ASan; a hang fails instead of blocking ctest
-
-// Two connected loopback sockets (the kernel completes the TCP handshake before accept).
-std::pair<tcp::socket, tcp::socket> socket_pair(asio::io_context& io) {
-  tcp::acceptor acceptor(io, tcp::endpoint(asio::ip::address_v4::loopback(), 0));
-  tcp::socket client(io);
-  client.connect(acceptor.local_endpoint());
-  tcp::socket server = acceptor.accept();
-  return {std::move(client), std::move(server)};
-}
-
-// Runs the coroutines on `io` until all finished or the deadline passed; fails on either an
-// escaped exception or the deadline.
-void run_all(asio::io_context& io, std::vector<std::function<asio::awaitable<void>()>> coros) {
-  std::size_t done = 0;
-  std::vector<std::string> errors;
-  for (auto& c : coros) {
-    asio::co_spawn(io, c(), [&](std::exception_ptr e) {
-      ++done;
-      if (!e) return;
-      try {
-        std::rethrow_exception(e);
-      } catch (const std::exception& ex) {
-        errors.push_back(ex.what());
-      }
-    });
-  }
-  auto start = std::chrono::steady_clock::now();
-  while (done < coros.size() && std::chrono::steady_clock::now() - start < kDeadline) {
-    io.run_for(100ms);
-    if (io.stopped()) io.restart();
-  }
-  EXPECT_EQ(done, coros.size()) << "deadline passed with coroutines still running";
-  for (const auto& e : errors) ADD_FAILURE() << "coroutine threw: " << e;
-}
-
-// Deterministic data of any length, and a checksum to compare it with what arrived.
-std::string pattern(std::size_t n, std::uint32_t seed) {
-  std::string s(n, '\0');
-  std::uint32_t x = seed * 2654435761u + 1;
-  for (auto& c : s) {
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    c = static_cast<char>(x);
-  }
-  return s;
-}
+// A checksum to compare pattern() data with what arrived.
 struct Checksum {
   std::uint64_t h = 1469598103934665603ull;
   std::uint64_t n = 0;
