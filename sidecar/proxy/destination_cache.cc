@@ -98,21 +98,31 @@ bool DestinationCache::Entry::opaque() const {
   return false;
 }
 
-asio::awaitable<bool> DestinationCache::Entry::wait_for_endpoints(Clock::time_point deadline) {
+asio::awaitable<DestinationCache::Entry::Wait> DestinationCache::Entry::wait_for_endpoints(
+    Clock::time_point deadline) {
+  if (endpoints_.empty() && waiters_.size() >= max_waiters_) co_return Wait::kQueueFull;
   // No co_await inside || or &&: GCC 12 miscompiles a suspension in a short-circuit operand
   // within a loop (the resumed coroutine hits a trap, SIGILL).
+  if (endpoints_.empty() && on_waiting_) on_waiting_(+1);
+  struct Counted {
+    const std::function<void(int)>* f;
+    ~Counted() {
+      if (f) (*f)(-1);
+    }
+  } counted{endpoints_.empty() && on_waiting_ ? &on_waiting_ : nullptr};
   while (endpoints_.empty() && Clock::now() < deadline) {
     const bool woken = co_await wait_change(deadline);
     if (!woken) break;
   }
-  co_return !endpoints_.empty();
+  co_return endpoints_.empty() ? Wait::kTimeout : Wait::kReady;
 }
 
 asio::awaitable<Result<DestinationCache::Lease>> DestinationCache::resolve(
     std::string path, Clock::time_point deadline) {
   auto& slot = entries_[path];
   if (!slot) {
-    slot = std::shared_ptr<Entry>(new Entry(io_, settings_.balancer));
+    slot = std::shared_ptr<Entry>(
+        new Entry(io_, settings_.balancer, settings_.max_waiters, settings_.on_waiting));
     slot->path_ = path;
     slot->last_used_ = Clock::now();
     dst::GetDestination req;

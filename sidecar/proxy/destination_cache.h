@@ -39,6 +39,10 @@ class DestinationCache {
     std::chrono::milliseconds idle_timeout{60'000};
     std::function<void(bool connected)> on_stream_state;  // metrics
     Balancer::Settings balancer;
+    // Callers waiting at once for a target to get a ready endpoint (the fail-fast queue); one
+    // more is refused at once (queue_full) instead of joining an unbounded wait.
+    std::size_t max_waiters = 1000;
+    std::function<void(int delta)> on_waiting;  // metrics: callers waiting, +1 / -1
   };
 
   DestinationCache(boost::asio::io_context& io, StubFactory stubs, Settings settings);
@@ -77,8 +81,11 @@ class DestinationCache {
     // The Service port is marked opaque (its endpoints carry the hint): never inspect it.
     bool opaque() const;
     const std::map<std::string, std::string>& labels() const { return labels_; }
-    // Waits until there is a ready endpoint, up to deadline; false on timeout.
-    boost::asio::awaitable<bool> wait_for_endpoints(std::chrono::steady_clock::time_point deadline);
+    enum class Wait { kReady, kTimeout, kQueueFull };
+    // Waits until there is a ready endpoint, up to deadline; kQueueFull at once when
+    // max_waiters callers are waiting already.
+    boost::asio::awaitable<Wait> wait_for_endpoints(std::chrono::steady_clock::time_point deadline);
+    std::size_t waiting() const { return waiters_.size(); }
     // The balancer's choice among the ready endpoints (a copy, with its in-flight hold);
     // nullopt when there is none.
     std::optional<Pick> pick(std::minstd_rand& rng) const { return balancer_.pick(rng); }
@@ -87,7 +94,9 @@ class DestinationCache {
    private:
     friend class DestinationCache;
     friend class Lease;
-    Entry(boost::asio::io_context& io, Balancer::Settings b) : io_(io), balancer_(b) {}
+    Entry(boost::asio::io_context& io, Balancer::Settings b, std::size_t max_waiters,
+          std::function<void(int)> on_waiting)
+        : io_(io), balancer_(b), max_waiters_(max_waiters), on_waiting_(std::move(on_waiting)) {}
     void apply(const destination::v1::Update& u);
     void wake();
     boost::asio::awaitable<bool> wait_change(std::chrono::steady_clock::time_point deadline);
@@ -101,6 +110,8 @@ class DestinationCache {
     Balancer balancer_;
     std::map<std::string, std::string> labels_;
     std::list<boost::asio::steady_timer*> waiters_;
+    std::size_t max_waiters_;
+    std::function<void(int)> on_waiting_;
     int holders_ = 0;
     std::chrono::steady_clock::time_point last_used_;
     std::shared_ptr<

@@ -25,7 +25,13 @@ asio::awaitable<Result<Route>> resolve_route(ProxyContext& ctx, std::string targ
 asio::awaitable<Result<Pick>> choose_endpoint(ProxyContext& ctx, const Route& route,
                                               const std::string& target,
                                               Clock::time_point deadline) {
-  if (!co_await route.lease->wait_for_endpoints(deadline)) {
+  using Wait = DestinationCache::Entry::Wait;
+  const Wait w = co_await route.lease->wait_for_endpoints(deadline);
+  if (w == Wait::kQueueFull) {
+    co_return make_error("queue_full", target + ": " + std::to_string(route.lease->waiting()) +
+                                           " requests are waiting already for a ready endpoint");
+  }
+  if (w == Wait::kTimeout) {
     co_return make_error("no_ready_endpoints",
                          target + ": the service has no ready endpoint (failed fast after " +
                              std::to_string(ctx.config.fail_fast.count()) + " ms)");

@@ -37,7 +37,8 @@ boost::asio::awaitable<Result<Route>> resolve_route(ProxyContext& ctx, std::stri
                                                     std::chrono::steady_clock::time_point deadline);
 
 // Waits for a ready endpoint until `deadline`, then lets the balancer choose.
-// Error: no_ready_endpoints (failed fast).
+// Errors: no_ready_endpoints (failed fast), queue_full (too many callers waiting already for
+// this target: refused at once).
 boost::asio::awaitable<Result<Pick>> choose_endpoint(
     ProxyContext& ctx, const Route& route, const std::string& target,
     std::chrono::steady_clock::time_point deadline);

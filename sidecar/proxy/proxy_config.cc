@@ -59,7 +59,7 @@ Result<ProxyConfig> ProxyConfig::from(const config::Config& c) {
   ProxyConfig p;
   std::vector<std::string> ports, opaque;
   std::string register_service;
-  std::int64_t register_port = 0, max_conn = 0, max_header = 0;
+  std::int64_t register_port = 0, max_conn = 0, max_header = 0, queue = 0;
   for (auto r :
        {read(c.require_string("identity.trustDomain"), p.trust_domain),
         read(c.require_string("identity.namespace"), p.ns),
@@ -98,7 +98,8 @@ Result<ProxyConfig> ProxyConfig::from(const config::Config& c) {
         read(c.get_duration("balancer.defaultRtt", p.balancer_default_rtt), p.balancer_default_rtt),
         read(c.get_duration("balancer.decay", p.balancer_decay), p.balancer_decay),
         read(c.get_int("limits.maxConnections", 10'000), max_conn),
-        read(c.get_int("limits.maxHeaderBytes", 1024), max_header)}) {
+        read(c.get_int("limits.maxHeaderBytes", 1024), max_header),
+        read(c.get_int("limits.failFastQueue", 1000), queue)}) {
     if (!r) return r.error();
   }
   p.opaque_ports =
@@ -156,6 +157,8 @@ Result<ProxyConfig> ProxyConfig::from(const config::Config& c) {
     return r.error();
   }
   if (max_conn < 1) return make_error("invalid_field", "limits.maxConnections: must be positive");
+  if (queue < 1) return make_error("invalid_field", "limits.failFastQueue: must be positive");
+  p.fail_fast_queue = static_cast<std::size_t>(queue);
   if (p.balancer_default_rtt <= std::chrono::milliseconds::zero() ||
       p.balancer_decay < std::chrono::milliseconds(100)) {
     return make_error("invalid_field",

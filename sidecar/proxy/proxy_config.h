@@ -63,6 +63,9 @@ struct ProxyConfig {
   http::H1Limits h1_limits;  // the application's HTTP/1 connections
   http::H2Limits h2_limits;  // HTTP/2 sessions: applications' and between proxies
   std::chrono::milliseconds fail_fast{3000};
+  // limits.failFastQueue: callers waiting at once for one target's first ready endpoint; the
+  // next is refused at once (503 queue_full) rather than queued without bound.
+  std::size_t fail_fast_queue = 1000;
   std::chrono::milliseconds idle_timeout{3'600'000};
   std::chrono::milliseconds destination_idle{60'000};
   std::chrono::milliseconds drain_timeout{30'000};

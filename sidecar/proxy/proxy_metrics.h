@@ -62,6 +62,11 @@ struct ProxyMetrics {
                             "(the proxy's own trust domain: its cluster's anchors, trusted for "
                             "any).",
                             {"trust_domain"})),
+        endpoint_waiting(r.gauge("endpoint_wait_queue",
+                                 "Requests and connections waiting now for a target's first "
+                                 "ready endpoint (the fail-fast queue, limits.failFastQueue per "
+                                 "target).",
+                                 {})),
         http(r) {}
 
   static inline const std::vector<std::string> kConn = {
@@ -82,6 +87,7 @@ struct ProxyMetrics {
   metrics::CounterFamily& cert_renewals;
   metrics::GaugeFamily& control_streams;
   metrics::GaugeFamily& trust_roots;
+  metrics::GaugeFamily& endpoint_waiting;
   HttpMetricFamilies http;  // request_total, response_total, response_latency_ms
 };
 

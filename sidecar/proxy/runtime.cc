@@ -68,7 +68,11 @@ Result<void> Runtime::init() {
       DestinationCache::Settings{.idle_timeout = config_.destination_idle,
                                  .on_stream_state = stream_gauge("destination"),
                                  .balancer = {.default_rtt = config_.balancer_default_rtt,
-                                              .decay = config_.balancer_decay}});
+                                              .decay = config_.balancer_decay},
+                                 .max_waiters = config_.fail_fast_queue,
+                                 .on_waiting = [g = metrics_.endpoint_waiting.with({})](int delta) {
+                                   delta > 0 ? g.inc() : g.dec();
+                                 }});
   policies_ = std::make_unique<PolicyCache>(
       io_, [this](bool fresh) { return policy::v1::InboundPolicies::NewStub(channel(fresh)); },
       config_.labels, stream_gauge("policy"));

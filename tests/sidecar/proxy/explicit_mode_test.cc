@@ -320,6 +320,52 @@ TEST_F(ExplicitMode, NoReadyEndpointFailsFastWith503) {
   EXPECT_TRUE(wait_until([&] { return client_refused("no_ready_endpoints") >= before + 2; }, 5s));
 }
 
+// The fail-fast queue is bounded: with limits.failFastQueue 2 (and a fail-fast wait long enough
+// to see it), two CONNECTs to a service without endpoints wait, and the third is refused at
+// once with 503 queue_full, counted by reason; the queue's depth is a gauge.
+TEST_F(ExplicitMode, TheWaitForAReadyEndpointIsABoundedQueue) {
+  constexpr const char* kQueueIp = "127.0.0.26";
+  Process proxy;
+  auto started = start_proxy(proxy, "queue-proxy", "shop", "curl",
+                             std::string("  inbound: 127.0.0.1:0\n  explicit: ") + kQueueIp +
+                                 ":0\ntimeouts:\n  failFast: 60s\nlimits:\n  failFastQueue: 2\n");
+  ASSERT_TRUE(started) << started.error().to_string() << "\n" << proxy.log();
+  const auto [admin, port] = *started;
+  auto metrics = [admin = admin] { return http_get(admin, "/metrics"); };
+  ASSERT_TRUE(wait_until([&] { return http_get(admin, "/ready").rfind("HTTP/1.1 200", 0) == 0; },
+                         30s, 50ms))
+      << proxy.log();
+  const std::string connect = std::string("CONNECT ") + kVoidVip + ":80 HTTP/1.1\r\n\r\n";
+
+  std::vector<std::unique_ptr<Conn>> waiting;
+  for (int i = 0; i < 2; ++i) {
+    waiting.push_back(Conn::open(kQueueIp, port));
+    ASSERT_TRUE(waiting.back() && waiting.back()->send(connect));
+  }
+  ASSERT_TRUE(
+      wait_until([&] { return metric_sum(metrics(), "endpoint_wait_queue", {}) == 2; }, 20s))
+      << metrics() << proxy.log();
+
+  auto third = Conn::open(kQueueIp, port);
+  ASSERT_TRUE(third && third->send(connect));
+  const auto start = Clock::now();
+  bool closed = false;
+  const std::string answer = third->read_to_end(20s, &closed);
+  EXPECT_LT(Clock::now() - start, 10s);  // not the 60 s fail-fast wait
+  EXPECT_TRUE(closed);
+  EXPECT_EQ(answer.rfind("HTTP/1.1 503 Service Unavailable\r\n", 0), 0u) << answer;
+  EXPECT_NE(answer.find("queue_full"), std::string::npos) << answer;
+  EXPECT_TRUE(wait_until(
+      [&] {
+        return metric_sum(metrics(), "proxy_refused_total",
+                          {{"direction", "outbound"}, {"reason", "queue_full"}}) == 1;
+      },
+      5s))
+      << metrics();
+  // The two in the queue are still waiting: the refusal did not disturb them.
+  EXPECT_EQ(metric_sum(metrics(), "endpoint_wait_queue", {}), 2) << metrics();
+}
+
 // A port the service does not declare is refused at once (it was served: web.shop declares 80,
 // yet its virtual IP answered on 8080), and counted; a leading zero is not another spelling of
 // a port.
