@@ -1,8 +1,6 @@
 // The proxy's own answers and the response observer (see http_answer.h).
 #include "sidecar/proxy/http_answer.h"
 
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <charconv>
 
 namespace strait::proxy {
@@ -43,7 +41,7 @@ http::Response proxy_error(asio::any_io_executor ex, const http::RequestHead& re
   return r;
 }
 
-http::Response observe_response(asio::any_io_executor ex, http::Response upstream,
+http::Response observe_response(http::Response upstream,
                                 std::function<void(const ResponseEnd&)> on_end) {
   ResponseEnd end;
   end.status = upstream.head.status;
@@ -52,42 +50,15 @@ http::Response observe_response(asio::any_io_executor ex, http::Response upstrea
     on_end(end);
     return upstream;
   }
-  auto from = std::move(upstream.body);
-  auto to = std::make_shared<BodyPipe>(ex);
-  upstream.body = to;
-  // Cancelling the downstream pipe (the client went away) cancels the upstream (an HTTP/2
-  // client resets its stream); the pump then sees the upstream end as an error and stops.
-  std::weak_ptr<BodyPipe> weak_from = from;
-  to->on_cancel([weak_from, to_raw = to.get()] {
-    if (auto f = weak_from.lock()) f->cancel(to_raw->cancel_reason());
-  });
-  asio::co_spawn(
-      ex,
-      [from, to, end, on_end = std::move(on_end)]() mutable -> asio::awaitable<void> {
-        while (true) {
-          if (!co_await to->wait_writable()) {
-            from->cancel(to->cancel_reason());
-            end.broken = true;
-            break;
-          }
-          auto c = co_await from->read(BodyPipe::kDefaultWindow);
-          if (c.kind == BodyPipe::Chunk::Kind::kData) {
-            to->push(std::move(c.data));
-            continue;
-          }
-          if (c.kind == BodyPipe::Chunk::Kind::kEnd) {
-            if (auto g = grpc_status_of(c.trailers)) end.grpc_status = g;
-            to->finish(std::move(c.trailers));
-          } else {
-            end.broken = true;
-            to->abort(c.error);
-          }
-          break;
+  upstream.body->observe_end(
+      [end, on_end = std::move(on_end)](const http::HeaderList* trailers) mutable {
+        if (trailers == nullptr) {
+          end.broken = true;
+        } else if (auto g = grpc_status_of(*trailers)) {
+          end.grpc_status = g;
         }
-        to->on_cancel(nullptr);
         on_end(end);
-      },
-      asio::detached);
+      });
   return upstream;
 }
 

@@ -32,10 +32,10 @@ struct ResponseEnd {
   bool broken = false;  // the body aborted or the consumer cancelled it
 };
 
-// Returns a response with the same head whose body is fed from `upstream`'s (backpressure and
-// cancellation pass through both ways); `on_end` runs exactly once, when the body ended, broke or
-// was cancelled (at once for a response without a body).
-http::Response observe_response(boost::asio::any_io_executor ex, http::Response upstream,
+// Returns `upstream` with an observer on its body (nothing stands between the body's producer
+// and its consumer): `on_end` runs exactly once, when the consumer read the body's end or an
+// error, cancelled it, or dropped it unread (broken), at once for a response without a body.
+http::Response observe_response(http::Response upstream,
                                 std::function<void(const ResponseEnd&)> on_end);
 
 }  // namespace strait::proxy

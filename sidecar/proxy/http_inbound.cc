@@ -160,7 +160,7 @@ asio::awaitable<http::Response> InboundHttp::handle(http::Request request) {
     metrics->response(0, std::nullopt, true, Clock::now() - start);
     co_return proxy_error(ex, kind, 502, response.error().code);
   }
-  co_return observe_response(ex, std::move(*response), [metrics, start](const ResponseEnd& end) {
+  co_return observe_response(std::move(*response), [metrics, start](const ResponseEnd& end) {
     metrics->response(end.status, end.grpc_status, end.broken, Clock::now() - start);
   });
 }

@@ -115,7 +115,7 @@ asio::awaitable<http::Response> OutboundHttp::handle(http::Request request) {
   chosen->in_flight.observe(Clock::now() - sent);
   auto held = std::make_shared<InFlight>(std::move(chosen->in_flight));
   co_return observe_response(
-      ex, std::move(*response), [metrics, held, start](const ResponseEnd& end) mutable {
+      std::move(*response), [metrics, held, start](const ResponseEnd& end) mutable {
         metrics->response(end.status, end.grpc_status, end.broken, Clock::now() - start);
         held.reset();
       });

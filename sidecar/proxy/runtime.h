@@ -71,9 +71,11 @@ class Runtime {
   boost::asio::awaitable<void> drain_steps();
 
   ProxyConfig config_;
-  boost::asio::io_context io_{1};
+  // The metrics outlive the I/O context: work it destroys unfinished (a coroutine frame, a body
+  // pipe whose end observer records a response) may still count.
   metrics::Registry registry_;
   ProxyMetrics metrics_;
+  boost::asio::io_context io_{1};
   std::string anchors_pem_;
   std::mutex channel_mu_;
   std::shared_ptr<grpc::Channel> channel_;

@@ -14,6 +14,15 @@ BodyPipe::BodyPipe(asio::any_io_executor ex, std::size_t window)
       writer_wake_(ex, asio::steady_timer::time_point::max()),
       window_(window == 0 ? 1 : window) {}
 
+BodyPipe::~BodyPipe() { ended(nullptr); }
+
+void BodyPipe::ended(const HeaderList* trailers) {
+  if (!on_end_) return;
+  auto f = std::move(on_end_);
+  on_end_ = nullptr;
+  f(trailers);
+}
+
 void BodyPipe::wake_reader() {
   reader_wake_.cancel();
   if (on_readable_) on_readable_();
@@ -53,6 +62,7 @@ void BodyPipe::cancel(std::string reason) {
   wake_writer();
   reader_wake_.cancel();
   if (on_cancel_) on_cancel_();
+  ended(nullptr);
 }
 
 asio::awaitable<bool> BodyPipe::wait_writable() {
@@ -67,10 +77,12 @@ std::optional<BodyPipe::Chunk> BodyPipe::try_read(std::size_t max) {
   if (max == 0) max = 1;
   if (cancelled_ && state_ != State::kAborted) {
     delivered_end_ = true;
+    ended(nullptr);
     return Chunk{Chunk::Kind::kError, {}, {}, cancel_reason_};
   }
   if (state_ == State::kAborted) {
     delivered_end_ = true;
+    ended(nullptr);
     return Chunk{Chunk::Kind::kError, {}, {}, error_};
   }
   if (!queue_.empty()) {
@@ -90,6 +102,7 @@ std::optional<BodyPipe::Chunk> BodyPipe::try_read(std::size_t max) {
   }
   if (state_ == State::kFinished) {
     delivered_end_ = true;
+    ended(&trailers_);
     return Chunk{Chunk::Kind::kEnd, {}, std::move(trailers_), {}};
   }
   return std::nullopt;

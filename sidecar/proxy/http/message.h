@@ -74,6 +74,7 @@ class BodyPipe {
   };
 
   explicit BodyPipe(boost::asio::any_io_executor ex, std::size_t window = kDefaultWindow);
+  ~BodyPipe();
   BodyPipe(const BodyPipe&) = delete;
   BodyPipe& operator=(const BodyPipe&) = delete;
 
@@ -108,6 +109,11 @@ class BodyPipe {
   // The consumer gives up: later pushes are dropped, wait_writable() returns false, and reads
   // (a reader still waiting included) give kError with the reason.
   void cancel(std::string reason);
+  // Observes the body's end as its consumer meets it, without standing between producer and
+  // consumer: called once, with the trailers when the consumer reads the end, or with null
+  // when it reads an error, cancels, or the pipe goes away before its end was read.
+  using EndObserver = std::function<void(const HeaderList* trailers)>;
+  void observe_end(EndObserver f) { on_end_ = std::move(f); }
   // The producer has finished or aborted (what is left to read is already queued).
   bool done() const { return state_ != State::kOpen; }
   // Everything, including the end, has been read.
@@ -118,6 +124,7 @@ class BodyPipe {
   enum class State { kOpen, kFinished, kAborted };
   void wake_reader();
   void wake_writer();
+  void ended(const HeaderList* trailers);
 
   boost::asio::steady_timer reader_wake_;
   boost::asio::steady_timer writer_wake_;
@@ -133,6 +140,7 @@ class BodyPipe {
   std::function<void(std::size_t)> on_consumed_;
   std::function<void()> on_cancel_;
   std::function<void()> on_readable_;
+  EndObserver on_end_;
 };
 
 using Body = std::shared_ptr<BodyPipe>;  // null: no body at all (HTTP/2 END_STREAM on HEADERS)

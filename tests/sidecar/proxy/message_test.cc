@@ -141,6 +141,67 @@ TEST(BodyPipe, ReadingBelowTheWindowWakesTheProducer) {
   EXPECT_TRUE(*writable);
 }
 
+// The end observer sees what the consumer meets, once: the trailers of a clean end, null for
+// an error read, a cancel, or a pipe dropped before its end was read.
+TEST(BodyPipe, EndObserverFiresOnceWithWhatTheConsumerMet) {
+  asio::io_context io;
+  struct Seen {
+    int calls = 0;
+    bool clean = false;
+    std::string grpc;
+  };
+  auto observe = [](BodyPipe& p, Seen& seen) {
+    p.observe_end([&seen](const HeaderList* t) {
+      ++seen.calls;
+      seen.clean = t != nullptr;
+      if (t) seen.grpc = find_field(*t, "grpc-status").value_or("");
+    });
+  };
+  {
+    Seen seen;
+    BodyPipe p(io.get_executor());
+    observe(p, seen);
+    p.push("data");
+    p.finish({{"grpc-status", "5"}});
+    EXPECT_EQ(seen.calls, 0);  // finished, not yet read
+    ASSERT_EQ(p.try_read()->kind, Kind::kData);
+    EXPECT_EQ(seen.calls, 0);
+    ASSERT_EQ(p.try_read()->kind, Kind::kEnd);
+    EXPECT_EQ(seen.calls, 1);
+    EXPECT_TRUE(seen.clean);
+    EXPECT_EQ(seen.grpc, "5");
+    p.cancel("late");  // after the end: nothing more
+    EXPECT_EQ(seen.calls, 1);
+  }
+  {
+    Seen seen;
+    BodyPipe p(io.get_executor());
+    observe(p, seen);
+    p.abort("reset");
+    ASSERT_EQ(p.try_read()->kind, Kind::kError);
+    EXPECT_EQ(seen.calls, 1);
+    EXPECT_FALSE(seen.clean);
+  }
+  {
+    Seen seen;
+    BodyPipe p(io.get_executor());
+    observe(p, seen);
+    p.push("data");
+    p.cancel("client_gone");
+    EXPECT_EQ(seen.calls, 1);
+    EXPECT_FALSE(seen.clean);
+  }
+  Seen dropped;
+  {
+    BodyPipe p(io.get_executor());
+    observe(p, dropped);
+    p.push("never read");
+    p.finish();
+  }
+  EXPECT_EQ(dropped.calls, 1);
+  EXPECT_FALSE(dropped.clean);
+}
+
 TEST(Message, FieldsAndLocalResponses) {
   asio::io_context io;
   HeaderList f{{"a", "1"}, {"b", "2"}, {"a", "3"}};
