@@ -100,16 +100,20 @@ bool DestinationCache::Entry::opaque() const {
 
 asio::awaitable<DestinationCache::Entry::Wait> DestinationCache::Entry::wait_for_endpoints(
     Clock::time_point deadline) {
-  if (endpoints_.empty() && waiters_.size() >= max_waiters_) co_return Wait::kQueueFull;
+  if (!endpoints_.empty()) co_return Wait::kReady;
+  if (waiters_.size() >= max_waiters_) co_return Wait::kQueueFull;
+  // In the gauge while waiting (also when the frame is destroyed unfinished).
+  struct Counted {
+    const std::function<void(int)>& f;
+    explicit Counted(const std::function<void(int)>& g) : f(g) {
+      if (f) f(+1);
+    }
+    ~Counted() {
+      if (f) f(-1);
+    }
+  } counted(on_waiting_);
   // No co_await inside || or &&: GCC 12 miscompiles a suspension in a short-circuit operand
   // within a loop (the resumed coroutine hits a trap, SIGILL).
-  if (endpoints_.empty() && on_waiting_) on_waiting_(+1);
-  struct Counted {
-    const std::function<void(int)>* f;
-    ~Counted() {
-      if (f) (*f)(-1);
-    }
-  } counted{endpoints_.empty() && on_waiting_ ? &on_waiting_ : nullptr};
   while (endpoints_.empty() && Clock::now() < deadline) {
     const bool woken = co_await wait_change(deadline);
     if (!woken) break;
