@@ -6,6 +6,7 @@
 #include <string>
 
 #include "core/identity/spiffe_id.h"
+#include "core/net/network.h"
 #include "strait/policy.pb.h"
 
 namespace strait::proxy {
@@ -19,7 +20,6 @@ struct Verdict {
 Verdict authorize(const policy::v1::InboundPolicy& policy,
                   const std::optional<identity::SpiffeId>& client, const std::string& source_ip);
 
-// True when `ip` lies in `cidr` ("198.18.0.0/16", "::1/128", or a bare address).
-bool in_network(const std::string& ip, const std::string& cidr);
+using net::in_network;
 
 }  // namespace strait::proxy
