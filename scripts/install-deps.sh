@@ -13,6 +13,7 @@ packages=(
   prometheus prometheus-cpp-dev iproute2 iptables tshark curl procps psmisc
   haproxy nginx-light libnginx-mod-stream gnuplot-nox linux-perf
   nghttp2-client nghttp2-server wrk
+  bind9-dnsutils dnsmasq-base dnsperf nsd knot
   clang-format clang-tidy
   clang libclang-rt-14-dev
 )
@@ -31,7 +32,16 @@ if [ ${#missing[@]} -gt 0 ]; then
   # tshark asks whether non-root users may capture; answer it up front.
   echo "wireshark-common wireshark-common/install-setuid boolean false" | $SUDO debconf-set-selections
   $SUDO apt-get update -q
+  # nsd and knot are baselines the benchmark starts itself: their packages must not start a
+  # system service on port 53. A policy-rc.d that refuses every start, for this install only.
+  added_policy=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+    $SUDO chmod +x /usr/sbin/policy-rc.d
+    added_policy=1
+  fi
   $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+  if [ -n "$added_policy" ]; then $SUDO rm -f /usr/sbin/policy-rc.d; fi
 else
   echo "install-deps: all packages present"
 fi

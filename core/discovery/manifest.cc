@@ -217,9 +217,10 @@ struct Check {
 };
 
 void check_spec(Check& c, const Service& s) {
-  if (!s.cluster_ip.empty() && !is_ip_address(s.cluster_ip)) {
+  if (!s.cluster_ip.empty() && !is_headless(s) && !is_ip_address(s.cluster_ip)) {
     c.fail("spec.clusterIP",
-           "must be an IP address (or omitted to allocate one), got \"" + s.cluster_ip + "\"");
+           "must be an IP address, None (headless) or omitted to allocate one, got \"" +
+               s.cluster_ip + "\"");
   }
   if (s.ports.empty()) c.fail("spec.ports", "must list at least one port");
   for (std::size_t i = 0; i < s.service_accounts.size(); ++i) {

@@ -8,6 +8,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -48,9 +49,14 @@ struct ServicePort {
   bool operator==(const ServicePort&) const = default;
 };
 
+// A headless service's clusterIP, as Kubernetes spells it: no virtual IP, its name resolves to
+// its ready endpoints.
+inline constexpr std::string_view kHeadless = "None";
+
 struct Service {
   Meta meta;
-  std::string cluster_ip;  // virtual IP from the cluster's service range; allocated if empty
+  // Virtual IP from the cluster's service range; allocated if empty; kHeadless: none.
+  std::string cluster_ip;
   std::vector<ServicePort> ports;
   // The service accounts (of the service's namespace) whose workloads may register as its
   // endpoints; empty: only the one named like the service (on Kubernetes a Service selects its
@@ -59,6 +65,8 @@ struct Service {
 
   bool operator==(const Service&) const = default;
 };
+
+inline bool is_headless(const Service& s) { return s.cluster_ip == kHeadless; }
 
 struct Endpoint {
   Meta meta;               // meta.labels become the endpoint's metric labels

@@ -244,11 +244,15 @@ spec:
             "or a DNS "
             "name, got \"not an address\"");
 
+  EXPECT_EQ(
+      error_of("apiVersion: strait.dev/v1alpha1\nkind: Service\nmetadata: {name: w}\n"
+               "spec: {clusterIP: 10.0.0.300, ports: [{port: 80}]}\n"),
+      "invalid_field | document 1 (Service default/w): spec.clusterIP: must be an IP address, "
+      "None (headless) or omitted to allocate one, got \"10.0.0.300\"");
+  // Headless: no virtual IP, accepted as Kubernetes spells it.
   EXPECT_EQ(error_of("apiVersion: strait.dev/v1alpha1\nkind: Service\nmetadata: {name: w}\n"
-                     "spec: {clusterIP: 10.0.0.300, ports: [{port: 80}]}\n"),
-            "invalid_field | document 1 (Service default/w): spec.clusterIP: must be an IP address "
-            "(or omitted "
-            "to allocate one), got \"10.0.0.300\"");
+                     "spec: {clusterIP: None, ports: [{port: 80}]}\n"),
+            "(parsed)");
 
   EXPECT_NE(
       error_of("apiVersion: strait.dev/v1alpha1\nkind: AuthorizationPolicy\nmetadata: {name: p}\n"
