@@ -455,6 +455,7 @@ int cmd_install(const Flags& f) {
   o.destination_listen = f.str("destination-listen", o.destination_listen);
   o.admin_listen = f.str("admin-listen", o.admin_listen);
   o.export_listen = f.str("export-listen", o.export_listen);
+  o.dns_listen = f.str("dns-listen", "127.0.0.1:0");
   if (f.has("trust-anchor")) {
     o.anchor_cert = f.str("trust-anchor");
     o.issuer_cert = f.str("issuer-cert");
@@ -513,7 +514,8 @@ struct Bench {
       o.cluster = c->name;
       o.trust_domain = c->name + ".strait";
       o.state_dir = c->state = work / c->name;
-      o.identity_listen = o.destination_listen = o.admin_listen = o.export_listen = "127.0.0.1:0";
+      o.identity_listen = o.destination_listen = o.admin_listen = o.export_listen = o.dns_listen =
+          "127.0.0.1:0";
       if (c == &west) o.service_cidr = "198.19.16.0/20";
       if (auto r = strait::controlplane::install_state(o); !r) fail(r.error().to_string());
     }

@@ -26,12 +26,18 @@ int cmd_install(const Args& args) {
   o.export_listen = args.get_or("export-listen", o.export_listen);
   o.export_address = args.get_or("export-address", "");
   o.identity_address = args.get_or("identity-address", "");
-  if (auto g = args.get("gateway-addresses")) {
-    std::stringstream ss(*g);
-    for (std::string a; std::getline(ss, a, ',');) {
-      if (!a.empty()) o.gateway_addresses.push_back(a);
+  o.dns_listen = args.get_or("dns-listen", o.dns_listen);
+  auto comma_list = [&args](const char* flag, std::vector<std::string>& out) {
+    if (auto g = args.get(flag)) {
+      std::stringstream ss(*g);
+      for (std::string a; std::getline(ss, a, ',');) {
+        if (!a.empty()) out.push_back(a);
+      }
     }
-  }
+  };
+  comma_list("gateway-addresses", o.gateway_addresses);
+  comma_list("dns-upstreams", o.dns_upstreams);
+  comma_list("dns-recursion-networks", o.dns_recursion_networks);
   if (auto a = args.get("trust-anchor")) o.anchor_cert = *a;
   if (auto c = args.get("issuer-cert")) o.issuer_cert = *c;
   if (auto k = args.get("issuer-key")) o.issuer_key = *k;

@@ -12,6 +12,8 @@ constexpr const char* kUsage = R"(straitctl: the Strait command line
                     [--domain cluster.local] [--service-cidr 198.19.0.0/20]
                     [--trust-anchor PEM --issuer-cert PEM --issuer-key PEM]
                     [--identity-listen H:P --destination-listen H:P --admin-listen H:P]
+                    [--dns-listen H:P (default 127.0.0.1:53; "" for none)]
+                    [--dns-upstreams IP[:P],... --dns-recursion-networks CIDR,...]
   straitctl token --namespace NS --service-account SA [--ttl 1h]
   straitctl apply -f FILE|-
   straitctl get services|endpoints|servers|policies|links [NAME] [-n NS] [-o yaml|json]
@@ -72,6 +74,9 @@ int main(int argc, char** argv) {
                            "export-listen",
                            "export-address",
                            "gateway-addresses",
+                           "dns-listen",
+                           "dns-upstreams",
+                           "dns-recursion-networks",
                            "source-cluster",
                            "link-admin",
                            "clusters",

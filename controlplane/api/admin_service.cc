@@ -52,6 +52,7 @@ Result<discovery::Object> AdminService::prepare(discovery::Object object) {
     }
     in_use.insert(s.cluster_ip);
   }
+  if (discovery::is_headless(*svc)) return object;  // no virtual IP to allocate
   if (svc->cluster_ip.empty()) {
     auto ip = vips_.allocate(in_use);
     if (!ip) return ip.error();

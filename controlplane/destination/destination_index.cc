@@ -204,7 +204,9 @@ void DestinationIndex::apply(const discovery::Event& event) {
       services_.erase(key);
     } else {
       services_[key] = *svc;
-      if (!svc->cluster_ip.empty()) service_by_ip_[svc->cluster_ip] = key;
+      if (!svc->cluster_ip.empty() && !discovery::is_headless(*svc)) {
+        service_by_ip_[svc->cluster_ip] = key;
+      }
     }
     refresh_all_locked();  // services change rarely; address lookups may re-resolve
     return;

@@ -10,6 +10,8 @@
 #include <thread>
 
 #include "controlplane/api/admin_service.h"
+#include "controlplane/dns/dns_server.h"
+#include "controlplane/dns/zone_index.h"
 #include "core/net/address.h"
 #include "controlplane/destination/destination_service.h"
 #include "controlplane/export/export_service.h"
@@ -68,16 +70,20 @@ class ControllerImpl final : public Controller {
     policy_index_ = std::make_unique<PolicyIndex>(config_.default_policy);
     export_index_ = std::make_unique<ExportIndex>();
     trust_index_ = std::make_unique<TrustIndex>(state_->anchor_pem);
+    zones_ = std::make_unique<dns::ZoneIndex>(
+        dns::ZoneIndex::Settings{.domain = config_.domain, .ttl = config_.dns.ttl});
     if (auto r = feed_indexes(); !r) return r;
 
     if (auto r = start_grpc(); !r) return r;
+    if (auto r = start_dns(); !r) return r;
     if (auto r = start_admin(); !r) return r;
     if (auto r = write_endpoints(); !r) return r;
     log::info("controller serving",
               {{"cluster", config_.cluster},
                {"identity_port", static_cast<std::int64_t>(ports_.identity)},
                {"destination_port", static_cast<std::int64_t>(ports_.destination)},
-               {"admin_port", static_cast<std::int64_t>(ports_.admin)}});
+               {"admin_port", static_cast<std::int64_t>(ports_.admin)},
+               {"dns_port", static_cast<std::int64_t>(ports_.dns)}});
     return {};
   }
 
@@ -94,6 +100,7 @@ class ControllerImpl final : public Controller {
     if (identity_server_) identity_server_->Shutdown(until);
     if (export_server_) export_server_->Shutdown(until);
     watch_.reset();
+    if (dns_) dns_->stop();
     if (admin_) admin_->stop();
     io_.stop();
     if (io_thread_.joinable()) io_thread_.join();
@@ -121,6 +128,16 @@ class ControllerImpl final : public Controller {
     policy_index_->apply(e);
     export_index_->apply(e);
     trust_index_->apply(e);
+    zones_->apply(e);
+  }
+
+  Result<void> start_dns() {
+    if (config_.dns.listen.empty()) return {};
+    auto server = dns::DnsServer::start(config_.dns, *zones_, registry_);
+    if (!server) return server.error();
+    dns_ = std::move(*server);
+    ports_.dns = dns_->ports().front();
+    return {};
   }
 
   StreamHooks hooks_for(const std::string& api) {
@@ -336,6 +353,7 @@ class ControllerImpl final : public Controller {
         host_of(config_.destination_listen.front()) + ":" + std::to_string(ports_.destination);
     o["admin"] = host_of(config_.admin_listen) + ":" + std::to_string(ports_.admin);
     o["export"] = host_of(config_.export_listen.front()) + ":" + std::to_string(ports_.exports);
+    if (dns_) o["dns"] = host_of(config_.dns.listen.front()) + ":" + std::to_string(ports_.dns);
     o["pid"] = static_cast<std::int64_t>(::getpid());
     return write_file_atomic(config_.endpoints_file(), boost::json::serialize(o) + "\n");
   }
@@ -352,6 +370,8 @@ class ControllerImpl final : public Controller {
   std::unique_ptr<PolicyIndex> policy_index_;
   std::unique_ptr<ExportIndex> export_index_;
   std::unique_ptr<TrustIndex> trust_index_;
+  std::unique_ptr<dns::ZoneIndex> zones_;
+  std::unique_ptr<dns::DnsServer> dns_;
   std::unique_ptr<TrustService> trust_service_;
   std::unique_ptr<ExportService> export_service_;
   std::unique_ptr<grpc::Server> export_server_;

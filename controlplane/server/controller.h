@@ -1,7 +1,7 @@
 // Controller: strait-controller assembled. Owns the store, the CA, the indexes that turn
 // store events into streams, the gRPC servers (identity on 8080 with server TLS; destination,
-// policy, registration and admin API on 8086 with mTLS; the export API for links on 8443) and
-// the admin HTTP server (9990).
+// policy, registration and admin API on 8086 with mTLS; the export API for links on 8443), the
+// DNS server for the cluster's zones (53, UDP and TCP) and the admin HTTP server (9990).
 #pragma once
 
 #include <memory>
@@ -16,6 +16,7 @@ struct BoundPorts {
   std::uint16_t destination = 0;
   std::uint16_t admin = 0;
   std::uint16_t exports = 0;
+  std::uint16_t dns = 0;  // 0: no DNS server (listen.dns empty)
 };
 
 class Controller {

@@ -1,6 +1,7 @@
 // ControllerConfig: reading and validating controller.yaml.
 #include "controlplane/server/controller_config.h"
 
+#include "controlplane/server/dns_config.h"
 #include "core/identity/spiffe_id.h"
 #include "core/net/address.h"
 
@@ -111,6 +112,9 @@ Result<ControllerConfig> ControllerConfig::from(const config::Config& c) {
     return make_error("invalid_field", "limits.maxConcurrentStreams: must be 1..1000000");
   }
   out.max_concurrent_streams = static_cast<std::uint32_t>(streams);
+  auto dns = read_dns_settings(c);
+  if (!dns) return dns.error();
+  out.dns = std::move(*dns);
   for (const auto& pattern : out.registration_any_address) {
     if (auto p = identity::IdentityPattern::parse(pattern); !p) {
       return make_error("invalid_field",

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "controlplane/dns/dns_settings.h"
 #include "core/base/result.h"
 #include "core/config/config.h"
 #include "strait/policy.pb.h"
@@ -30,6 +31,9 @@ struct ControllerConfig {
   std::vector<std::string> destination_listen = {"0.0.0.0:8086"};
   std::string admin_listen = "127.0.0.1:9990";
   std::vector<std::string> export_listen = {"0.0.0.0:8443"};
+  // listen.dns and dns.*: the DNS server for the cluster's zones (docs/dns.md); no listen
+  // address turns it off.
+  dns::DnsSettings dns;
 
   // limits.*: what every gRPC listener allows a connection.
   std::chrono::milliseconds handshake_timeout{5000};   // limits.handshakeTimeout: TCP to TLS done

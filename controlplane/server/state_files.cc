@@ -94,6 +94,7 @@ std::string controller_yaml(const InstallOptions& o) {
     << "  destination: \"" << o.destination_listen << "\"\n"
     << "  admin: \"" << o.admin_listen << "\"\n"
     << "  export: \"" << o.export_listen << "\"\n"
+    << "  dns: \"" << o.dns_listen << "\"\n"
     << "identity:\n"
     << "  certLifetime: 24h\n"
     << "policy:\n"
@@ -102,12 +103,16 @@ std::string controller_yaml(const InstallOptions& o) {
     << "  lease: 5s\n"
     << "multicluster:\n"
     << "  exportAddress: \"" << o.export_address << "\"\n"
-    << "  identityAddress: \"" << o.identity_address << "\"\n"
-    << "  gatewayAddresses: [";
-  for (std::size_t i = 0; i < o.gateway_addresses.size(); ++i) {
-    y << (i ? ", " : "") << "\"" << o.gateway_addresses[i] << "\"";
-  }
-  y << "]\n";
+    << "  identityAddress: \"" << o.identity_address << "\"\n";
+  auto list = [&y](const char* key, const std::vector<std::string>& items) {
+    y << "  " << key << ": [";
+    for (std::size_t i = 0; i < items.size(); ++i) y << (i ? ", " : "") << "\"" << items[i] << "\"";
+    y << "]\n";
+  };
+  list("gatewayAddresses", o.gateway_addresses);
+  y << "dns:\n";
+  list("upstreams", o.dns_upstreams);
+  if (!o.dns_recursion_networks.empty()) list("recursionNetworks", o.dns_recursion_networks);
   return y.str();
 }
 

@@ -41,6 +41,9 @@ struct InstallOptions {
   std::string destination_listen = "127.0.0.1:8086";
   std::string admin_listen = "127.0.0.1:9990";
   std::string export_listen = "127.0.0.1:8443";
+  std::string dns_listen = "127.0.0.1:53";  // "" writes no DNS server
+  std::vector<std::string> dns_upstreams;   // dns.upstreams (none: names outside are refused)
+  std::vector<std::string> dns_recursion_networks;  // dns.recursionNetworks (none: loopback)
   // Multicluster: where other clusters reach this one (written to multicluster.* when given).
   std::string export_address;
   std::string identity_address;

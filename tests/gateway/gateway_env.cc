@@ -469,7 +469,7 @@ Result<void> GatewayEnv::start_controller() {
   o.trust_domain = kTrustDomain;
   o.state_dir = dir_ / "state";
   o.identity_listen = o.destination_listen = o.admin_listen = "127.0.0.1:0";
-  o.export_listen = "127.0.0.1:0";
+  o.export_listen = o.dns_listen = "127.0.0.1:0";
   if (auto r = controlplane::install_state(o); !r) return r;
   auto r = controller_.start({build_path("controlplane/strait-controller"), "--config",
                               (dir_ / "state" / "controller.yaml").string(),

@@ -273,6 +273,7 @@ Result<void> ControllerProcess::install() {
   o.identity_listen = "127.0.0.1:0";
   o.destination_listen = "127.0.0.1:0";
   o.admin_listen = "127.0.0.1:0";
+  o.dns_listen = "127.0.0.1:0";
   return install_state(o);
 }
 
@@ -336,6 +337,7 @@ Result<void> ControllerProcess::read_endpoints() {
   identity_address_ = str("identity");
   destination_address_ = str("destination");
   export_address_ = str("export");
+  dns_address_ = str("dns");
   std::string admin = str("admin");
   auto colon = admin.rfind(':');
   admin_port_ = colon == std::string::npos

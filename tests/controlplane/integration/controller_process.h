@@ -101,6 +101,7 @@ class ControllerProcess {
   const std::string& identity_address() const { return identity_address_; }
   const std::string& destination_address() const { return destination_address_; }
   const std::string& export_address() const { return export_address_; }
+  const std::string& dns_address() const { return dns_address_; }  // "127.0.0.1:<port>"
   std::uint16_t admin_port() const { return admin_port_; }
   std::string log() const;  // everything the process wrote so far (all runs)
 
@@ -138,6 +139,7 @@ class ControllerProcess {
   std::string identity_address_;
   std::string destination_address_;
   std::string export_address_;
+  std::string dns_address_;
   std::uint16_t admin_port_ = 0;
 };
 

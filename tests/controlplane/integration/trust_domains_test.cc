@@ -228,6 +228,8 @@ class TrustDomainsTest : public ::testing::Test {
                           "127.0.0.1:0",
                           "--export-listen",
                           "127.0.0.1:0",
+                          "--dns-listen",
+                          "127.0.0.1:0",
                           "--export-address",
                           "127.0.0.1:1",
                           "--identity-address",

@@ -98,6 +98,40 @@ TEST(ControllerConfigTest, EveryFieldIsRead) {
   EXPECT_EQ(c->stream_queue, 16u);
 }
 
+TEST(ControllerConfigTest, DnsDefaultsAndSettings) {
+  using List = std::vector<std::string>;
+  auto d = from_yaml(std::string(kMinimal));
+  ASSERT_TRUE(d.ok()) << d.error().to_string();
+  EXPECT_EQ(d->dns.listen, List{"0.0.0.0:53"});
+  EXPECT_TRUE(d->dns.upstreams.empty());  // no recursion unless told where to
+  EXPECT_EQ(d->dns.recursion_networks, (List{"127.0.0.0/8", "::1/128"}));
+  EXPECT_EQ(d->dns.ttl, 5u);
+  EXPECT_EQ(d->dns.rate_limit, 1000u);
+
+  auto c =
+      from_yaml(with("listen:\n  dns: \"198.18.1.10:53,[::1]:5353\"\n"
+                     "dns:\n  upstreams: [\"198.18.1.2\", \"198.18.1.3:5353\"]\n"
+                     "  recursionNetworks: [\"198.18.1.0/24\"]\n  ttl: 30\n  rateLimit: 0\n"
+                     "  maxTCPConnections: 8\n  tcpIdleTimeout: 2s\n  forwardTimeout: 500ms\n"
+                     "  maxOutstanding: 50\n  cacheSize: 0\n"));
+  ASSERT_TRUE(c.ok()) << c.error().to_string();
+  EXPECT_EQ(c->dns.listen, (List{"198.18.1.10:53", "[::1]:5353"}));
+  EXPECT_EQ(c->dns.upstreams, (List{"198.18.1.2", "198.18.1.3:5353"}));
+  EXPECT_EQ(c->dns.recursion_networks, List{"198.18.1.0/24"});
+  EXPECT_EQ(c->dns.ttl, 30u);
+  EXPECT_EQ(c->dns.rate_limit, 0u);
+  EXPECT_EQ(c->dns.max_tcp_connections, 8u);
+  EXPECT_EQ(c->dns.tcp_idle, 2s);
+  EXPECT_EQ(c->dns.forward_timeout, 500ms);
+  EXPECT_EQ(c->dns.max_outstanding, 50u);
+  EXPECT_EQ(c->dns.cache_entries, 0u);
+
+  // "" turns the server off.
+  auto off = from_yaml(with("listen:\n  dns: \"\"\n"));
+  ASSERT_TRUE(off.ok()) << off.error().to_string();
+  EXPECT_TRUE(off->dns.listen.empty());
+}
+
 TEST(ControllerConfigTest, FlagsOverrideTheFile) {
   auto c = config::Config::from_yaml(std::string(kMinimal));
   ASSERT_TRUE(c.ok());
@@ -149,6 +183,14 @@ TEST(ControllerConfigTest, InvalidFieldsAreRefusedNamingTheirPath) {
       {with("policy:\n  default: DENY\n"), "policy.default"},
       {with("registration:\n  lease: 500ms\n"), "registration.lease"},
       {with("streams:\n  queueCapacity: 0\n"), "streams.queueCapacity"},
+      {with("listen:\n  dns: \"nope\"\n"), "listen.dns"},
+      {with("dns:\n  recursionNetworks: [\"10.0.0.0/33\"]\n"), "dns.recursionNetworks"},
+      {with("dns:\n  ttl: -1\n"), "dns.ttl"},
+      {with("dns:\n  rateLimit: lots\n"), "dns.rateLimit"},
+      {with("dns:\n  maxTCPConnections: 0\n"), "dns.maxTCPConnections"},
+      {with("dns:\n  maxOutstanding: 0\n"), "dns.maxOutstanding"},
+      {with("dns:\n  tcpIdleTimeout: 10ms\n"), "tcpIdleTimeout"},
+      {with("dns:\n  forwardTimeout: 10\n"), "dns.forwardTimeout"},  // no unit
   };
   for (const auto& c : cases) {
     auto r = from_yaml(c.yaml);
