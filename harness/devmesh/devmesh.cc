@@ -350,7 +350,12 @@ Result<void> DevMesh::install(ClusterView& c) {
       c.ctrl_ip + ":8086", "--admin-listen",
       (loopback() ? c.ctrl_ip : std::string("127.0.0.1")) + ":9990", "--export-listen",
       c.ctrl_wan_ip + ":8443", "--export-address", c.ctrl_wan_ip + ":8443", "--identity-address",
-      c.ctrl_wan_ip + ":8080", "--gateway-addresses", c.gateway_wan_ip};
+      c.ctrl_wan_ip + ":8080", "--gateway-addresses", c.gateway_wan_ip,
+      // DNS for the cluster's pods, recursion for them only (there is no upstream: names
+      // outside the mesh are refused, and no query leaves this machine). Port 53 needs root,
+      // which a loopback mesh does without.
+      "--dns-listen", c.ctrl_ip + (loopback() ? ":0" : ":53"), "--dns-recursion-networks",
+      c.net.pod_cidr};
   if (options_.trust == Trust::shared) {
     // The cluster's issuer, signed by the mesh's one anchor.
     auto root = tls::CertificateAuthority::from_pem(anchor_cert_pem_, anchor_key_pem_, "");
@@ -383,8 +388,10 @@ Result<void> DevMesh::start_controller(const ClusterView& c) {
   if (!p) return p.error();
   processes_.insert_or_assign(c.name + "/controller", *p);
   const std::string admin_ip = loopback() ? c.ctrl_ip : "127.0.0.1";
-  for (const std::string& at :
-       {c.ctrl_ip + ":8080", c.ctrl_ip + ":8086", c.ctrl_wan_ip + ":8443", admin_ip + ":9990"}) {
+  std::vector<std::string> ports = {c.ctrl_ip + ":8080", c.ctrl_ip + ":8086",
+                                    c.ctrl_wan_ip + ":8443", admin_ip + ":9990"};
+  if (!loopback()) ports.push_back(c.ctrl_ip + ":53");  // DNS over TCP: UDP is bound first
+  for (const std::string& at : ports) {
     if (auto r = wait_for_tcp(c.name + "/ctrl", at, deadline_in(30s)); !r) {
       return make_error("controller_not_up",
                         c.name + ": " + at + ": " + r.error().message + "\n" +
@@ -524,6 +531,12 @@ Result<WorkloadView> DevMesh::add_workload(WorkloadSpec spec) {
   WorkloadView w{spec, *pod,
                  "spiffe://" + c->trust_domain + "/ns/" + spec.ns + "/sa/" + spec.service_account};
 
+  if (!loopback()) {
+    // The pod's resolver is its cluster's DNS, with the Kubernetes search list.
+    auto r = fabric_->harness()->set_resolver(
+        ref, {c->ctrl_ip}, {spec.ns + ".svc." + c->domain, "svc." + c->domain, c->domain});
+    if (!r) return r.error();
+  }
   if (spec.intercept && !loopback()) {
     auto r = exec(ref,
                   {options_.bin.init, "--proxy-uid", std::to_string(kProxyUid),
@@ -689,6 +702,7 @@ harness::ExecResult DevMesh::exec(const std::string& pod, const std::vector<std:
   harness::SpawnOptions o;
   o.env = {{"ASAN_OPTIONS", "detect_leaks=0"}};
   auto ns = netns_of(pod);
+  if (ns) o.resolv_conf = resolver_of(*ns);
   auto r = ns ? harness::exec_in(*ns, argv, timeout, o) : Result<harness::ExecResult>(ns.error());
   if (!r) {
     harness::ExecResult failed;
@@ -758,6 +772,9 @@ std::string DevMesh::link_status(const std::string& cluster_name) {
 Result<harness::Process> DevMesh::spawn(const std::string& ref,
                                         const std::vector<std::string>& argv,
                                         harness::SpawnOptions options) {
+  if (auto ns = netns_of(ref); ns && options.resolv_conf.empty()) {
+    options.resolv_conf = resolver_of(*ns);
+  }
   return fabric_->spawn(ref, argv, options);
 }
 
@@ -773,6 +790,13 @@ Result<void> DevMesh::wait_for_http_ok(const std::string& ref, const std::string
   auto ns = netns_of(ref);
   if (!ns) return ns.error();
   return harness::wait_for_http_ok_in(*ns, url, deadline);
+}
+
+std::string DevMesh::resolver_of(const std::string& netns) {
+  if (netns.empty()) return "";
+  const std::string path = "/etc/netns/" + netns + "/resolv.conf";
+  std::error_code ec;
+  return std::filesystem::exists(path, ec) ? path : "";
 }
 
 Result<std::string> DevMesh::netns_of(const std::string& ref) const {

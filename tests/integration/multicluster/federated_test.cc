@@ -34,6 +34,12 @@ TEST_F(MulticlusterTest, FederatedServiceSpansEveryMemberAndLosesOnlyTheOneThatL
                              {"hello from east-api", "hello from west-api", "hello from north-api"},
                              30s, &seen))
       << "answers: " << ::testing::PrintToString(seen);
+  // By its MCS name, in every member: clusterset.local is the federated service.
+  seen.clear();
+  EXPECT_TRUE(collect_bodies("west/client", "http://api.shop.svc.clusterset.local/",
+                             {"hello from east-api", "hello from west-api", "hello from north-api"},
+                             30s, &seen))
+      << "answers: " << ::testing::PrintToString(seen);
 
   // ---- east leaves: its Service re-applied without the member label ----
   ASSERT_OK(m().apply("east", service_yaml("api", {})));

@@ -36,6 +36,10 @@ TEST_F(MulticlusterTest, FlatTopologyConnectsPodToPodWithTheRealClientIdentity) 
   const std::string url = "http://" + mirror->service.cluster_ip + "/";
   std::string last;
   ASSERT_TRUE(curl_until("west/client", url, "hello from east-web", 30s, &last)) << last;
+  // By name, as an application calls it: the client pod's resolver is west's DNS, whose
+  // search list completes "web-east.shop" to the mirror's name.
+  EXPECT_TRUE(curl_until("west/client", "http://web-east.shop/", "hello from east-web", 10s, &last))
+      << last;
 
   // East's server proxy terminated mTLS from west's client itself.
   EXPECT_TRUE(wait_metric(

@@ -62,6 +62,10 @@ TEST_F(MulticlusterTest, GatewayTopologyCarriesTrafficThroughTheGatewayInTlsOnly
   const std::string url = "http://" + mirror->service.cluster_ip + "/";
   std::string last;
   ASSERT_TRUE(curl_until("west/client", url, "hello from east-web", 30s, &last)) << last;
+  // By name, as an application calls it: the client pod's resolver is west's DNS, whose
+  // search list completes "web-east.shop" to the mirror's name.
+  EXPECT_TRUE(curl_until("west/client", "http://web-east.shop/", "hello from east-web", 10s, &last))
+      << last;
   const std::string marker = "STRAIT-CROSS-CLUSTER-MARKER-5d1e";
   auto with_marker = m().exec("west/client", {"curl", "-sS", "--max-time", "5", "-H",
                                               "X-Secret: " + marker, "-A", marker, url});

@@ -51,7 +51,7 @@ void MulticlusterTest::TearDown() {
 }
 
 Result<void> MulticlusterTest::up(const std::vector<std::string>& clusters, Topology topology,
-                                  Trust trust) {
+                                  Trust trust, std::vector<std::string> controller_flags) {
   char tmpl[] = "/tmp/strait-mc-XXXXXX";
   if (::mkdtemp(tmpl) == nullptr) return make_error("io_error", "mkdtemp failed");
   work_ = tmpl;
@@ -60,6 +60,7 @@ Result<void> MulticlusterTest::up(const std::vector<std::string>& clusters, Topo
   o.work_dir = work_ + "/mesh";
   o.topology = topology;
   o.trust = trust;
+  o.controller_flags = std::move(controller_flags);
   o.bin = devmesh::Binaries::from_build_dir(STRAIT_BUILD_DIR);
   auto mesh = DevMesh::create(o);
   if (!mesh) return mesh.error();

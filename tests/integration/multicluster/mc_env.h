@@ -42,8 +42,9 @@ class MulticlusterTest : public ::testing::Test {
   void TearDown() override;
 
   // The clusters, each with controller, gateway, strait-link and a client pod.
+  // controller_flags: given to every controller (e.g. "--dns.upstreams=127.0.0.1").
   Result<void> up(const std::vector<std::string>& clusters, Topology topology,
-                  Trust trust = Trust::shared);
+                  Trust trust = Trust::shared, std::vector<std::string> controller_flags = {});
   DevMesh& m() { return *mesh_; }
 
   // An http workload <cluster>/<pod> ("hello from <cluster>-<pod>") registered as `service` in
