@@ -54,7 +54,9 @@ TEST_F(MulticlusterTest, GatewayTopologyCarriesTrafficThroughTheGatewayInTlsOnly
   auto tshark = m().net().spawn("wan", {"tshark", "-n", "-i", "br0", "-f", "tcp", "-w", pcap}, so);
   ASSERT_OK(tshark);
   ASSERT_TRUE(harness::wait_until(
-                  [&] { return slurp(tshark_log).find("Capturing on") != std::string::npos; },
+                  // dumpcap says "Capture started" once the interface is open; tshark's own
+                  // "Capturing on" comes earlier, and a handshake sent then may be missed.
+                  [&] { return slurp(tshark_log).find("Capture started") != std::string::npos; },
                   harness::deadline_in(20s))
                   .ok())
       << slurp(tshark_log);
