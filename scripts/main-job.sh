@@ -24,7 +24,7 @@ cat <<TXT
 
 The mesh keeps running. Walkthrough (README, "A multi-cluster mesh on this machine"):
   $ctl dev status
-  $ctl dev exec west/client -- curl -s http://<VIRTUAL-IP of web-east>/
+  $ctl dev exec west/client -- curl -s http://web-east.shop/
   $ctl dev stop east/gateway; $ctl dev exec west/ctrl -- straitctl multicluster gateways
   $ctl dev down
 TXT

@@ -153,9 +153,14 @@ Result<void> build(DevMesh& m, const std::vector<std::string>& clusters, const P
     for (const auto& a : m.curl_via(c + "/client")) via += " " + a;
     for (const auto& s : plan) {
       if (s.app != devmesh::App::http) continue;
-      auto vip = m.service_vip(c, "shop", dev::mirror_of(s, next));
-      if (!vip) return vip.error();
-      loop += " curl -s -o /dev/null --max-time 2" + via + " http://" + *vip + "/;";
+      // By name where the pods have their cluster's DNS; a loopback mesh has no per-pod resolver.
+      std::string host = dev::dns_name_of(s, next);
+      if (m.loopback()) {
+        auto vip = m.service_vip(c, "shop", dev::mirror_of(s, next));
+        if (!vip) return vip.error();
+        host = *vip;
+      }
+      loop += " curl -s -o /dev/null --max-time 2" + via + " http://" + host + "/;";
     }
     loop += " sleep 1; done";
     say(c + "/client: steady traffic (" + loop + ")");
@@ -224,9 +229,10 @@ int up(const Args& args) {
   const bool healthy = dev::print_status(**m, std::cout);
   std::string via;
   for (const auto& a : (*m)->curl_via(clusters[1] + "/client")) via += a + " ";
+  const std::string to = (*m)->loopback() ? "<VIRTUAL-IP>" : "web-" + clusters[0] + ".shop";
   std::cout << "\nTry:\n"
-            << "  straitctl dev exec " << clusters[1] << "/client -- curl -s " << via
-            << "http://<VIRTUAL-IP>/\n"
+            << "  straitctl dev exec " << clusters[1] << "/client -- curl -s " << via << "http://"
+            << to << "/\n"
             << "  straitctl dev exec " << clusters[1]
             << "/ctrl -- straitctl multicluster gateways\n"
             << "  straitctl dev stop " << clusters[0] << "/gateway    (and dev start)\n"
@@ -262,6 +268,8 @@ int exec(const Args& args) {
   auto ns = (*m)->netns_of(ref);
   if (!ns) return fail(ns.error().message);
   harness::SpawnOptions o;
+  // The pod's own resolver (its cluster's DNS), as every process the mesh starts in it has.
+  o.resolv_conf = devmesh::DevMesh::resolver_of(*ns);
   // straitctl inside a controller pod finds its cluster; the mesh's programs are on the PATH.
   const std::string cluster = ref.substr(0, ref.find('/'));
   if (auto c = (*m)->cluster(cluster)) o.env.push_back({"STRAIT_STATE_DIR", c->state_dir});

@@ -40,4 +40,9 @@ std::string mirror_of(const SampleService& s, const std::string& remote_cluster)
                                : topologies::mirror_name(s.name, remote_cluster);
 }
 
+std::string dns_name_of(const SampleService& s, const std::string& remote_cluster) {
+  return s.mode == "federated" ? s.name + ".shop.svc.clusterset.local"
+                               : mirror_of(s, remote_cluster) + ".shop";
+}
+
 }  // namespace strait::cli::dev

@@ -27,5 +27,8 @@ std::string service_manifest(const SampleService& s);
 
 // Mirror names a cluster has once linked to every other: <svc>-<other> and <svc>-federated.
 std::string mirror_of(const SampleService& s, const std::string& remote_cluster);
+// The name a pod calls it by (its resolver's search list completes "<svc>.shop"): the mirror's,
+// or for a federated service its MCS name (<svc>.shop.svc.clusterset.local).
+std::string dns_name_of(const SampleService& s, const std::string& remote_cluster);
 
 }  // namespace strait::cli::dev

@@ -141,7 +141,7 @@ bool print_status(devmesh::DevMesh& mesh, std::ostream& out) {
   lt.print(out);
 
   out << "\n";
-  Table st({"CLUSTER", "SERVICE", "MODE", "VIRTUAL-IP", "READY/ENDPOINTS"});
+  Table st({"CLUSTER", "SERVICE", "MODE", "NAME", "VIRTUAL-IP", "READY/ENDPOINTS"});
   const auto plan = samples(mesh.options().topology);
   struct Target {
     std::string client, service, vip, mode;
@@ -160,12 +160,12 @@ bool print_status(devmesh::DevMesh& mesh, std::ostream& out) {
         auto v = mesh.service(c.name, "shop", name);
         if (!v) {
           healthy = false;
-          st.add({c.name, "shop/" + name, s.mode, "-", "MISSING"});
+          st.add({c.name, "shop/" + name, s.mode, dns_name_of(s, other.name), "-", "MISSING"});
           continue;
         }
         const int expect = s.mode == "federated" ? static_cast<int>(clusters.size()) : 1;
         healthy = healthy && v->ready() >= expect;
-        st.add({c.name, "shop/" + name, s.mode, v->service.cluster_ip,
+        st.add({c.name, "shop/" + name, s.mode, dns_name_of(s, other.name), v->service.cluster_ip,
                 std::to_string(v->ready()) + "/" + std::to_string(v->endpoints.size())});
         if (targets.size() < plan.size() && c.name == clusters.front().name &&
             std::none_of(targets.begin(), targets.end(),

@@ -195,6 +195,9 @@ class DevMesh {
   bool ready() const { return phase_ == "ready"; }
   Result<void> teardown();
 
+  // The resolver configuration set_resolver wrote for a pod's namespace ("" when none): read
+  // from the file, so that an attached mesh finds it too.
+  static std::string resolver_of(const std::string& netns);
  private:
   explicit DevMesh(Options options);
   Result<void> install(ClusterView& c);
@@ -216,9 +219,6 @@ class DevMesh {
   std::string component_binary(const std::string& component) const;
   // Where servers of a pod listen: every address in a namespace, the pod's own on loopback.
   std::string listen_ip(const std::string& pod_ip) const;
-  // The resolver configuration set_resolver wrote for a pod's namespace ("" when none): read
-  // from the file, so that an attached mesh finds it too.
-  static std::string resolver_of(const std::string& netns);
   void progress(const std::string& step) const;
   std::string file(const std::string& rel) const;
 

@@ -145,6 +145,18 @@ TEST_F(DevTest, UpServesEveryTopologyRefusesASecondUpAndDownRemovesEverything) {
       straitctl({"dev", "exec", "west/client", "--", "curl", "-sS", "http://" + *web + "/"});
   EXPECT_TRUE(exec.success()) << exec.err;
   EXPECT_EQ(exec.out, "hello from east-web\n");
+  // By name, as the "Try:" line says: dev exec gives the command the pod's resolver (west's DNS
+  // and its search list), not the host's.
+  EXPECT_NE(up.out.find("curl -s http://web-east.shop/"), std::string::npos) << up.out;
+  auto by_name = straitctl({"dev", "exec", "west/client", "--", "curl", "-sS", "--max-time", "5",
+                            "http://web-east.shop/"});
+  EXPECT_TRUE(by_name.success()) << by_name.err;
+  EXPECT_EQ(by_name.out, "hello from east-web\n");
+  auto fed_by_name = straitctl({"dev", "exec", "west/client", "--", "curl", "-sS", "--max-time",
+                                "5", "http://api.shop.svc.clusterset.local/"});
+  EXPECT_TRUE(fed_by_name.success()) << fed_by_name.err;
+  EXPECT_NE(fed_by_name.out.find("hello from"), std::string::npos) << fed_by_name.out;
+  EXPECT_NE(up.out.find("api.shop.svc.clusterset.local"), std::string::npos) << up.out;
   auto inside = straitctl({"dev", "exec", "west/ctrl", "--", "straitctl", "get", "links"});
   EXPECT_TRUE(inside.success()) << inside.err;
   EXPECT_NE(inside.out.find("east"), std::string::npos) << inside.out;
