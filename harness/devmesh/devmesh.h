@@ -198,6 +198,7 @@ class DevMesh {
   // The resolver configuration set_resolver wrote for a pod's namespace ("" when none): read
   // from the file, so that an attached mesh finds it too.
   static std::string resolver_of(const std::string& netns);
+
  private:
   explicit DevMesh(Options options);
   Result<void> install(ClusterView& c);
