@@ -254,19 +254,25 @@ TEST_F(L7Test, ApplicationSeesTheClientIdentityAndNeverAForgedOne) {
       << forged.out;
 }
 
-// gRPC on one client channel: calls spread over the three endpoints, statuses and trailers
-// arrive intact, a server-streaming call passes.
+// gRPC on one client channel: calls spread over the three endpoints (balanced per call, not per
+// connection), statuses and trailers arrive intact, a server-streaming call passes. The share
+// of each endpoint is not asserted: Peak EWMA rightly avoids, for the seconds this test lasts,
+// an endpoint whose one call stalled (CI once saw 92/1/207 after one slow first call under
+// load); an even share at equal latencies is Balancer.EqualEndpointsShareTheWork's.
 TEST_F(L7Test, GrpcCallsOnOneChannelSpreadOverEveryEndpoint) {
   auto r = mesh_->run("client",
                       {grpc_testapp(), "client", "--target", std::string(kGrpcVip) + ":50051",
                        "--calls", "300", "--stream-count", "5"},
                       90s);
   ASSERT_TRUE(r.success()) << r.status.to_string() << "\n" << r.out << r.err;
+  int served = 0;
   for (const auto& pod : kPods) {
     auto count = lines_after(r.out, "served_by " + pod + " ");
-    ASSERT_EQ(count.size(), 1u) << pod << ":\n" << r.out;
-    EXPECT_GE(std::stoi(count[0]), 60) << pod << " got less than 20 %:\n" << r.out;
+    ASSERT_EQ(count.size(), 1u) << pod << " served nothing:\n" << r.out;
+    EXPECT_GT(std::stoi(count[0]), 0) << pod << ":\n" << r.out;
+    served += std::stoi(count[0]);
   }
+  EXPECT_EQ(served, 300) << r.out;
   EXPECT_NE(r.out.find("errors 0"), std::string::npos) << r.out << r.err;
   EXPECT_NE(r.out.find("fail_status 3 asked to fail"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("stream_replies 5"), std::string::npos) << r.out;
