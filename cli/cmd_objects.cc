@@ -49,7 +49,13 @@ std::optional<Kind> kind_from_word(const std::string& w) {
       {"authorizationpolicy", Kind::kAuthorizationPolicy},
       {"authorizationpolicies", Kind::kAuthorizationPolicy},
       {"link", Kind::kLink},
-      {"links", Kind::kLink}};
+      {"links", Kind::kLink},
+      {"serviceexport", Kind::kServiceExport},
+      {"serviceexports", Kind::kServiceExport},
+      {"svcex", Kind::kServiceExport},
+      {"serviceimport", Kind::kServiceImport},
+      {"serviceimports", Kind::kServiceImport},
+      {"svcim", Kind::kServiceImport}};
   std::string lower;
   for (char c : w) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   if (auto it = words.find(lower); it != words.end()) return it->second;
@@ -68,18 +74,22 @@ std::string labels_text(const discovery::Labels& l) {
   return join(parts);
 }
 
+std::string ports_text(const std::vector<discovery::ServicePort>& ports) {
+  std::vector<std::string> parts;
+  for (const auto& p : ports) {
+    parts.push_back(std::to_string(p.port) + "/" +
+                    std::string(discovery::protocol_name(p.protocol)));
+  }
+  return join(parts);
+}
+
 void print_table(Kind kind, const std::vector<discovery::Object>& objects) {
   switch (kind) {
     case Kind::kService: {
       Table t({"NAMESPACE", "NAME", "CLUSTER-IP", "PORTS", "CLUSTER"});
       for (const auto& o : objects) {
         const auto& s = std::get<discovery::Service>(o);
-        std::vector<std::string> ports;
-        for (const auto& p : s.ports) {
-          ports.push_back(std::to_string(p.port) + "/" +
-                          std::string(discovery::protocol_name(p.protocol)));
-        }
-        t.add({s.meta.ns, s.meta.name, s.cluster_ip, join(ports), s.meta.cluster});
+        t.add({s.meta.ns, s.meta.name, s.cluster_ip, ports_text(s.ports), s.meta.cluster});
       }
       t.print(std::cout);
       break;
@@ -120,6 +130,31 @@ void print_table(Kind kind, const std::vector<discovery::Object>& objects) {
         t.add({l.meta.ns, l.meta.name, l.target_cluster, join(l.gateway_addresses)});
       }
       t.print(std::cout);
+      break;
+    }
+    case Kind::kServiceExport: {
+      Table t({"NAMESPACE", "NAME"});
+      for (const auto& o : objects) {
+        const auto& x = std::get<discovery::ServiceExport>(o);
+        t.add({x.meta.ns, x.meta.name});
+      }
+      t.print(std::cout);
+      break;
+    }
+    case Kind::kServiceImport: {
+      Table t({"NAMESPACE", "NAME", "TYPE", "IP", "PORTS", "CLUSTERS", "CONFLICTS"});
+      for (const auto& o : objects) {
+        const auto& i = std::get<discovery::ServiceImport>(o);
+        t.add({i.meta.ns, i.meta.name, i.type, join(i.ips), ports_text(i.ports), join(i.clusters),
+               std::to_string(i.conflicts.size())});
+      }
+      t.print(std::cout);
+      for (const auto& o : objects) {
+        const auto& i = std::get<discovery::ServiceImport>(o);
+        for (const auto& c : i.conflicts) {
+          std::cout << "conflict " << i.meta.ns << "/" << i.meta.name << ": " << c << "\n";
+        }
+      }
       break;
     }
   }

@@ -258,6 +258,23 @@ CheckResult check_mirrors(const LinkView& view) {
       n + (view.mirrors.size() == 1 ? " mirror" : " mirrors") + ", each with ready endpoints");
 }
 
+CheckResult check_service_imports(const LinkView& view) {
+  const std::string& c = view.link.target_cluster;
+  std::vector<std::string> conflicts;
+  for (const auto& i : view.imports) {
+    for (const auto& m : i.conflicts) conflicts.push_back(i.meta.ns + "/" + i.meta.name + ": " + m);
+  }
+  const std::string n = std::to_string(view.imports.size());
+  if (!conflicts.empty()) {
+    return failed(c, "service-imports",
+                  std::to_string(conflicts.size()) + " conflicts in " + n +
+                      " imports: " + join(conflicts, "; "));
+  }
+  if (view.imports.empty()) return ok(c, "service-imports", "no imports from this cluster");
+  return ok(c, "service-imports",
+            n + (view.imports.size() == 1 ? " import" : " imports") + ", no conflicts");
+}
+
 std::vector<CheckResult> check_link(const LinkView& view, const MulticlusterView& all,
                                     const GatewayProber& prober, Clock::time_point now) {
   const std::string& c = view.link.target_cluster;
@@ -280,6 +297,7 @@ std::vector<CheckResult> check_link(const LinkView& view, const MulticlusterView
                               : skipped(c, "gateway-probes", no_status));
   }
   out.push_back(check_mirrors(view));
+  out.push_back(check_service_imports(view));
   return out;
 }
 

@@ -1,6 +1,7 @@
 // `straitctl multicluster check`: the checks of one link, each a named result (ok, fail or skip
 // with a detail). The names are stable (scripts match them): link-valid, link-service,
-// credentials, trust-bundle, export-stream, gateway-reachable, gateway-probes, mirrors.
+// credentials, trust-bundle, export-stream, gateway-reachable, gateway-probes, mirrors,
+// service-imports.
 // Everything but gateway-reachable reads a LinkView; gateway-reachable probes the gateway from
 // here (GatewayProber, replaceable in tests).
 #pragma once
@@ -61,5 +62,8 @@ CheckResult check_gateway_reachable(const discovery::Link& link, const GatewayPr
 CheckResult check_gateway_probes(const std::string& cluster, const boost::json::object& status);
 // Every mirror service owned by the link has at least one ready endpoint.
 CheckResult check_mirrors(const LinkView& view);
+// No ServiceImport this cluster exports into records a conflict (a port name declared
+// differently by two clusters).
+CheckResult check_service_imports(const LinkView& view);
 
 }  // namespace strait::cli

@@ -57,6 +57,8 @@ Result<MulticlusterView> gather_view(const ControllerAccess& access,
   if (!services) return services.error();
   auto endpoints = list_objects(access, *stub, Kind::kEndpoint);
   if (!endpoints) return endpoints.error();
+  auto imports = list_objects(access, *stub, Kind::kServiceImport);
+  if (!imports) return imports.error();
 
   MulticlusterView view;
   std::map<std::string, LinkView> by_target;
@@ -65,7 +67,7 @@ Result<MulticlusterView> gather_view(const ControllerAccess& access,
     if (!only_cluster.empty() && l.target_cluster != only_cluster) continue;
     // Two Links to one cluster: strait-link uses one of them; so does this view.
     const std::string target = l.target_cluster;  // not a reference into what is moved
-    by_target.try_emplace(target, LinkView{std::move(l), {}, std::nullopt});
+    by_target.try_emplace(target, LinkView{std::move(l), {}, std::nullopt, {}});
   }
   // Mirrors per owning link, then their endpoints by (namespace, service).
   std::map<std::pair<std::string, std::string>, MirrorCount*> mirror_of;
@@ -76,6 +78,12 @@ Result<MulticlusterView> gather_view(const ControllerAccess& access,
       if (m.owner == owner) lv.mirrors.push_back({m.ns, m.name});
     }
     for (auto& mc : lv.mirrors) mirror_of[{mc.ns, mc.name}] = &mc;
+  }
+  for (const auto& o : *imports) {
+    const auto& i = std::get<discovery::ServiceImport>(o);
+    for (const auto& cluster : i.clusters) {
+      if (auto it = by_target.find(cluster); it != by_target.end()) it->second.imports.push_back(i);
+    }
   }
   for (const auto& o : *endpoints) {
     const auto& e = std::get<discovery::Endpoint>(o);

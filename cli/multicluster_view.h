@@ -1,7 +1,7 @@
 // MulticlusterView: what `straitctl multicluster check` and `gateways` know about the links of
 // this cluster (the one that applied the Links): each Link from the local store, the mirrors it
-// owns there (services owned by topologies::owner_of(target), endpoints counted per mirror), and
-// strait-link's status entry for it (GET /links).
+// owns there (services owned by topologies::owner_of(target), endpoints counted per mirror), the
+// ServiceImports its cluster exports into, and strait-link's status entry for it (GET /links).
 #pragma once
 
 #include <boost/json/object.hpp>
@@ -28,6 +28,8 @@ struct LinkView {
   // strait-link's entry for this Link; absent when strait-link did not answer or does not
   // watch it (yet).
   std::optional<boost::json::object> status;
+  // The ServiceImports that count this link's cluster among the exporting ones.
+  std::vector<discovery::ServiceImport> imports;
   bool flat_only() const { return link.gateway_addresses.empty(); }
 };
 

@@ -52,12 +52,20 @@ Result<void> FederatedSet::refresh_local() {
   if (!services) return services.error();
   auto endpoints = store_.list(discovery::Kind::kEndpoint);
   if (!endpoints) return endpoints.error();
+  auto exports = store_.list(discovery::Kind::kServiceExport);
+  if (!exports) return exports.error();
+  std::set<NsName> exported;
+  for (const auto& o : *exports)
+    exported.insert({discovery::meta_of(o).ns, discovery::meta_of(o).name});
   std::map<NsName, topologies::RemoteService> local;
   for (const auto& o : *services) {
     const auto& s = std::get<discovery::Service>(o);
     if (s.meta.owner.rfind("link:", 0) == 0) continue;  // mirrors are not members
-    if (!topologies::is_federated_member(s.meta.labels)) continue;
-    local[{s.meta.ns, s.meta.name}].service = s;
+    if (exported.contains({s.meta.ns, s.meta.name})) {
+      local[{s.meta.ns, s.meta.name}].service = topologies::as_service_export(s);
+    } else if (topologies::is_federated_member(s.meta.labels)) {
+      local[{s.meta.ns, s.meta.name}].service = s;
+    }
   }
   for (const auto& o : *endpoints) {
     const auto& e = std::get<discovery::Endpoint>(o);
@@ -109,8 +117,28 @@ std::set<ObjectKey> FederatedSet::keys_owned_by(const std::string& owner) const 
   return out;
 }
 
+// The virtual IP the store allocated to a federated service written earlier ("" while none).
+std::string FederatedSet::virtual_ip(const ObjectKey& federated) const {
+  auto it = virtual_ips_.find(federated);
+  return it == virtual_ips_.end() ? std::string() : it->second;
+}
+
+Result<void> FederatedSet::learn_virtual_ip(const ObjectKey& federated) {
+  auto services = store_.list(discovery::Kind::kService, federated.ns);
+  if (!services) return services.error();
+  for (const auto& o : *services) {
+    const auto& s = std::get<discovery::Service>(o);
+    if (s.meta.name == federated.name && !s.cluster_ip.empty() && !discovery::is_headless(s)) {
+      virtual_ips_[federated] = s.cluster_ip;
+    }
+  }
+  return {};
+}
+
 Result<void> FederatedSet::write(const NsName& service, bool force) {
   std::map<ObjectKey, Object> desired;
+  ObjectKey import_key;  // of the federated service, when there is one
+  bool needs_ip = false;
   auto mit = members_.find(service);
   // Only linked members make a federated service here: the local cluster alone needs none.
   bool any_remote = false;
@@ -127,6 +155,10 @@ Result<void> FederatedSet::write(const NsName& service, bool force) {
                                         local_cluster_);
     desired.emplace(discovery::key_of(mirror.service), mirror.service);
     for (auto& e : mirror.endpoints) desired.emplace(discovery::key_of(e), std::move(e));
+    import_key = discovery::key_of(mirror.service);
+    auto import = topologies::service_import(members, local_cluster_, virtual_ip(import_key));
+    needs_ip = import.type == "ClusterSetIP" && import.ips.empty();
+    desired.emplace(discovery::key_of(import), std::move(import));
   }
   auto& written = written_[service];
   std::vector<Object> to_apply;
@@ -137,6 +169,12 @@ Result<void> FederatedSet::write(const NsName& service, bool force) {
   dirty_.insert(service);
   if (auto r = store_.apply(to_apply); !r) return r;
   for (const auto& o : to_apply) written[discovery::key_of(o)] = o;
+  if (needs_ip) {
+    // The import names the clusterset IP: the federated service's, allocated by the store
+    // when it was first written just now.
+    if (auto r = learn_virtual_ip(import_key); !r) return r;
+    if (!virtual_ip(import_key).empty()) return write(service, force);
+  }
   // Endpoints before the service, so nothing points at a missing service.
   std::vector<ObjectKey> to_delete;
   for (const auto& [key, o] : written) {
@@ -153,6 +191,10 @@ Result<void> FederatedSet::write(const NsName& service, bool force) {
   if (mit != members_.end() && mit->second.empty()) {
     members_.erase(mit);
     links_.erase(service);
+  }
+  if (!any_remote) {
+    virtual_ips_.erase(ObjectKey{discovery::Kind::kService, service.first,
+                                 topologies::federated_name(service.second)});
   }
   return {};
 }

@@ -1,7 +1,8 @@
 // FederatedSet: the `<svc>-federated` services of this cluster, shared by every link of the
 // process. Each member cluster (the local one included, read from the local store) contributes
 // its export; topologies::federated shapes the union; a member leaving removes only its own
-// endpoints, and the last one leaving removes the service.
+// endpoints, and the last one leaving removes the service. Beside each federated service its
+// ServiceImport (KEP-1645), which names the service's virtual IP once the store allocated it.
 #pragma once
 
 #include <cstdint>
@@ -28,8 +29,9 @@ class FederatedSet {
   Result<void> remove_member(const NsName& service, const std::string& cluster);
   // Every service of one cluster (its link was removed).
   Result<void> remove_cluster(const std::string& cluster);
-  // Re-reads the local cluster's own members (Services labelled federated member, not mirrors,
-  // and their Endpoints) and updates the federated services they belong to.
+  // Re-reads the local cluster's own members (Services labelled federated member or with a
+  // ServiceExport, not mirrors, and their Endpoints) and updates the federated services they
+  // belong to.
   Result<void> refresh_local();
   // Re-writes every federated service (repair).
   Result<void> reapply_all();
@@ -44,6 +46,8 @@ class FederatedSet {
     std::int64_t first_seen = 0;
   };
   Result<void> write(const NsName& service, bool force);
+  std::string virtual_ip(const discovery::ObjectKey& federated) const;
+  Result<void> learn_virtual_ip(const discovery::ObjectKey& federated);
 
   LocalStore& store_;
   const std::string local_cluster_;
@@ -51,6 +55,7 @@ class FederatedSet {
   std::map<NsName, discovery::Link> links_;                  // any link naming the service
   std::map<NsName, std::map<discovery::ObjectKey, discovery::Object>> written_;
   std::set<NsName> dirty_;
+  std::map<discovery::ObjectKey, std::string> virtual_ips_;  // of federated services
   std::int64_t next_seen_ = 1;
 };
 

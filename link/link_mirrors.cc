@@ -291,7 +291,7 @@ Result<void> LinkMirrors::collect_garbage() {
   }
   if (federated_) keep.merge(federated_->keys_owned_by(owner_));
   std::vector<ObjectKey> orphans;
-  for (auto kind : {Kind::kEndpoint, Kind::kService}) {
+  for (auto kind : kWrittenKinds) {
     auto objects = store_.list(kind);
     if (!objects) return objects.error();
     for (const auto& o : *objects) {
@@ -315,7 +315,7 @@ Result<void> LinkMirrors::remove_all() {
   }
   // From the store, not from memory: objects of an earlier run go too.
   std::vector<ObjectKey> owned;
-  for (auto kind : {Kind::kEndpoint, Kind::kService}) {
+  for (auto kind : kWrittenKinds) {
     auto objects = store_.list(kind);
     if (!objects) return objects.error();
     for (const auto& o : *objects) {

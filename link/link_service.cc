@@ -145,7 +145,7 @@ void LinkService::apply_links(std::map<std::string, discovery::Link> wanted) {
 // Mirrors of Links deleted while strait-link was down: nobody else would remove them.
 void LinkService::remove_orphan_owners(const std::set<std::string>& targets) {
   std::vector<discovery::ObjectKey> orphans;
-  for (auto kind : {Kind::kEndpoint, Kind::kService}) {
+  for (auto kind : kWrittenKinds) {
     auto objects = store_.list(kind, "");
     if (!objects) return;
     for (const auto& o : *objects) {
@@ -171,7 +171,7 @@ void LinkService::collect_federated_garbage() {
   const std::string owner = topologies::owner_of(local_cluster_);
   const auto keep = federated_.keys_owned_by(owner);
   std::vector<discovery::ObjectKey> orphans;
-  for (auto kind : {Kind::kEndpoint, Kind::kService}) {
+  for (auto kind : kWrittenKinds) {
     auto objects = store_.list(kind, "");
     if (!objects) return;
     for (const auto& o : *objects) {

@@ -3,6 +3,7 @@
 // the gRPC status name ("unavailable", "not_found", ...): retryable() says which are worth a retry.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <filesystem>
 #include <memory>
@@ -14,6 +15,11 @@
 #include "strait/admin.grpc.pb.h"
 
 namespace strait::link {
+
+// The kinds strait-link writes (mirrors, federated services and their ServiceImports), in the
+// order their removal keeps the store consistent: endpoints before the services they back.
+inline constexpr std::array<discovery::Kind, 3> kWrittenKinds = {
+    discovery::Kind::kEndpoint, discovery::Kind::kServiceImport, discovery::Kind::kService};
 
 class LocalStore {
  public:

@@ -2,8 +2,10 @@
 #include "topologies/mirror.h"
 
 #include <algorithm>
+#include <map>
 #include <sstream>
 
+#include "core/discovery/json_codec.h"
 #include "topologies/labels.h"
 
 namespace strait::topologies {
@@ -11,6 +13,8 @@ using discovery::Endpoint;
 using discovery::Labels;
 using discovery::Link;
 using discovery::Service;
+using discovery::ServiceImport;
+using discovery::ServicePort;
 
 namespace {
 
@@ -56,6 +60,11 @@ ExportMode export_mode(const Labels& labels) {
 bool is_federated_member(const Labels& labels) {
   auto it = labels.find(std::string(kFederated));
   return it != labels.end() && it->second == "member";
+}
+
+Service as_service_export(Service service) {
+  service.meta.labels[std::string(kFederated)] = "member";
+  return service;
 }
 
 bool exported_to(const Service& service, const std::string& cluster) {
@@ -155,14 +164,75 @@ Mirror flat_mirror(const RemoteService& remote, const Link& link, const std::str
   return m;
 }
 
-Mirror federated(const std::vector<FederatedMember>& members, const Link* any_link,
-                 const std::string& local_cluster) {
-  Mirror m;
-  if (members.empty()) return m;
+namespace {
+
+const FederatedMember* oldest_member(const std::vector<FederatedMember>& members) {
   const FederatedMember* oldest = &members.front();
   for (const auto& mb : members) {
     if (mb.first_seen < oldest->first_seen) oldest = &mb;
   }
+  return oldest;
+}
+
+std::string port_text(const ServicePort& p) {
+  return std::to_string(p.port) + "/" + std::string(discovery::protocol_name(p.protocol));
+}
+
+}  // namespace
+
+std::vector<ServicePort> union_ports(const std::vector<FederatedMember>& members,
+                                     std::vector<std::string>* conflicts) {
+  std::vector<const FederatedMember*> by_age;
+  for (const auto& mb : members) by_age.push_back(&mb);
+  std::stable_sort(by_age.begin(), by_age.end(),
+                   [](const auto* a, const auto* b) { return a->first_seen < b->first_seen; });
+  std::vector<ServicePort> out;
+  std::map<std::string, std::pair<std::size_t, std::string>> by_name;  // -> index, cluster
+  for (const auto* mb : by_age) {
+    for (const auto& p : mb->remote.service.ports) {
+      auto it = by_name.find(p.name);
+      if (it == by_name.end()) {
+        by_name[p.name] = {out.size(), mb->cluster};
+        out.push_back(p);
+        continue;
+      }
+      const ServicePort& kept = out[it->second.first];
+      if (kept.port == p.port && kept.protocol == p.protocol) continue;
+      if (conflicts) {
+        conflicts->push_back("port " + (p.name.empty() ? std::string("(unnamed)") : p.name) + ": " +
+                             mb->cluster + " exports " + port_text(p) + ", " + it->second.second +
+                             "'s " + port_text(kept) + " is used (the oldest export wins)");
+      }
+    }
+  }
+  return out;
+}
+
+ServiceImport service_import(const std::vector<FederatedMember>& members,
+                             const std::string& local_cluster, const std::string& federated_ip) {
+  ServiceImport i;
+  if (members.empty()) return i;
+  const FederatedMember* oldest = oldest_member(members);
+  i.meta.ns = oldest->remote.service.meta.ns;
+  i.meta.name = oldest->remote.service.meta.name;
+  i.meta.cluster = local_cluster;
+  i.meta.owner = owner_of(local_cluster);
+  if (is_headless(oldest->remote.service)) {
+    i.type = "Headless";
+  } else if (!federated_ip.empty()) {
+    i.ips.push_back(federated_ip);
+  }
+  i.ports = union_ports(members, &i.conflicts);
+  for (const auto& mb : members) i.clusters.push_back(mb.cluster);
+  std::sort(i.clusters.begin(), i.clusters.end());
+  return i;
+}
+
+Mirror federated(const std::vector<FederatedMember>& members, const Link* any_link,
+                 const std::string& local_cluster) {
+  Mirror m;
+  if (members.empty()) return m;
+  const FederatedMember* oldest = oldest_member(members);
   const auto& r = oldest->remote.service;
   const std::string name = federated_name(r.meta.name);
   m.service = mirror_service(oldest->remote, any_link, name, local_cluster,
@@ -170,6 +240,8 @@ Mirror federated(const std::vector<FederatedMember>& members, const Link* any_li
   m.service.meta.labels[std::string(kClusterName)] = local_cluster;
   m.service.meta.owner = owner_of(local_cluster);
   m.service.meta.annotations.erase(std::string(kRemoteFqName));
+  m.service.ports = union_ports(members, nullptr);
+  if (is_headless(r)) m.service.cluster_ip = std::string(discovery::kHeadless);
   for (const auto& mb : members) {
     for (const auto& re : mb.remote.endpoints) {
       Endpoint e = re;

@@ -17,6 +17,10 @@ enum class ExportMode { kNone, kGateway, kFlat };
 // From the service's labels: exported "true" -> gateway, "remote-discovery" -> flat.
 ExportMode export_mode(const discovery::Labels& labels);
 bool is_federated_member(const discovery::Labels& labels);
+// A Service with a ServiceExport of its name (KEP-1645) is a federated member, as if labelled
+// so: the copy that the export API sends and that the local federated set reads carries the
+// label.
+discovery::Service as_service_export(discovery::Service service);
 // The export-to annotation: absent = every cluster; else a comma list of cluster names.
 bool exported_to(const discovery::Service& service, const std::string& cluster);
 // Whether the Link's selector (and for flat, its remote-discovery selector) admits it.
@@ -65,6 +69,19 @@ struct FederatedMember {
 };
 Mirror federated(const std::vector<FederatedMember>& members, const discovery::Link* any_link,
                  const std::string& local_cluster);
+
+// The ports of a federated service (KEP-1645 "ports as the union"): every member's, oldest
+// first; a port name that a younger member declares with another number or protocol keeps the
+// oldest's, and `conflicts` (if given) gets a sentence naming both.
+std::vector<discovery::ServicePort> union_ports(const std::vector<FederatedMember>& members,
+                                                std::vector<std::string>* conflicts);
+
+// The ServiceImport `<svc>` beside `<svc>-federated` (same namespace and owner): Headless when
+// the oldest member is, else ClusterSetIP with `federated_ip` (empty until the store allocated
+// it); the union of ports, the member clusters and the conflicts.
+discovery::ServiceImport service_import(const std::vector<FederatedMember>& members,
+                                        const std::string& local_cluster,
+                                        const std::string& federated_ip);
 
 // The labels a mirror carries: the remote ones except mirror.strait.dev/* and the Link's
 // excluded labels, plus mirrored-service and cluster-name.

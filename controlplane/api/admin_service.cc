@@ -231,8 +231,7 @@ grpc::ServerUnaryReactor* AdminService::Status(grpc::CallbackServerContext* ctx,
   resp->set_cluster(settings_.cluster);
   resp->set_trust_domain(settings_.trust_domain);
   resp->set_store_version(store_.version());
-  for (auto kind : {discovery::Kind::kService, discovery::Kind::kEndpoint, discovery::Kind::kServer,
-                    discovery::Kind::kAuthorizationPolicy, discovery::Kind::kLink}) {
+  for (auto kind : discovery::kAllKinds) {
     (*resp->mutable_objects())[std::string(discovery::kind_name(kind))] = store_.list(kind).size();
   }
   if (hooks_.status) hooks_.status(*resp);

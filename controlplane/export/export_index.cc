@@ -26,6 +26,19 @@ std::string wire_json(T object) {
 
 }  // namespace
 
+void ExportIndex::reexport_locked(const NsName& key) {
+  auto it = local_.find(key);
+  if (it == local_.end()) {
+    services_.erase(key);
+  } else if (service_exports_.contains(key)) {
+    services_[key] = topologies::as_service_export(it->second);
+  } else if (exported(it->second)) {
+    services_[key] = it->second;
+  } else {
+    services_.erase(key);
+  }
+}
+
 void ExportIndex::refresh_locked(std::uint64_t id, Subscription& sub, const NsName& key) {
   ev::ExportEvent out;
   auto svc = services_.find(key);
@@ -85,12 +98,22 @@ void ExportIndex::apply(const discovery::Event& event) {
   std::lock_guard lock(mu_);
   if (const auto* s = std::get_if<discovery::Service>(&event.object)) {
     NsName key{s->meta.ns, s->meta.name};
-    if (deleted || !exported(*s) || !s->meta.owner.empty()) {
+    if (deleted || !s->meta.owner.empty()) {
       // Mirrors (owned by a link) are never re-exported: no loops between clusters.
-      services_.erase(key);
+      local_.erase(key);
     } else {
-      services_[key] = *s;
+      local_[key] = *s;
     }
+    reexport_locked(key);
+    touched.insert(key);
+  } else if (const auto* x = std::get_if<discovery::ServiceExport>(&event.object)) {
+    NsName key{x->meta.ns, x->meta.name};
+    if (deleted) {
+      service_exports_.erase(key);
+    } else {
+      service_exports_.insert(key);
+    }
+    reexport_locked(key);
     touched.insert(key);
   } else if (const auto* e = std::get_if<discovery::Endpoint>(&event.object)) {
     NsName self{e->meta.ns, e->meta.name};

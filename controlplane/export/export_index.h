@@ -1,6 +1,7 @@
-// ExportIndex: the export API's view of the store — exported services (by label) and their
-// ready endpoints — and one subscription per linked cluster, each sent a service whole
-// whenever what it would see of it changes.
+// ExportIndex: the export API's view of the store — exported services (by label, or by a
+// ServiceExport of their name: then as federated members) and their ready endpoints — and one
+// subscription per linked cluster, each sent a service whole whenever what it would see of it
+// changes.
 #pragma once
 
 #include <atomic>
@@ -39,9 +40,13 @@ class ExportIndex {
 
   // The event to send `sub` about a service now (nullopt: nothing changed).
   void refresh_locked(std::uint64_t id, Subscription& sub, const NsName& service);
+  // Recomputes services_[key] from the local service and its ServiceExport.
+  void reexport_locked(const NsName& key);
 
   std::mutex mu_;
-  std::map<NsName, discovery::Service> services_;                           // exported ones only
+  std::map<NsName, discovery::Service> local_;     // every Service not written by a link
+  std::set<NsName> service_exports_;               // ServiceExport objects
+  std::map<NsName, discovery::Service> services_;  // exported ones only, as sent
   std::map<NsName, std::map<std::string, discovery::Endpoint>> endpoints_;  // by service
   std::map<NsName, NsName> service_of_endpoint_;
   std::map<std::uint64_t, Subscription> subs_;

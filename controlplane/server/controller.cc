@@ -111,9 +111,7 @@ class ControllerImpl final : public Controller {
   // an event twice is harmless, so the overlap between list and watch needs no care.
   Result<void> feed_indexes() {
     const std::uint64_t from = store_->version();
-    for (auto kind :
-         {discovery::Kind::kService, discovery::Kind::kEndpoint, discovery::Kind::kServer,
-          discovery::Kind::kAuthorizationPolicy, discovery::Kind::kLink}) {
+    for (auto kind : discovery::kAllKinds) {
       for (auto& o : store_->list(kind)) dispatch({discovery::Event::Type::kAdded, std::move(o)});
     }
     auto watch = store_->watch({.kinds = {}, .from_version = from},
@@ -299,9 +297,7 @@ class ControllerImpl final : public Controller {
   Result<void> start_admin() {
     auto hp = net::split_host_port(config_.admin_listen);
     if (!hp) return hp.error();
-    for (auto kind :
-         {discovery::Kind::kService, discovery::Kind::kEndpoint, discovery::Kind::kServer,
-          discovery::Kind::kAuthorizationPolicy, discovery::Kind::kLink}) {
+    for (auto kind : discovery::kAllKinds) {
       metrics_.store_objects.with_callback({std::string(discovery::kind_name(kind))}, [this, kind] {
         return static_cast<double>(store_->list(kind).size());
       });

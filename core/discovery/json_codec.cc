@@ -14,8 +14,9 @@ namespace json = boost::json;
 
 namespace {
 
-constexpr std::array<std::string_view, 5> kKindNames = {"Service", "Endpoint", "Server",
-                                                        "AuthorizationPolicy", "Link"};
+constexpr std::array<std::string_view, 7> kKindNames = {
+    "Service", "Endpoint",      "Server",       "AuthorizationPolicy",
+    "Link",    "ServiceExport", "ServiceImport"};
 
 // ---------------------------------------------------------------------------------------------
 // Decoding: the first error wins; later calls are no-ops, so decoders read straight through.
@@ -234,8 +235,7 @@ void selector(Fields& parent, std::string_view key, Labels& out) {
   s.finish();
 }
 
-void decode_spec(Fields& f, Service& s) {
-  f.str("clusterIP", s.cluster_ip);
+void service_ports(Fields& f, std::vector<ServicePort>& out) {
   if (const json::array* ports = f.array("ports")) {
     for (std::size_t i = 0; i < ports->size(); ++i) {
       Fields p(f.decoder(), &(*ports)[i], f.at("ports") + "[" + std::to_string(i) + "]");
@@ -245,10 +245,48 @@ void decode_spec(Fields& f, Service& s) {
       p.port("targetPort", port.target_port, /*zero_is_unset=*/false);
       p.protocol("protocol", port.protocol);
       p.finish();
-      s.ports.push_back(std::move(port));
+      out.push_back(std::move(port));
     }
   }
+}
+
+void decode_spec(Fields& f, Service& s) {
+  f.str("clusterIP", s.cluster_ip);
+  service_ports(f, s.ports);
   f.strings("serviceAccounts", s.service_accounts);
+}
+
+void decode_spec(Fields& f, ServiceImport& i) {
+  f.str("type", i.type);
+  service_ports(f, i.ports);
+  f.strings("ips", i.ips);
+}
+
+// status: only a ServiceImport has one: {clusters: [{cluster}], conditions: [{type:
+// ServiceExportConflict, status: "True", reason, message}]}.
+template <typename T>
+void decode_status(Fields&, T&) {}
+
+void decode_status(Fields& f, ServiceImport& i) {
+  if (const json::array* clusters = f.array("clusters")) {
+    for (std::size_t n = 0; n < clusters->size(); ++n) {
+      Fields c(f.decoder(), &(*clusters)[n], f.at("clusters") + "[" + std::to_string(n) + "]");
+      c.required("cluster");
+      c.str("cluster", i.clusters.emplace_back());
+      c.finish();
+    }
+  }
+  if (const json::array* conditions = f.array("conditions")) {
+    for (std::size_t n = 0; n < conditions->size(); ++n) {
+      Fields c(f.decoder(), &(*conditions)[n], f.at("conditions") + "[" + std::to_string(n) + "]");
+      std::string type, status, reason;
+      c.str("type", type);
+      c.str("status", status);
+      c.str("reason", reason);
+      c.str("message", i.conflicts.emplace_back());
+      c.finish();
+    }
+  }
 }
 
 void decode_spec(Fields& f, Endpoint& e) {
@@ -309,6 +347,8 @@ void decode_spec(Fields& f, Link& l) {
   f.str("linkToken", l.link_token);
 }
 
+void decode_spec(Fields&, ServiceExport&) {}  // no spec: any field in it is unknown
+
 Object empty_object(Kind kind) {
   switch (kind) {
     case Kind::kService:
@@ -321,6 +361,10 @@ Object empty_object(Kind kind) {
       return AuthorizationPolicy{};
     case Kind::kLink:
       return Link{};
+    case Kind::kServiceExport:
+      return ServiceExport{};
+    case Kind::kServiceImport:
+      return ServiceImport{};
   }
   return Service{};
 }
@@ -344,20 +388,51 @@ json::object selector_json(const Labels& labels) {
   return o;
 }
 
-json::object spec_json(const Service& s) {
-  json::object o;
-  o["clusterIP"] = s.cluster_ip;
-  json::array ports;
-  for (const auto& p : s.ports) {
+json::array ports_json(const std::vector<ServicePort>& ports) {
+  json::array out;
+  for (const auto& p : ports) {
     json::object j;
     j["name"] = p.name;
     j["port"] = p.port;
     j["targetPort"] = p.target_port;
     j["protocol"] = protocol_name(p.protocol);
-    ports.emplace_back(std::move(j));
+    out.emplace_back(std::move(j));
   }
-  o["ports"] = std::move(ports);
+  return out;
+}
+
+json::object spec_json(const Service& s) {
+  json::object o;
+  o["clusterIP"] = s.cluster_ip;
+  o["ports"] = ports_json(s.ports);
   if (!s.service_accounts.empty()) o["serviceAccounts"] = strings_json(s.service_accounts);
+  return o;
+}
+json::object spec_json(const ServiceImport& i) {
+  json::object o;
+  o["type"] = i.type;
+  o["ports"] = ports_json(i.ports);
+  o["ips"] = strings_json(i.ips);
+  return o;
+}
+
+template <typename T>
+std::optional<json::object> status_json(const T&) {
+  return std::nullopt;
+}
+std::optional<json::object> status_json(const ServiceImport& i) {
+  json::array clusters;
+  for (const auto& c : i.clusters) clusters.emplace_back(json::object{{"cluster", c}});
+  json::array conditions;
+  for (const auto& m : i.conflicts) {
+    conditions.emplace_back(json::object{{"type", "ServiceExportConflict"},
+                                         {"status", "True"},
+                                         {"reason", "PortConflict"},
+                                         {"message", m}});
+  }
+  json::object o;
+  o["clusters"] = std::move(clusters);
+  if (!conditions.empty()) o["conditions"] = std::move(conditions);
   return o;
 }
 json::object spec_json(const Endpoint& e) {
@@ -388,6 +463,7 @@ json::object spec_json(const AuthorizationPolicy& a) {
   o["unauthenticated"] = a.unauthenticated;
   return o;
 }
+json::object spec_json(const ServiceExport&) { return {}; }
 json::object spec_json(const Link& l) {
   json::object o;
   o["targetClusterName"] = l.target_cluster;
@@ -424,7 +500,15 @@ std::optional<Kind> kind_from_name(std::string_view name) {
 }
 
 std::string_view api_version_of(Kind kind) {
-  return kind == Kind::kLink ? "multicluster.strait.dev/v1alpha1" : "strait.dev/v1alpha1";
+  switch (kind) {
+    case Kind::kLink:
+      return "multicluster.strait.dev/v1alpha1";
+    case Kind::kServiceExport:
+    case Kind::kServiceImport:
+      return "multicluster.x-k8s.io/v1alpha1";  // the Kubernetes MCS API's own group
+    default:
+      return "strait.dev/v1alpha1";
+  }
 }
 
 std::string_view protocol_name(ProtocolHint protocol) {
@@ -510,6 +594,9 @@ json::value object_to_json(const Object& object, JsonDialect dialect) {
   out["kind"] = kind_name(kind);
   out["metadata"] = std::move(meta);
   out["spec"] = std::visit([](const auto& v) { return spec_json(v); }, object);
+  if (auto status = std::visit([](const auto& v) { return status_json(v); }, object)) {
+    out["status"] = std::move(*status);
+  }
   return out;
 }
 
@@ -527,9 +614,10 @@ Result<Object> object_from_json(const json::value& value, JsonDialect dialect) {
   }
   std::optional<Kind> kind = kind_from_name(kind_v->get_string());
   if (!kind) {
-    return make_error("unknown_kind",
-                      "unknown kind \"" + std::string(kind_v->get_string()) +
-                          "\" (known: Service, Endpoint, Server, AuthorizationPolicy, Link)");
+    std::string known;
+    for (const auto& k : kKindNames) known += (known.empty() ? "" : ", ") + std::string(k);
+    return make_error("unknown_kind", "unknown kind \"" + std::string(kind_v->get_string()) +
+                                          "\" (known: " + known + ")");
   }
 
   Decoder d;
@@ -564,6 +652,9 @@ Result<Object> object_from_json(const json::value& value, JsonDialect dialect) {
   Fields spec = top.sub("spec");
   std::visit([&](auto& v) { decode_spec(spec, v); }, object);
   spec.finish();
+  Fields status = top.sub("status");
+  std::visit([&](auto& v) { decode_status(status, v); }, object);
+  status.finish();
   top.finish();
   if (d.error) return *d.error;
   return object;

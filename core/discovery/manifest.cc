@@ -216,28 +216,50 @@ struct Check {
   }
 };
 
+// At least one port; names unique DNS labels, required when there are several.
+void check_ports(Check& c, const std::vector<ServicePort>& ports, const std::string& what) {
+  if (ports.empty()) c.fail("spec.ports", "must list at least one port");
+  std::set<std::string> names;
+  for (std::size_t i = 0; i < ports.size(); ++i) {
+    std::string p = "spec.ports[" + std::to_string(i) + "]";
+    const ServicePort& port = ports[i];
+    c.port(p + ".port", port.port);
+    if (ports.size() > 1 && port.name.empty())
+      c.fail(p + ".name", "required when " + what + " has several ports");
+    if (!port.name.empty()) {
+      c.dns_label(p + ".name", port.name);
+      if (!names.insert(port.name).second)
+        c.fail(p + ".name", "duplicate port name \"" + port.name + "\"");
+    }
+  }
+}
+
 void check_spec(Check& c, const Service& s) {
   if (!s.cluster_ip.empty() && !is_headless(s) && !is_ip_address(s.cluster_ip)) {
     c.fail("spec.clusterIP",
            "must be an IP address, None (headless) or omitted to allocate one, got \"" +
                s.cluster_ip + "\"");
   }
-  if (s.ports.empty()) c.fail("spec.ports", "must list at least one port");
+  check_ports(c, s.ports, "a Service");
   for (std::size_t i = 0; i < s.service_accounts.size(); ++i) {
     c.dns_label("spec.serviceAccounts[" + std::to_string(i) + "]", s.service_accounts[i]);
   }
-  std::set<std::string> names;
-  for (std::size_t i = 0; i < s.ports.size(); ++i) {
-    std::string p = "spec.ports[" + std::to_string(i) + "]";
-    const ServicePort& port = s.ports[i];
-    c.port(p + ".port", port.port);
-    if (s.ports.size() > 1 && port.name.empty())
-      c.fail(p + ".name", "required when a Service has several ports");
-    if (!port.name.empty()) {
-      c.dns_label(p + ".name", port.name);
-      if (!names.insert(port.name).second)
-        c.fail(p + ".name", "duplicate port name \"" + port.name + "\"");
+}
+
+void check_spec(Check& c, const ServiceImport& i) {
+  if (i.type != "ClusterSetIP" && i.type != "Headless") {
+    c.fail("spec.type", "must be ClusterSetIP or Headless, got \"" + i.type + "\"");
+  }
+  check_ports(c, i.ports, "a ServiceImport");
+  for (std::size_t n = 0; n < i.ips.size(); ++n) {
+    if (!is_ip_address(i.ips[n])) {
+      c.fail("spec.ips[" + std::to_string(n) + "]",
+             "must be an IP address, got \"" + i.ips[n] + "\"");
     }
+  }
+  if (i.type == "Headless" && !i.ips.empty()) c.fail("spec.ips", "must be empty for Headless");
+  for (std::size_t n = 0; n < i.clusters.size(); ++n) {
+    c.dns_label("status.clusters[" + std::to_string(n) + "].cluster", i.clusters[n]);
   }
 }
 
@@ -270,6 +292,9 @@ void check_spec(Check& c, const AuthorizationPolicy& a) {
            "must list identities or networks (or set spec.unauthenticated: true)");
   }
 }
+
+// Its name is the exported Service's (a DNS label, checked with every name); no spec.
+void check_spec(Check&, const ServiceExport&) {}
 
 void check_spec(Check& c, const Link& l) {
   c.dns_label("spec.targetClusterName", l.target_cluster);

@@ -3,6 +3,7 @@
 // share. Plain values; the store versions them.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -14,7 +15,18 @@
 
 namespace strait::discovery {
 
-enum class Kind { kService, kEndpoint, kServer, kAuthorizationPolicy, kLink };
+enum class Kind {
+  kService,
+  kEndpoint,
+  kServer,
+  kAuthorizationPolicy,
+  kLink,
+  kServiceExport,
+  kServiceImport
+};
+inline constexpr std::array<Kind, 7> kAllKinds = {
+    Kind::kService, Kind::kEndpoint,      Kind::kServer,       Kind::kAuthorizationPolicy,
+    Kind::kLink,    Kind::kServiceExport, Kind::kServiceImport};
 
 // What the proxy may assume about the bytes on a port (brief, section 6).
 enum class ProtocolHint { kUnknown, kOpaque, kHttp1, kHttp2 };
@@ -139,7 +151,36 @@ struct Link {
   bool operator==(const Link&) const = default;
 };
 
-using Object = std::variant<Service, Endpoint, Server, AuthorizationPolicy, Link>;
+// The Kubernetes multi-cluster services API (KEP-1645, multicluster.x-k8s.io/v1alpha1): exports
+// the Service of the same namespace and name to the clusterset, as the federated-member label
+// does: every linked cluster that federates (Link federatedServiceSelector) gets it in its
+// `<svc>-federated` service, whose name in the zone clusterset.local is
+// `<svc>.<ns>.svc.clusterset.local`. No spec.
+struct ServiceExport {
+  Meta meta;
+
+  bool operator==(const ServiceExport&) const = default;
+};
+
+// What the clusterset offers under an exported name (KEP-1645), written by strait-link beside
+// `<svc>-federated`: ClusterSetIP with that service's virtual IP, or Headless; the ports are the
+// union of every exporting cluster's (a name two clusters declare differently keeps the oldest
+// export's port, and the import records the conflict); clusters are the exporting ones. Not
+// meant for `apply` by hand: the link owns it and rewrites it.
+struct ServiceImport {
+  Meta meta;
+  std::string type = "ClusterSetIP";  // or "Headless"
+  std::vector<ServicePort> ports;
+  std::vector<std::string> ips;
+  // status
+  std::vector<std::string> clusters;
+  std::vector<std::string> conflicts;  // one readable sentence each; empty: no conflict
+
+  bool operator==(const ServiceImport&) const = default;
+};
+
+using Object = std::variant<Service, Endpoint, Server, AuthorizationPolicy, Link, ServiceExport,
+                            ServiceImport>;
 
 inline const Meta& meta_of(const Object& o) {
   return std::visit([](const auto& v) -> const Meta& { return v.meta; }, o);

@@ -167,7 +167,7 @@ TEST(MulticlusterCheck, GatewayProbes) {
 }
 
 TEST(MulticlusterCheck, MirrorsWithoutReadyEndpointsAreNamed) {
-  LinkView v{make_link(root_pem()), {}, std::nullopt};
+  LinkView v{make_link(root_pem()), {}, std::nullopt, {}};
   EXPECT_EQ(check_mirrors(v).outcome, Outcome::kOk);
   v.mirrors = {{"shop", "web-east", 1, 1}, {"shop", "empty-east", 1, 0}, {"shop", "db-east", 0, 0}};
   auto r = check_mirrors(v);
@@ -178,8 +178,27 @@ TEST(MulticlusterCheck, MirrorsWithoutReadyEndpointsAreNamed) {
   EXPECT_EQ(r.detail.find("web-east"), std::string::npos);
 }
 
+TEST(MulticlusterCheck, ServiceImportConflictsAreNamed) {
+  LinkView v{make_link(root_pem()), {}, std::nullopt, {}};
+  EXPECT_EQ(check_service_imports(v).detail, "no imports from this cluster");
+  discovery::ServiceImport clean, clash;
+  clean.meta.ns = clash.meta.ns = "shop";
+  clean.meta.name = "web";
+  clash.meta.name = "db";
+  clash.conflicts = {"port sql: east exports 5433/opaque, west's 5432/opaque is used"};
+  v.imports = {clean};
+  EXPECT_EQ(check_service_imports(v).outcome, Outcome::kOk);
+  EXPECT_EQ(check_service_imports(v).detail, "1 import, no conflicts");
+  v.imports.push_back(clash);
+  auto r = check_service_imports(v);
+  EXPECT_EQ(r.outcome, Outcome::kFail);
+  EXPECT_EQ(r.detail,
+            "1 conflicts in 2 imports: shop/db: port sql: east exports 5433/opaque, "
+            "west's 5432/opaque is used");
+}
+
 TEST(MulticlusterCheck, WithoutStatusOrGatewayTheDependentChecksAreSkipped) {
-  LinkView v{make_link(root_pem()), {}, std::nullopt};
+  LinkView v{make_link(root_pem()), {}, std::nullopt, {}};
   MulticlusterView all;
   all.link_admin = "127.0.0.1:9999";
   all.link_service_error = make_error("link_service_unreachable", "strait-link at x: refused");
@@ -197,7 +216,7 @@ TEST(MulticlusterCheck, WithoutStatusOrGatewayTheDependentChecksAreSkipped) {
   }
   EXPECT_EQ(names, (std::vector<std::string>{"link-valid", "link-service", "credentials",
                                              "trust-bundle", "export-stream", "gateway-reachable",
-                                             "gateway-probes", "mirrors"}));
+                                             "gateway-probes", "mirrors", "service-imports"}));
   EXPECT_EQ(by_name["link-service"], Outcome::kFail);
   EXPECT_EQ(by_name["credentials"], Outcome::kSkip);
   EXPECT_EQ(by_name["export-stream"], Outcome::kSkip);

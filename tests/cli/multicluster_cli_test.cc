@@ -317,7 +317,7 @@ class MulticlusterCliTest : public ::testing::Test {
 
   const std::set<std::string> kAllChecks = {"link-valid",     "link-service",  "credentials",
                                             "trust-bundle",   "export-stream", "gateway-reachable",
-                                            "gateway-probes", "mirrors"};
+                                            "gateway-probes", "mirrors",       "service-imports"};
 
   TempDir dir_;
   std::uint16_t gateway_port_ = 0, probe_port_ = 0;
@@ -361,7 +361,7 @@ TEST_F(MulticlusterCliTest, HealthyLinkPassesEveryCheckAndGatewaysShowsItAlive) 
     EXPECT_TRUE(lines[i][2] == "ok" || lines[i][2].rfind("ok: ", 0) == 0) << text.output;
   }
   EXPECT_EQ(seen, kAllChecks);
-  EXPECT_NE(text.output.find("8 checks: 8 ok, 0 failed, 0 skipped"), std::string::npos)
+  EXPECT_NE(text.output.find("9 checks: 9 ok, 0 failed, 0 skipped"), std::string::npos)
       << text.output;
 
   auto c = check_json();

@@ -32,7 +32,14 @@ class FakeStore final : public LocalStore {
   Result<void> apply(const std::vector<discovery::Object>& objects) override {
     if (auto e = take_failure()) return *e;
     for (const auto& o : objects) {
-      objects_[discovery::key_of(o)] = o;
+      auto& stored = objects_[discovery::key_of(o)];
+      std::string kept_ip;  // a re-applied Service keeps its address, as in the real store
+      if (auto* old = std::get_if<discovery::Service>(&stored)) kept_ip = old->cluster_ip;
+      stored = o;
+      auto* s = std::get_if<discovery::Service>(&stored);
+      if (allocate_virtual_ips && s && s->cluster_ip.empty()) {
+        s->cluster_ip = !kept_ip.empty() ? kept_ip : "10.96.0." + std::to_string(++allocated_);
+      }
       ++applies;
     }
     return {};
@@ -51,6 +58,9 @@ class FakeStore final : public LocalStore {
     }
     return out;
   }
+
+  // Services applied without a virtual IP get one, as from the real store's allocator.
+  bool allocate_virtual_ips = false;
 
   // The next `n` calls fail with `error`.
   void fail_next(int n, Error error) {
@@ -103,6 +113,7 @@ class FakeStore final : public LocalStore {
   }
   std::map<discovery::ObjectKey, discovery::Object> objects_;
   std::deque<Error> failures_;
+  int allocated_ = 0;
 };
 
 }  // namespace strait::link::testing

@@ -267,6 +267,36 @@ TEST_F(LinkMirrorsTest, FederatedUnionIncludesLocalMembersAndMembersLeaveAlone) 
   EXPECT_NE(store.service("shop", "api"), nullptr);
 }
 
+TEST_F(LinkMirrorsTest, AServiceExportMakesTheLocalServiceAMemberWithoutTheLabel) {
+  auto local = remote("db", {{"app", "db"}}, {"10.2.0.7"}, "west");
+  store.put(local.service);
+  store.put(local.endpoints[0]);
+  ASSERT_TRUE(mirrors.on(ServiceExported{remote("db", kFederated, {"10.1.0.7"})}));
+  ASSERT_TRUE(federated.refresh_local());
+  auto addrs = [&] {
+    std::set<std::string> out;
+    for (const auto& [n, e] : store.endpoints_of("shop", "db-federated")) {
+      out.insert(e.address + "@" + e.meta.cluster);
+    }
+    return out;
+  };
+  // Without a ServiceExport, west's db is not a member: only east's endpoint.
+  EXPECT_EQ(addrs(), (std::set<std::string>{"10.1.0.7@east"}));
+  discovery::ServiceExport x;
+  x.meta.ns = "shop";
+  x.meta.name = "db";
+  store.put(x);
+  ASSERT_TRUE(federated.refresh_local());
+  EXPECT_EQ(addrs(), (std::set<std::string>{"10.1.0.7@east", "10.2.0.7@west"}));
+  // The export's label never reaches the federated service (mirror.strait.dev/* are dropped).
+  EXPECT_FALSE(
+      store.service("shop", "db-federated")->meta.labels.contains("mirror.strait.dev/federated"));
+  // Its ServiceExport deleted, west leaves the union.
+  ASSERT_TRUE(store.remove(discovery::key_of(discovery::Object(x))));
+  ASSERT_TRUE(federated.refresh_local());
+  EXPECT_EQ(addrs(), (std::set<std::string>{"10.1.0.7@east"}));
+}
+
 TEST(FederatedSetTest, OldestMemberGivesMetadataAndLeavingRemovesOnlyItsEndpoints) {
   FakeStore store;
   FederatedSet set(store, "west");
@@ -286,6 +316,44 @@ TEST(FederatedSetTest, OldestMemberGivesMetadataAndLeavingRemovesOnlyItsEndpoint
   EXPECT_EQ(set.keys_owned_by("link:east").size(), 0u);
   EXPECT_EQ(set.keys_owned_by("link:north").size(), 1u);
   ASSERT_TRUE(set.remove_cluster("north"));
+  EXPECT_EQ(store.size(), 0u);
+}
+
+// KEP-1645: beside api-federated its ServiceImport "api", with the virtual IP the store gave
+// the federated service, the member clusters and the union of ports; it goes with the last
+// member.
+TEST(FederatedSetTest, TheServiceImportNamesTheFederatedVirtualIpAndGoesWithIt) {
+  FakeStore store;
+  store.allocate_virtual_ips = true;
+  FederatedSet set(store, "west");
+  auto link = east_link();
+  auto east = remote("api", {{"mirror.strait.dev/federated", "member"}}, {"10.1.0.1"});
+  auto north = remote("api", {{"mirror.strait.dev/federated", "member"}}, {"10.3.0.1"}, "north");
+  north.service.ports.push_back({"admin", 9000, 9000, discovery::ProtocolHint::kHttp1});
+  ASSERT_TRUE(set.set_member({"shop", "api"}, "east", east, link));
+  const auto* fed = store.service("shop", "api-federated");
+  ASSERT_NE(fed, nullptr);
+  ASSERT_FALSE(fed->cluster_ip.empty());
+  auto import_of = [&]() -> const discovery::ServiceImport* {
+    auto* o = store.find(discovery::Kind::kServiceImport, "shop", "api");
+    return o ? &std::get<discovery::ServiceImport>(*o) : nullptr;
+  };
+  ASSERT_NE(import_of(), nullptr);
+  EXPECT_EQ(import_of()->type, "ClusterSetIP");
+  EXPECT_EQ(import_of()->ips, (std::vector<std::string>{fed->cluster_ip}));
+  EXPECT_EQ(import_of()->clusters, (std::vector<std::string>{"east"}));
+  EXPECT_EQ(import_of()->meta.owner, "link:west");
+  ASSERT_TRUE(set.set_member({"shop", "api"}, "north", north, link));
+  EXPECT_EQ(import_of()->clusters, (std::vector<std::string>{"east", "north"}));
+  EXPECT_EQ(import_of()->ports.size(), east.service.ports.size() + 1);
+  EXPECT_EQ(store.service("shop", "api-federated")->ports, import_of()->ports);
+  EXPECT_EQ(import_of()->ips, (std::vector<std::string>{fed->cluster_ip}));  // unchanged
+  EXPECT_TRUE(import_of()->conflicts.empty());
+  EXPECT_TRUE(
+      set.keys_owned_by("link:west").contains({discovery::Kind::kServiceImport, "shop", "api"}));
+  ASSERT_TRUE(set.remove_cluster("east"));
+  ASSERT_TRUE(set.remove_cluster("north"));
+  EXPECT_EQ(import_of(), nullptr);
   EXPECT_EQ(store.size(), 0u);
 }
 

@@ -160,5 +160,51 @@ TEST(Federated, UnionOfMembersWithMetadataFromTheOldest) {
   EXPECT_EQ(after.endpoints[0].meta.cluster, "west");
 }
 
+// KEP-1645: the import's ports are the union; a port name declared differently keeps the oldest
+// export's, and the conflict names both clusters.
+TEST(ServiceImport, PortsAreTheUnionAndTheOldestExportWinsAConflict) {
+  auto east_svc = service("db", {});
+  east_svc.ports = {{"sql", 5432, 5432, discovery::ProtocolHint::kOpaque}};
+  auto west_svc = service("db", {});
+  west_svc.meta.cluster = "west";
+  west_svc.ports = {{"sql", 5433, 5433, discovery::ProtocolHint::kOpaque},
+                    {"metrics", 9187, 9187, discovery::ProtocolHint::kHttp1}};
+  std::vector<FederatedMember> members = {{"west", {west_svc, {}}, 7}, {"east", {east_svc, {}}, 2}};
+  auto i = service_import(members, "north", "10.96.0.40");
+  EXPECT_EQ(i.meta.ns, "shop");
+  EXPECT_EQ(i.meta.name, "db");
+  EXPECT_EQ(i.meta.owner, "link:north");
+  EXPECT_EQ(i.type, "ClusterSetIP");
+  EXPECT_EQ(i.ips, (std::vector<std::string>{"10.96.0.40"}));
+  EXPECT_EQ(i.clusters, (std::vector<std::string>{"east", "west"}));
+  ASSERT_EQ(i.ports.size(), 2u);
+  EXPECT_EQ(i.ports[0].name, "sql");
+  EXPECT_EQ(i.ports[0].port, 5432);  // east's: exported first
+  EXPECT_EQ(i.ports[1].name, "metrics");
+  ASSERT_EQ(i.conflicts.size(), 1u);
+  EXPECT_EQ(i.conflicts[0],
+            "port sql: west exports 5433/opaque, east's 5432/opaque is used (the oldest export "
+            "wins)");
+  // The federated service serves the same union.
+  auto m = federated(members, nullptr, "north");
+  EXPECT_EQ(m.service.ports, i.ports);
+
+  // The same port everywhere: no conflict.
+  west_svc.ports[0] = east_svc.ports[0];
+  members[0].remote.service = west_svc;
+  EXPECT_TRUE(service_import(members, "north", "").conflicts.empty());
+  EXPECT_TRUE(service_import(members, "north", "").ips.empty());  // not allocated yet
+}
+
+TEST(ServiceImport, HeadlessWhenTheOldestMemberIsHeadless) {
+  auto east_svc = service("db", {});
+  east_svc.cluster_ip = std::string(discovery::kHeadless);
+  std::vector<FederatedMember> members = {{"east", {east_svc, {pod("198.18.1.10")}}, 1}};
+  auto i = service_import(members, "west", "10.96.0.9");
+  EXPECT_EQ(i.type, "Headless");
+  EXPECT_TRUE(i.ips.empty());
+  EXPECT_TRUE(discovery::is_headless(federated(members, nullptr, "west").service));
+}
+
 }  // namespace
 }  // namespace strait::topologies

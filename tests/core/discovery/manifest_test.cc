@@ -216,7 +216,7 @@ spec:
   EXPECT_EQ(
       error_of("apiVersion: strait.dev/v1alpha1\nkind: Foo\nmetadata: {name: x}\n"),
       "unknown_kind | document 1 (Foo default/x): unknown kind \"Foo\" (known: Service, Endpoint, "
-      "Server, AuthorizationPolicy, Link)");
+      "Server, AuthorizationPolicy, Link, ServiceExport, ServiceImport)");
 
   EXPECT_EQ(
       error_of("apiVersion: strait.dev/v1alpha1\nkind: Server\nmetadata: {name: s}\n"
@@ -309,6 +309,75 @@ spec:
   auto scalar = parse("just text\n");
   ASSERT_FALSE(scalar.ok());
   EXPECT_EQ(scalar.error().code, "invalid_manifest");
+}
+
+TEST(Manifest, ServiceExportHasTheMulticlusterServicesShape) {
+  auto r = parse(
+      "apiVersion: multicluster.x-k8s.io/v1alpha1\nkind: ServiceExport\n"
+      "metadata: {name: api, namespace: shop}\n");
+  ASSERT_TRUE(r.ok()) << r.error().to_string();
+  ASSERT_EQ(r->size(), 1u);
+  const auto& x = std::get<ServiceExport>((*r)[0]);
+  EXPECT_EQ(x.meta.name, "api");
+  EXPECT_EQ(x.meta.ns, "shop");
+  EXPECT_EQ(x.meta.cluster, "west");
+  std::string yaml = to_manifest_yaml(*r);
+  EXPECT_NE(yaml.find("apiVersion: multicluster.x-k8s.io/v1alpha1"), std::string::npos) << yaml;
+  auto again = parse(yaml);
+  ASSERT_TRUE(again.ok()) << again.error().to_string() << "\n" << yaml;
+  EXPECT_TRUE((*again)[0] == (*r)[0]);
+
+  EXPECT_EQ(error_of("apiVersion: strait.dev/v1alpha1\nkind: ServiceExport\nmetadata: {name: a}\n"),
+            "invalid_field | document 1 (ServiceExport default/a): apiVersion: must be "
+            "multicluster.x-k8s.io/v1alpha1 for ServiceExport, got \"strait.dev/v1alpha1\"");
+  EXPECT_EQ(error_of("apiVersion: multicluster.x-k8s.io/v1alpha1\nkind: ServiceExport\n"
+                     "metadata: {name: a}\nspec: {ports: []}\n"),
+            "invalid_field | document 1 (ServiceExport default/a): spec.ports: unknown field");
+  EXPECT_EQ(error_of("apiVersion: multicluster.x-k8s.io/v1alpha1\nkind: ServiceExport\n"
+                     "metadata: {name: Api_1}\n")
+                .substr(0, 60),
+            std::string("invalid_field | document 1 (ServiceExport default/Api_1): metadata.name")
+                .substr(0, 60));
+}
+
+TEST(Manifest, ServiceImportHasTheMulticlusterServicesShapeWithItsStatus) {
+  auto r = parse(
+      "apiVersion: multicluster.x-k8s.io/v1alpha1\nkind: ServiceImport\n"
+      "metadata: {name: db, namespace: shop}\n"
+      "spec: {type: ClusterSetIP, ips: [10.96.0.7], ports: [{name: sql, port: 5432}]}\n"
+      "status:\n  clusters: [{cluster: east}, {cluster: north}]\n"
+      "  conditions: [{type: ServiceExportConflict, status: 'True', reason: PortConflict,"
+      " message: 'port sql: north exports 5433/unknown'}]\n");
+  ASSERT_TRUE(r.ok()) << r.error().to_string();
+  const auto& i = std::get<ServiceImport>((*r)[0]);
+  EXPECT_EQ(i.type, "ClusterSetIP");
+  EXPECT_EQ(i.ips, (std::vector<std::string>{"10.96.0.7"}));
+  ASSERT_EQ(i.ports.size(), 1u);
+  EXPECT_EQ(i.ports[0].port, 5432);
+  EXPECT_EQ(i.clusters, (std::vector<std::string>{"east", "north"}));
+  EXPECT_EQ(i.conflicts, (std::vector<std::string>{"port sql: north exports 5433/unknown"}));
+  std::string yaml = to_manifest_yaml(*r);
+  EXPECT_NE(yaml.find("ServiceExportConflict"), std::string::npos) << yaml;
+  auto again = parse(yaml);
+  ASSERT_TRUE(again.ok()) << again.error().to_string() << "\n" << yaml;
+  EXPECT_TRUE((*again)[0] == (*r)[0]) << yaml;
+
+  const std::string head =
+      "apiVersion: multicluster.x-k8s.io/v1alpha1\nkind: ServiceImport\nmetadata: {name: db}\n";
+  EXPECT_EQ(error_of(head + "spec: {type: LoadBalancer, ports: [{port: 1}]}\n"),
+            "invalid_field | document 1 (ServiceImport default/db): spec.type: must be "
+            "ClusterSetIP or Headless, got \"LoadBalancer\"");
+  EXPECT_EQ(error_of(head + "spec: {type: Headless, ips: [10.0.0.1], ports: [{port: 1}]}\n"),
+            "invalid_field | document 1 (ServiceImport default/db): spec.ips: must be empty for "
+            "Headless");
+  EXPECT_EQ(error_of(head + "spec: {ports: [{port: 1}]}\nstatus: {clusters: [{name: x}]}\n"),
+            "invalid_field | document 1 (ServiceImport default/db): status.clusters[0].cluster: "
+            "required");
+  // Other kinds have no status.
+  EXPECT_EQ(error_of("apiVersion: multicluster.x-k8s.io/v1alpha1\nkind: ServiceExport\n"
+                     "metadata: {name: a}\nstatus: {conditions: []}\n"),
+            "invalid_field | document 1 (ServiceExport default/a): status.conditions: unknown "
+            "field");
 }
 
 TEST(Manifest, YamlAndJsonOutputParseBack) {
