@@ -76,10 +76,7 @@ std::string labels_text(const discovery::Labels& l) {
 
 std::string ports_text(const std::vector<discovery::ServicePort>& ports) {
   std::vector<std::string> parts;
-  for (const auto& p : ports) {
-    parts.push_back(std::to_string(p.port) + "/" +
-                    std::string(discovery::protocol_name(p.protocol)));
-  }
+  for (const auto& p : ports) parts.push_back(discovery::port_text(p));
   return join(parts);
 }
 

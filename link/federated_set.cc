@@ -117,27 +117,20 @@ std::set<ObjectKey> FederatedSet::keys_owned_by(const std::string& owner) const 
   return out;
 }
 
-// The virtual IP the store allocated to a federated service written earlier ("" while none).
-std::string FederatedSet::virtual_ip(const ObjectKey& federated) const {
-  auto it = virtual_ips_.find(federated);
-  return it == virtual_ips_.end() ? std::string() : it->second;
-}
-
-Result<void> FederatedSet::learn_virtual_ip(const ObjectKey& federated) {
+// The virtual IP the store gave a federated service ("" while it has none).
+Result<std::string> FederatedSet::read_virtual_ip(const ObjectKey& federated) {
   auto services = store_.list(discovery::Kind::kService, federated.ns);
   if (!services) return services.error();
   for (const auto& o : *services) {
     const auto& s = std::get<discovery::Service>(o);
-    if (s.meta.name == federated.name && !s.cluster_ip.empty() && !discovery::is_headless(s)) {
-      virtual_ips_[federated] = s.cluster_ip;
-    }
+    if (s.meta.name == federated.name && !discovery::is_headless(s)) return s.cluster_ip;
   }
-  return {};
+  return std::string();
 }
 
 Result<void> FederatedSet::write(const NsName& service, bool force) {
   std::map<ObjectKey, Object> desired;
-  ObjectKey import_key;  // of the federated service, when there is one
+  ObjectKey federated_key, import_key;  // when there is a federated service
   bool needs_ip = false;
   auto mit = members_.find(service);
   // Only linked members make a federated service here: the local cluster alone needs none.
@@ -153,12 +146,15 @@ Result<void> FederatedSet::write(const NsName& service, bool force) {
     auto lit = links_.find(service);
     auto mirror = topologies::federated(members, lit == links_.end() ? nullptr : &lit->second,
                                         local_cluster_);
-    desired.emplace(discovery::key_of(mirror.service), mirror.service);
+    federated_key = discovery::key_of(mirror.service);
+    desired.emplace(federated_key, mirror.service);
     for (auto& e : mirror.endpoints) desired.emplace(discovery::key_of(e), std::move(e));
-    import_key = discovery::key_of(mirror.service);
-    auto import = topologies::service_import(members, local_cluster_, virtual_ip(import_key));
+    auto vip = virtual_ips_.find(service);
+    auto import = topologies::service_import(
+        members, local_cluster_, vip == virtual_ips_.end() ? std::string() : vip->second);
     needs_ip = import.type == "ClusterSetIP" && import.ips.empty();
-    desired.emplace(discovery::key_of(import), std::move(import));
+    import_key = discovery::key_of(import);
+    desired.emplace(import_key, std::move(import));
   }
   auto& written = written_[service];
   std::vector<Object> to_apply;
@@ -172,8 +168,15 @@ Result<void> FederatedSet::write(const NsName& service, bool force) {
   if (needs_ip) {
     // The import names the clusterset IP: the federated service's, allocated by the store
     // when it was first written just now.
-    if (auto r = learn_virtual_ip(import_key); !r) return r;
-    if (!virtual_ip(import_key).empty()) return write(service, force);
+    auto vip = read_virtual_ip(federated_key);
+    if (!vip) return vip.error();
+    if (!vip->empty()) {
+      virtual_ips_[service] = *vip;
+      auto& import = std::get<discovery::ServiceImport>(desired.at(import_key));
+      import.ips = {*vip};
+      if (auto r = store_.apply({import}); !r) return r;
+      written[import_key] = import;
+    }
   }
   // Endpoints before the service, so nothing points at a missing service.
   std::vector<ObjectKey> to_delete;
@@ -192,10 +195,7 @@ Result<void> FederatedSet::write(const NsName& service, bool force) {
     members_.erase(mit);
     links_.erase(service);
   }
-  if (!any_remote) {
-    virtual_ips_.erase(ObjectKey{discovery::Kind::kService, service.first,
-                                 topologies::federated_name(service.second)});
-  }
+  if (!any_remote) virtual_ips_.erase(service);
   return {};
 }
 

@@ -46,8 +46,7 @@ class FederatedSet {
     std::int64_t first_seen = 0;
   };
   Result<void> write(const NsName& service, bool force);
-  std::string virtual_ip(const discovery::ObjectKey& federated) const;
-  Result<void> learn_virtual_ip(const discovery::ObjectKey& federated);
+  Result<std::string> read_virtual_ip(const discovery::ObjectKey& federated);
 
   LocalStore& store_;
   const std::string local_cluster_;
@@ -55,7 +54,7 @@ class FederatedSet {
   std::map<NsName, discovery::Link> links_;                  // any link naming the service
   std::map<NsName, std::map<discovery::ObjectKey, discovery::Object>> written_;
   std::set<NsName> dirty_;
-  std::map<discovery::ObjectKey, std::string> virtual_ips_;  // of federated services
+  std::map<NsName, std::string> virtual_ips_;  // of the federated services, once allocated
   std::int64_t next_seen_ = 1;
 };
 

@@ -174,10 +174,6 @@ const FederatedMember* oldest_member(const std::vector<FederatedMember>& members
   return oldest;
 }
 
-std::string port_text(const ServicePort& p) {
-  return std::to_string(p.port) + "/" + std::string(discovery::protocol_name(p.protocol));
-}
-
 }  // namespace
 
 std::vector<ServicePort> union_ports(const std::vector<FederatedMember>& members,
@@ -200,8 +196,9 @@ std::vector<ServicePort> union_ports(const std::vector<FederatedMember>& members
       if (kept.port == p.port && kept.protocol == p.protocol) continue;
       if (conflicts) {
         conflicts->push_back("port " + (p.name.empty() ? std::string("(unnamed)") : p.name) + ": " +
-                             mb->cluster + " exports " + port_text(p) + ", " + it->second.second +
-                             "'s " + port_text(kept) + " is used (the oldest export wins)");
+                             mb->cluster + " exports " + discovery::port_text(p) + ", " +
+                             it->second.second + "'s " + discovery::port_text(kept) +
+                             " is used (the oldest export wins)");
       }
     }
   }

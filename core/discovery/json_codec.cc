@@ -279,6 +279,7 @@ void decode_status(Fields& f, ServiceImport& i) {
   if (const json::array* conditions = f.array("conditions")) {
     for (std::size_t n = 0; n < conditions->size(); ++n) {
       Fields c(f.decoder(), &(*conditions)[n], f.at("conditions") + "[" + std::to_string(n) + "]");
+      // Read (so that finish() accepts them) but not kept: every condition is a conflict.
       std::string type, status, reason;
       c.str("type", type);
       c.str("status", status);
@@ -509,6 +510,10 @@ std::string_view api_version_of(Kind kind) {
     default:
       return "strait.dev/v1alpha1";
   }
+}
+
+std::string port_text(const ServicePort& port) {
+  return std::to_string(port.port) + "/" + std::string(protocol_name(port.protocol));
 }
 
 std::string_view protocol_name(ProtocolHint protocol) {

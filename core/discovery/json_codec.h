@@ -23,14 +23,18 @@ namespace strait::discovery {
 // (default "default"), cluster (optional), labels, annotations; no version or owner.
 enum class JsonDialect { kStore, kManifest };
 
-// "Service" | "Endpoint" | "Server" | "AuthorizationPolicy" | "Link".
+// "Service" | "Endpoint" | "Server" | "AuthorizationPolicy" | "Link" | "ServiceExport" |
+// "ServiceImport".
 std::string_view kind_name(Kind kind);
 std::optional<Kind> kind_from_name(std::string_view name);
-// "strait.dev/v1alpha1", or "multicluster.strait.dev/v1alpha1" for Link.
+// "strait.dev/v1alpha1"; "multicluster.strait.dev/v1alpha1" for Link;
+// "multicluster.x-k8s.io/v1alpha1" for ServiceExport and ServiceImport.
 std::string_view api_version_of(Kind kind);
 // "opaque" | "http1" | "http2" | "unknown".
 std::string_view protocol_name(ProtocolHint protocol);
 std::optional<ProtocolHint> protocol_from_name(std::string_view name);
+// A service port as tables and messages show it: "80/http1".
+std::string port_text(const ServicePort& port);
 // Go-style durations: "3s", "1500ms", "1m30s", "1h". Formatting picks the shortest exact unit.
 std::string format_duration(std::chrono::milliseconds d);
 std::optional<std::chrono::milliseconds> parse_duration(std::string_view text);
