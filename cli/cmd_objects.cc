@@ -9,6 +9,7 @@
 #include "cli/commands.h"
 #include "cli/store.h"
 #include "cli/table.h"
+#include "core/discovery/endpoint_ports.h"
 #include "core/discovery/json_codec.h"
 #include "core/discovery/manifest.h"
 
@@ -95,7 +96,8 @@ void print_table(Kind kind, const std::vector<discovery::Object>& objects) {
       Table t({"NAMESPACE", "NAME", "SERVICE", "ADDRESS", "IDENTITY", "READY", "CLUSTER"});
       for (const auto& o : objects) {
         const auto& e = std::get<discovery::Endpoint>(o);
-        t.add({e.meta.ns, e.meta.name, e.service, e.address + ":" + std::to_string(e.port),
+        t.add({e.meta.ns, e.meta.name, e.service,
+               e.address + ":" + discovery::endpoint_ports_text(e),
                e.identity.empty() ? "-" : e.identity, e.ready ? "true" : "false", e.meta.cluster});
       }
       t.print(std::cout);

@@ -134,7 +134,7 @@ Mirror gateway_mirror(const RemoteService& remote, const Link& link, const Gatew
                      {"target_service_namespace", r.meta.ns}};
     e.service = name;
     e.address = address;
-    e.port = gateway.port;
+    e.port = gateway.port;  // the gateway serves every port of the service (ports stay empty)
     e.identity = gateway.identity;
     e.ready = gateway.alive && !remote.endpoints.empty();
     // Without a port, the destination service appends the port the client asked for.

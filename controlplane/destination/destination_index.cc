@@ -6,6 +6,8 @@
 #include <optional>
 #include <vector>
 
+#include "core/discovery/endpoint_ports.h"
+
 namespace strait::controlplane {
 namespace dst = destination::v1;
 using discovery::Endpoint;
@@ -18,12 +20,12 @@ std::string addr_key(const dst::TcpAddress& a) {
          std::to_string(a.port());
 }
 
-// The workload port behind a service port; none when the service does not declare it.
-std::optional<std::uint16_t> target_port_of(const Service& svc, std::uint16_t port) {
+// The service port a connection's port names; none when the service does not declare it.
+const discovery::ServicePort* service_port_of(const Service& svc, std::uint16_t port) {
   for (const auto& p : svc.ports) {
-    if (p.port == port) return p.target_port != 0 ? p.target_port : p.port;
+    if (p.port == port) return &p;
   }
-  return std::nullopt;
+  return nullptr;
 }
 
 // Not by serialization: protobuf maps (metric labels) serialize in no fixed order.
@@ -35,10 +37,10 @@ bool same_addr(const dst::WeightedAddr& a, const dst::WeightedAddr& b) {
 
 DestinationIndex::DestinationIndex(Settings settings) : settings_(std::move(settings)) {}
 
-dst::WeightedAddr DestinationIndex::to_addr(const Endpoint& e) const {
+dst::WeightedAddr DestinationIndex::to_addr(const Endpoint& e, std::uint16_t port) const {
   dst::WeightedAddr a;
   a.mutable_addr()->set_ip(e.address);
-  a.mutable_addr()->set_port(e.port);
+  a.mutable_addr()->set_port(port);
   a.set_weight(e.weight);
   for (const auto& [k, v] : e.meta.labels) (*a.mutable_metric_labels())[k] = v;
   (*a.mutable_metric_labels())["endpoint"] = e.meta.name;
@@ -68,9 +70,9 @@ DestinationIndex::Resolution DestinationIndex::resolve_locked(const Target& targ
       // alone does not say which one (the connection goes to the gateway as it is, unmeshed).
       for (const auto& [svc, eps] : endpoints_) {
         for (const auto& [name, e] : eps) {
-          if (e.address == target.ip && e.port == target.port && e.ready &&
-              e.authority_override.empty()) {
-            auto a = to_addr(e);
+          if (e.address == target.ip && e.ready && e.authority_override.empty() &&
+              discovery::endpoint_port_for(e, nullptr, target.port)) {
+            auto a = to_addr(e, target.port);
             r.addrs.emplace(addr_key(a.addr()), std::move(a));
             r.labels = {
                 {"namespace", e.meta.ns}, {"service", e.service}, {"cluster", e.meta.cluster}};
@@ -92,20 +94,24 @@ DestinationIndex::Resolution DestinationIndex::resolve_locked(const Target& targ
         {"namespace", key.first}, {"service", key.second}, {"cluster", svc->second.meta.cluster}};
   }
   std::uint16_t want = target.port;
+  const discovery::ServicePort* service_port = nullptr;
   if (r.service) {
-    auto port = target_port_of(*r.service, target.port);
-    if (!port) {
+    service_port = service_port_of(*r.service, target.port);
+    if (!service_port) {
       r.undeclared_port = true;
       return r;
     }
-    want = *port;
+    want = service_port->target_port != 0 ? service_port->target_port : service_port->port;
   }
   auto eps = endpoints_.find(key);
   if (eps == endpoints_.end()) return r;
   for (const auto& [name, e] : eps->second) {
+    if (!e.ready) continue;
     // Gateway mirrors' endpoints serve every port of the service through the gateway.
-    if (!e.ready || (e.port != want && e.authority_override.empty())) continue;
-    auto a = to_addr(e);
+    std::optional<std::uint16_t> port = e.port;
+    if (e.authority_override.empty()) port = discovery::endpoint_port_for(e, service_port, want);
+    if (!port) continue;
+    auto a = to_addr(e, *port);
     if (!e.authority_override.empty() && e.authority_override.find(':') == std::string::npos) {
       a.set_authority_override(e.authority_override + ":" + std::to_string(target.port));
     }

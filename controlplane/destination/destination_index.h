@@ -67,7 +67,7 @@ class DestinationIndex {
   };
 
   Resolution resolve_locked(const Target& target) const;
-  destination::v1::WeightedAddr to_addr(const discovery::Endpoint& e) const;
+  destination::v1::WeightedAddr to_addr(const discovery::Endpoint& e, std::uint16_t port) const;
   // Sends what changed since the last update; drops the subscription if its sink refuses.
   void refresh_locked(std::uint64_t id, Subscription& sub);
   void refresh_all_locked();

@@ -8,6 +8,8 @@
 #include <mutex>
 #include <set>
 
+#include "core/discovery/endpoint_ports.h"
+
 namespace strait::controlplane::dns {
 namespace {
 
@@ -329,10 +331,16 @@ Answer ZoneIndex::answer_srv(const ServiceEntry& e, std::string_view port_label,
   a.status = Answer::Status::kOk;
   if (type == RrType::kSrv || type == RrType::kAny) {
     if (is_headless(e.service)) {
-      auto ready = ready_addresses(e.endpoints);
+      // The ready endpoints that serve this port, each with the workload port it serves.
+      const std::uint16_t want = port->target_port != 0 ? port->target_port : port->port;
+      std::vector<std::pair<const Endpoint*, std::uint16_t>> ready;
+      for (const auto* ep : ready_addresses(e.endpoints)) {
+        if (auto served = discovery::endpoint_port_for(*ep, port, want))
+          ready.emplace_back(ep, *served);
+      }
       const auto weight = static_cast<std::uint16_t>(
           std::max<std::size_t>(1, 100 / std::max<std::size_t>(1, ready.size())));
-      for (const auto* ep : ready) {
+      for (const auto& [ep, served] : ready) {
         const std::string target = dashed(ep->address) + "." + base;
         a.answers.push_back(Record{.name = owner,
                                    .type = RrType::kSrv,
@@ -340,7 +348,7 @@ Answer ZoneIndex::answer_srv(const ServiceEntry& e, std::string_view port_label,
                                    .data = target,
                                    .srv_priority = 0,
                                    .srv_weight = weight,
-                                   .srv_port = ep->port ? ep->port : port->port});
+                                   .srv_port = served});
         a.additional.push_back(address_record(target, ep->address, settings_.ttl));
       }
     } else if (is_address(e.service.cluster_ip)) {

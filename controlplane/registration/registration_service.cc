@@ -98,9 +98,13 @@ class RegistrationService::Lease final
   }
 
   bool register_workload(const rv::Workload& w) {
-    if (w.service().empty() || w.port() == 0 || w.port() > 65535) {
+    auto valid = [](std::uint32_t p) { return p != 0 && p <= 65535; };
+    const bool one = w.ports().empty() && valid(w.port());
+    const bool several = w.port() == 0 && !w.ports().empty() && w.ports().size() <= 64 &&
+                         std::all_of(w.ports().begin(), w.ports().end(), valid);
+    if (w.service().empty() || (!one && !several)) {
       refuse("invalid_workload", grpc::StatusCode::INVALID_ARGUMENT,
-             "workload needs a service and a port 1..65535");
+             "workload needs a service and a port 1..65535 (or up to 64 ports)");
       return false;
     }
     discovery::Endpoint e;
@@ -108,9 +112,15 @@ class RegistrationService::Lease final
     e.meta.ns = std::string(*identity_->ns());
     e.service = w.service();
     e.port = static_cast<std::uint16_t>(w.port());
+    for (auto p : w.ports()) {
+      if (std::none_of(e.ports.begin(), e.ports.end(),
+                       [&](const discovery::EndpointPort& x) { return x.port == p; })) {
+        e.ports.push_back({"", static_cast<std::uint16_t>(p)});
+      }
+    }
     if (!admitted_by_service(e.meta.ns, e.service)) return false;
     if (!address_allowed(w.address(), e.address)) return false;
-    e.meta.name = endpoint_name(e.service, e.address, e.port);
+    e.meta.name = endpoint_name(e.service, e.address, one ? e.port : e.ports.front().port);
     e.meta.labels.insert(w.labels().begin(), w.labels().end());
     e.meta.owner = owner_tag_;
     e.identity = identity_->to_string();

@@ -300,6 +300,16 @@ void decode_spec(Fields& f, Endpoint& e) {
   f.u32("weight", e.weight);
   f.protocol("protocol", e.protocol);
   f.str("authorityOverride", e.authority_override);
+  if (const json::array* ports = f.array("ports")) {
+    for (std::size_t i = 0; i < ports->size(); ++i) {
+      Fields p(f.decoder(), &(*ports)[i], f.at("ports") + "[" + std::to_string(i) + "]");
+      EndpointPort port;
+      p.str("name", port.name);
+      p.port("port", port.port, /*zero_is_unset=*/true);
+      p.finish();
+      e.ports.push_back(std::move(port));
+    }
+  }
 }
 
 void decode_spec(Fields& f, Server& s) {
@@ -447,6 +457,12 @@ json::object spec_json(const Endpoint& e) {
   o["weight"] = e.weight;
   o["protocol"] = protocol_name(e.protocol);
   o["authorityOverride"] = e.authority_override;
+  if (!e.ports.empty()) {
+    json::array ports;
+    for (const auto& p : e.ports)
+      ports.emplace_back(json::object{{"name", p.name}, {"port", p.port}});
+    o["ports"] = std::move(ports);
+  }
   return o;
 }
 json::object spec_json(const Server& s) {

@@ -266,7 +266,22 @@ void check_spec(Check& c, const ServiceImport& i) {
 void check_spec(Check& c, const Endpoint& e) {
   c.dns_label("spec.service", e.service);
   c.host_or_ip("spec.address", e.address);
-  c.port("spec.port", e.port);
+  // One port, a list of them (as an EndpointSlice), or neither: every port of its service.
+  if (e.port != 0 && !e.ports.empty())
+    c.fail("spec.ports", "give spec.port or spec.ports, not both");
+  std::set<std::string> names;
+  std::set<std::uint16_t> numbers;
+  for (std::size_t i = 0; i < e.ports.size(); ++i) {
+    const std::string p = "spec.ports[" + std::to_string(i) + "]";
+    c.port(p + ".port", e.ports[i].port);
+    if (e.ports[i].port != 0 && !numbers.insert(e.ports[i].port).second)
+      c.fail(p + ".port", "duplicate port " + std::to_string(e.ports[i].port));
+    if (!e.ports[i].name.empty()) {
+      c.dns_label(p + ".name", e.ports[i].name);
+      if (!names.insert(e.ports[i].name).second)
+        c.fail(p + ".name", "duplicate port name \"" + e.ports[i].name + "\"");
+    }
+  }
   if (!e.identity.empty()) c.spiffe("spec.identity", e.identity, false);
 }
 

@@ -80,6 +80,17 @@ struct Service {
 
 inline bool is_headless(const Service& s) { return s.cluster_ip == kHeadless; }
 
+// A port an endpoint lists, as an EndpointSlice does: a service port reaches it by name (when
+// both are named) or by its target port number.
+struct EndpointPort {
+  std::string name;
+  std::uint16_t port = 0;
+
+  bool operator==(const EndpointPort&) const = default;
+};
+
+// Which ports an endpoint serves (endpoint_port_for in core/discovery/endpoint_ports.h): `port`
+// alone; or the list `ports`; or, with neither, every port its service declares.
 struct Endpoint {
   Meta meta;               // meta.labels become the endpoint's metric labels
   std::string service;     // name of the Service (same namespace) this endpoint backs
@@ -90,7 +101,8 @@ struct Endpoint {
   bool ready = true;
   std::uint32_t weight = 10000;
   ProtocolHint protocol = ProtocolHint::kUnknown;
-  std::string authority_override;  // gateway topology: the remote service's authority
+  std::string authority_override;   // gateway topology: the remote service's authority
+  std::vector<EndpointPort> ports;  // several ports (then `port` is 0)
 
   bool operator==(const Endpoint&) const = default;
 };

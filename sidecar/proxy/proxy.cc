@@ -75,6 +75,7 @@ class ProxyImpl final : public Proxy {
     registration::v1::Workload w;
     w.set_service(*c.register_service);
     w.set_port(c.register_port);
+    for (auto port : c.register_ports) w.add_ports(port);
     w.set_name(c.register_name);
     w.set_address(c.register_address);
     w.set_zone(c.zone);

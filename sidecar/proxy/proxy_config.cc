@@ -3,6 +3,7 @@
 
 #include <boost/asio/ip/address.hpp>
 #include <charconv>
+#include <tuple>
 
 #include "core/net/address.h"
 #include "sidecar/proxy/detect.h"
@@ -57,7 +58,7 @@ Result<void> check_listen(const std::string& key, const std::string& value) {
 
 Result<ProxyConfig> ProxyConfig::from(const config::Config& c) {
   ProxyConfig p;
-  std::vector<std::string> ports, opaque;
+  std::vector<std::string> ports, opaque, register_ports;
   std::string register_service;
   std::int64_t register_port = 0, max_conn = 0, max_header = 0, queue = 0;
   for (auto r :
@@ -80,6 +81,7 @@ Result<ProxyConfig> ProxyConfig::from(const config::Config& c) {
         read(c.get_string("workload.zone", ""), p.zone),
         read(c.get_string("register.service", ""), register_service),
         read(c.get_int("register.port", 0), register_port),
+        read(c.get_string_list("register.ports", {}), register_ports),
         read(c.get_string("register.name", ""), p.register_name),
         read(c.get_string("register.address", ""), p.register_address),
         read(c.get_duration("timeouts.outboundConnect", p.outbound_connect_timeout),
@@ -111,13 +113,17 @@ Result<ProxyConfig> ProxyConfig::from(const config::Config& c) {
     }
     p.opaque_ports.insert(*port);
   }
-  for (const auto& s : ports) {
-    int v = 0;
-    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-    if (ec != std::errc() || end != s.data() + s.size() || v <= 0 || v > 65535) {
-      return make_error("invalid_field", "workload.ports: \"" + s + "\" is not a port");
+  for (const auto& [key, texts, out] :
+       {std::tuple{"workload.ports", &ports, &p.inbound_ports},
+        std::tuple{"register.ports", &register_ports, &p.register_ports}}) {
+    for (const auto& s : *texts) {
+      int v = 0;
+      auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+      if (ec != std::errc() || end != s.data() + s.size() || v <= 0 || v > 65535) {
+        return make_error("invalid_field", std::string(key) + ": \"" + s + "\" is not a port");
+      }
+      out->push_back(static_cast<std::uint16_t>(v));
     }
-    p.inbound_ports.push_back(static_cast<std::uint16_t>(v));
   }
   auto labels = c.subtree("workload.labels");
   if (labels.IsMap()) {
@@ -131,7 +137,10 @@ Result<ProxyConfig> ProxyConfig::from(const config::Config& c) {
     return make_error("invalid_field", "workload.labels: expected a map of strings");
   }
   if (!register_service.empty()) {
-    if (register_port <= 0 || register_port > 65535) {
+    if (!p.register_ports.empty() && register_port != 0) {
+      return make_error("invalid_field", "register: give port or ports, not both");
+    }
+    if (p.register_ports.empty() && (register_port <= 0 || register_port > 65535)) {
       return make_error("invalid_field",
                         "register.port: must be 1..65535 when register.service is set");
     }

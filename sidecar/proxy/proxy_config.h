@@ -46,6 +46,7 @@ struct ProxyConfig {
   // Registration (optional): register this workload's endpoint.
   std::optional<std::string> register_service;  // register.service
   std::uint16_t register_port = 0;              // register.port
+  std::vector<std::uint16_t> register_ports;    // register.ports (several; then port is 0)
   std::string register_name;                    // register.name
   std::string register_address;                 // register.address ("": the stream's source)
   std::string zone;                             // workload.zone

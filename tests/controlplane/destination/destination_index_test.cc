@@ -291,6 +291,33 @@ TEST_F(DestinationIndexTest, ServicePortMapsToTargetPort) {
   EXPECT_TRUE(admin.updates.empty());
 }
 
+// An endpoint lists its ports (as an EndpointSlice: by name, else by target port number), or
+// lists none and serves every port its service declares.
+TEST_F(DestinationIndexTest, AnEndpointServesTheServicePortsItListsOrEveryPort) {
+  index_.apply(
+      added(service("shop", "db", "",
+                    {{"client", 6379, 0, {}}, {"bus", 16379, 0, {}}, {"metrics", 80, 9121, {}}})));
+  Endpoint listed = endpoint("shop", "db-listed", "db", "10.1.0.1", 0);
+  listed.ports = {{"", 6379}, {"metrics", 9999}};  // metrics by name (not 9121), 6379 by number
+  index_.apply(added(listed));
+  index_.apply(added(endpoint("shop", "db-every", "db", "10.1.0.2", 0)));  // every port
+
+  Recorder client, bus, metrics;
+  subscribe(client, "db.shop.svc.cluster.local:6379");
+  subscribe(bus, "db.shop.svc.cluster.local:16379");
+  subscribe(metrics, "db.shop.svc.cluster.local:80");
+  EXPECT_EQ(client.keys(), (std::vector<std::string>{"10.1.0.1:6379", "10.1.0.2:6379"}));
+  EXPECT_EQ(bus.keys(), std::vector<std::string>{"10.1.0.2:16379"});  // db-listed lacks it
+  EXPECT_EQ(metrics.keys(), (std::vector<std::string>{"10.1.0.1:9999", "10.1.0.2:9121"}));
+
+  // Dialed directly by a pod address: the ports it lists.
+  Recorder direct, other;
+  subscribe(direct, "10.1.0.1:6379");
+  subscribe(other, "10.1.0.1:16379");
+  EXPECT_EQ(direct.keys(), std::vector<std::string>{"10.1.0.1:6379"});
+  EXPECT_TRUE(other.keys().empty());
+}
+
 TEST_F(DestinationIndexTest, LookupByClusterIp) {
   index_.apply(added(service("shop", "web", "198.19.0.7", {{"http", 80, 8080, {}}})));
   index_.apply(added(endpoint("shop", "web-1", "web", "10.1.0.1", 8080)));

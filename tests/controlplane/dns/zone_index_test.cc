@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+
 namespace strait::controlplane::dns {
 namespace {
 
@@ -125,6 +127,29 @@ TEST_F(ZoneIndexTest, HeadlessServicesAnswerWithTheirReadyEndpoints) {
   remove(endpoint("shop", "db", "db-1", ""));
   put(endpoint("shop", "db", "db-2", "198.18.1.12", /*ready=*/false));
   EXPECT_EQ(zones.lookup("db.shop.svc.cluster.local", RrType::kA).status, Status::kNxDomain);
+}
+
+// A headless service's SRV lists the endpoints that serve that port, each with its own port.
+TEST_F(ZoneIndexTest, HeadlessSrvNamesTheEndpointsServingThePort) {
+  put(service("shop", "db", std::string(kHeadless), {{"client", 6379, 0}, {"bus", 16379, 0}}));
+  auto both = endpoint("shop", "db", "db-1", "198.18.1.11");
+  both.port = 0;
+  both.ports = {{"client", 7000}, {"bus", 16379}};  // client by name, on 7000
+  put(both);
+  put(endpoint("shop", "db", "db-2", "198.18.1.12"));  // port 8080: neither
+  auto every = endpoint("shop", "db", "db-3", "198.18.1.13");
+  every.port = 0;  // no port: every port of the service
+  put(every);
+  auto client = zones.lookup("_client._tcp.db.shop.svc.cluster.local", RrType::kSrv);
+  ASSERT_EQ(client.answers.size(), 2u);
+  std::map<std::string, std::uint16_t> ports;
+  for (const auto& r : client.answers) ports[r.data] = r.srv_port;
+  EXPECT_EQ(ports, (std::map<std::string, std::uint16_t>{
+                       {"198-18-1-11.db.shop.svc.cluster.local.", 7000},
+                       {"198-18-1-13.db.shop.svc.cluster.local.", 6379}}));
+  auto bus = zones.lookup("_bus._tcp.db.shop.svc.cluster.local", RrType::kSrv);
+  ASSERT_EQ(bus.answers.size(), 2u);
+  for (const auto& r : bus.answers) EXPECT_EQ(r.srv_port, 16379);
 }
 
 TEST_F(ZoneIndexTest, SrvPerNamedPortAndPtrForVirtualIps) {

@@ -141,6 +141,35 @@ TEST_F(RegistrationIntegration, EndpointLivesAsLongAsTheLeaseStream) {
       [&] { return metric_value(c_->get("/metrics").body, "registration_leases") == 0.0; }, 5s));
 }
 
+// A workload serving several ports registers one endpoint that lists them (port 0); the
+// service's port reaches it on the listed target port. A port and a list at once is refused.
+TEST_F(RegistrationIntegration, OneEndpointListsEveryPortTheWorkloadServes) {
+  start({kWebMayNameAddresses});
+  if (HasFatalFailure()) return;
+  DestinationWatch w(admin_channel_, "web.shop.svc.cluster.local:80");
+  auto several = workload("web", 0, "10.1.1.2", "web-1");
+  several.add_ports(9090);
+  several.add_ports(8080);
+  auto a = register_once(workload_channel_, several);
+  ASSERT_TRUE(a->registered) << a->status.error_message();
+  EXPECT_EQ(a->endpoint, "web-10-1-1-2-9090");
+  ASSERT_TRUE(w.wait_for_addrs({"10.1.1.2:8080"}, 10s)) << w.history();
+  auto eps = c_->list(discovery::Kind::kEndpoint, "shop");
+  ASSERT_TRUE(eps);
+  ASSERT_EQ(eps->size(), 1u);
+  const auto& e = std::get<discovery::Endpoint>(eps->front());
+  EXPECT_EQ(e.port, 0);
+  EXPECT_EQ(e.ports, (std::vector<discovery::EndpointPort>{{"", 9090}, {"", 8080}}));
+
+  auto both = workload("web", 8080, "10.1.1.3", "web-2");
+  both.add_ports(9090);
+  auto refused = register_once(workload_channel_, both);
+  EXPECT_EQ(reason_of(*refused), "invalid_workload");
+  auto zero = workload("web", 0, "10.1.1.3", "web-2");
+  zero.add_ports(0);
+  EXPECT_EQ(reason_of(*register_once(workload_channel_, zero)), "invalid_workload");
+}
+
 TEST_F(RegistrationIntegration, EndpointGoesWhenHeartbeatsStopButTheStreamStaysOpen) {
   start({"--registration.lease=2s", kWebMayNameAddresses});
   if (HasFatalFailure()) return;

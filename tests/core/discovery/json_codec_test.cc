@@ -37,7 +37,8 @@ std::vector<Object> every_kind() {
               false,
               123,
               ProtocolHint::kOpaque,
-              "web.shop.svc.east.local:80"};
+              "web.shop.svc.east.local:80",
+              {{"client", 6379}, {"", 16379}}};
   Server srv{meta("web-http"), {{"app", "web"}}, 8080, ProtocolHint::kHttp2};
   AuthorizationPolicy pol{meta("web-allow"),
                           "web-http",

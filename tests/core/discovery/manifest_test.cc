@@ -311,6 +311,40 @@ spec:
   EXPECT_EQ(scalar.error().code, "invalid_manifest");
 }
 
+// An Endpoint names one port, lists several as an EndpointSlice does, or names none (every port
+// of its service); never both, and a list without duplicates.
+TEST(Manifest, EndpointPortsAreOneAListOrEvery) {
+  const std::string head =
+      "apiVersion: strait.dev/v1alpha1\nkind: Endpoint\nmetadata: {name: db-1, namespace: shop}\n"
+      "spec: {service: db, address: 10.1.0.1";
+  auto r = parse(head + ", ports: [{name: client, port: 6379}, {port: 16379}]}\n");
+  ASSERT_TRUE(r.ok()) << r.error().to_string();
+  const auto& e = std::get<Endpoint>((*r)[0]);
+  EXPECT_EQ(e.port, 0);
+  EXPECT_EQ(e.ports, (std::vector<EndpointPort>{{"client", 6379}, {"", 16379}}));
+  auto again = parse(to_manifest_yaml(*r));
+  ASSERT_TRUE(again.ok()) << again.error().to_string();
+  EXPECT_TRUE((*again)[0] == (*r)[0]);
+  EXPECT_EQ(error_of(head + "}\n"), "(parsed)");  // every port of its service
+
+  EXPECT_EQ(error_of(head + ", port: 6379, ports: [{port: 16379}]}\n"),
+            "invalid_field | document 1 (Endpoint shop/db-1): spec.ports: give spec.port or "
+            "spec.ports, not both");
+  EXPECT_EQ(
+      error_of(head + ", ports: [{port: 1}, {port: 1}]}\n"),
+      "invalid_field | document 1 (Endpoint shop/db-1): spec.ports[1].port: duplicate port 1");
+  EXPECT_EQ(error_of(head + ", ports: [{name: a, port: 1}, {name: a, port: 2}]}\n"),
+            "invalid_field | document 1 (Endpoint shop/db-1): spec.ports[1].name: duplicate port "
+            "name \"a\"");
+  EXPECT_EQ(
+      error_of(head + ", ports: [{name: a}]}\n"),
+      "invalid_field | document 1 (Endpoint shop/db-1): spec.ports[0].port: must be 1..65535, "
+      "got 0");
+  EXPECT_EQ(
+      error_of(head + ", ports: [{port: 1, targetPort: 2}]}\n"),
+      "invalid_field | document 1 (Endpoint shop/db-1): spec.ports[0].targetPort: unknown field");
+}
+
 TEST(Manifest, ServiceExportHasTheMulticlusterServicesShape) {
   auto r = parse(
       "apiVersion: multicluster.x-k8s.io/v1alpha1\nkind: ServiceExport\n"

@@ -193,6 +193,18 @@ TEST(ProxyConfig, RegisterPortRequiredWithService) {
   EXPECT_NE(e.find("register.port"), std::string::npos) << e;
 }
 
+TEST(ProxyConfig, RegisterSeveralPorts) {
+  auto r = parse(std::string(kMinimal) + "register:\n  service: db\n  ports: [6379, 16379]\n");
+  ASSERT_TRUE(r.ok()) << r.error().to_string();
+  EXPECT_EQ(r->register_port, 0);
+  EXPECT_EQ(r->register_ports, (std::vector<std::uint16_t>{6379, 16379}));
+  std::string e = error_of(std::string(kMinimal) +
+                           "register:\n  service: db\n  port: 6379\n  ports: [16379]\n");
+  EXPECT_NE(e.find("not both"), std::string::npos) << e;
+  e = error_of(std::string(kMinimal) + "register:\n  service: db\n  ports: [6379, x]\n");
+  EXPECT_NE(e.find("register.ports: \"x\" is not a port"), std::string::npos) << e;
+}
+
 TEST(ProxyConfig, Limits) {
   for (const char* v : {"5", "15", "65536", "-1"}) {
     std::string e = error_of(std::string(kMinimal) + "limits:\n  maxHeaderBytes: " + v + "\n");
