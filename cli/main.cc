@@ -29,6 +29,9 @@ constexpr const char* kUsage = R"(straitctl: the Strait command line
                    [--trust shared|separate] [--loopback]
   straitctl dev status | down
   straitctl dev exec CLUSTER/POD -- COMMAND [ARGS...]
+  straitctl dev run CLUSTER/POD [--namespace NS] [--service NAME --port N[,N...]]
+                    [--export gateway|flat|federated] -- COMMAND [ARGS...]
+  straitctl dev rm CLUSTER/POD
   straitctl dev logs CLUSTER/COMPONENT    (controller, gateway, link, or a pod)
   straitctl dev stop|start CLUSTER/{controller,gateway,link}
   (dev: --work-dir DIR, default $STRAIT_DEV_DIR or /run/strait-dev; --id RUN, default dev)
@@ -83,6 +86,7 @@ int main(int argc, char** argv) {
                            "topology",
                            "trust",
                            "work-dir",
+                           "export",
                            "id"},
                           {"help", "loopback"},
                           {{"n", "namespace"}, {"f", "filename"}, {"o", "output"}, {"h", "help"}});

@@ -12,6 +12,7 @@ class Table {
   explicit Table(std::vector<std::string> header) { rows_.push_back(std::move(header)); }
   void add(std::vector<std::string> row) { rows_.push_back(std::move(row)); }
   void print(std::ostream& out) const;
+  std::size_t size() const { return rows_.size() - 1; }  // rows below the header
 
  private:
   std::vector<std::vector<std::string>> rows_;

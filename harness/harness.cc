@@ -3,6 +3,7 @@
 #include "harness/harness.h"
 
 #include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -11,6 +12,7 @@
 #include <iomanip>
 #include <random>
 #include <sstream>
+#include <thread>
 
 #include "harness/netns.h"
 
@@ -106,6 +108,84 @@ Result<std::unique_ptr<Harness>> Harness::create(HarnessOptions options) {
   }
   if (!r) return r.error();  // the destructor removes what was made
   return h;
+}
+
+Result<std::unique_ptr<Harness>> Harness::reopen(const std::string& state_root,
+                                                 const std::string& id) {
+  auto run = load_state(state_root, id);
+  if (!run) return run.error();
+  auto topology = parse_topology(run->topology);
+  if (!topology) return topology.error();
+  HarnessOptions options;
+  options.id = id;
+  options.state_root = state_root;
+  options.topology = *topology;
+  std::unique_ptr<Harness> h(new Harness(std::move(options), id));
+  std::lock_guard lock(h->mu_);
+  h->detached_ = true;
+  h->state_ = std::move(*run);
+  h->next_wan_pod_ = h->free_wan_slot_locked();
+  for (const auto& c : h->state_.clusters) h->next_host_[c.name] = h->free_host_locked(c);
+  for (const auto& dir : h->state_.resolv_dirs) {
+    std::error_code ec;
+    const std::string ns = fs::path(dir).filename().string();
+    if (fs::exists(dir + "/resolv.conf", ec)) h->resolv_files_[ns] = dir + "/resolv.conf";
+  }
+  return h;
+}
+
+int Harness::free_host_locked(const ClusterInfo& c) const {
+  const std::string prefix = "198.18." + std::to_string(c.index) + ".";
+  for (int host = kFirstHost;; ++host) {
+    const std::string ip = prefix + std::to_string(host);
+    if (std::none_of(state_.pods.begin(), state_.pods.end(),
+                     [&](const PodInfo& p) { return p.ip == ip; })) {
+      return host;
+    }
+  }
+}
+
+int Harness::free_wan_slot_locked() const {
+  for (int k = 0;; ++k) {
+    const std::string ip = std::string(kWanSegment) + "." + std::to_string(kFirstWanPod + k);
+    if (std::none_of(state_.pods.begin(), state_.pods.end(),
+                     [&](const PodInfo& p) { return p.wan_ip == ip; })) {
+      return k;
+    }
+  }
+}
+
+Result<void> Harness::remove_pod(const std::string& ref) {
+  std::lock_guard lock(mu_);
+  if (torn_down_) return make_error("torn_down", "the run was torn down");
+  auto it = std::find_if(state_.pods.begin(), state_.pods.end(),
+                         [&](const PodInfo& p) { return p.ref() == ref; });
+  if (it == state_.pods.end()) return make_error("no_pod", "no pod " + ref + " in run " + id_);
+  const PodInfo pod = *it;
+  // Politely first: a proxy withdraws its registration when asked to stop.
+  auto pids = netns_pids(pod.ns);
+  for (pid_t pid : pids) ::kill(pid, SIGTERM);
+  const Deadline grace = Clock::now() + options_.stop_grace;
+  while (Clock::now() < grace && !pids.empty()) {
+    std::this_thread::sleep_for(20ms);
+    for (pid_t pid : pids) ::waitpid(pid, nullptr, WNOHANG);  // ours exit as zombies else
+    pids = netns_pids(pod.ns);
+  }
+  if (auto r = delete_netns(pod.ns); !r) return r;  // SIGKILLs what is left
+  const std::string dir = "/etc/netns/" + pod.ns;
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+  resolv_files_.erase(pod.ns);
+  std::erase(state_.resolv_dirs, dir);
+  std::erase(state_.namespaces, pod.ns);
+  std::erase_if(state_.processes, [&](const ProcessRecord& p) { return p.netns == pod.ns; });
+  std::erase_if(processes_, [](const Process& p) { return !p.running(); });
+  state_.pods.erase(it);
+  for (const auto& c : state_.clusters) {
+    if (c.name == pod.cluster) next_host_[c.name] = free_host_locked(c);
+  }
+  next_wan_pod_ = free_wan_slot_locked();
+  return save_locked();
 }
 
 Harness::~Harness() {
@@ -240,6 +320,8 @@ Result<PodInfo> Harness::add_pod(const std::string& cluster, const std::string& 
       return make_error("exists", "pod " + cluster + "/" + pod + " exists");
   }
   int& host = next_host_[cluster];
+  host = free_host_locked(*c);
+  if (options.on_wan) next_wan_pod_ = free_wan_slot_locked();
   if (host > 254)
     return make_error("subnet_full", "cluster " + cluster + " has no free pod address");
   if (options.on_wan && kFirstWanPod + next_wan_pod_ > 254) {

@@ -41,6 +41,11 @@ class Harness {
  public:
   // Creates the run's state directory and the wan namespace. Needs root.
   static Result<std::unique_ptr<Harness>> create(HarnessOptions options = {});
+  // The run `id` that another process made and detached (straitctl dev), from its state file:
+  // it can grow (add_pod) and shrink (remove_pod) here; the destructor leaves it running.
+  // One process at a time may change a run (the caller serializes: straitctl dev locks).
+  static Result<std::unique_ptr<Harness>> reopen(const std::string& state_root,
+                                                 const std::string& id);
   ~Harness();  // teardown()
   Harness(const Harness&) = delete;
   Harness& operator=(const Harness&) = delete;
@@ -55,6 +60,9 @@ class Harness {
   // Pod namespace st<id>-<cluster>-<pod> with the next free address of the cluster.
   Result<PodInfo> add_pod(const std::string& cluster, const std::string& pod,
                           PodOptions options = {});
+  // Stops the pod's processes (SIGTERM, then SIGKILL after stop_grace) and removes its
+  // namespace (with its interfaces) and resolver file; its address is free again.
+  Result<void> remove_pod(const std::string& ref);
   // Applies at once to every existing and future cluster.
   Result<void> set_topology(Topology topology);
   Topology topology() const;
@@ -105,6 +113,9 @@ class Harness {
   Result<void> apply_topology_locked(const ClusterInfo& c);
   Result<std::string> netns_of_locked(const std::string& ref) const;
   Result<std::string> resolve_pod_ns(const std::string& ref, std::string* resolv) const;
+  // The lowest pod address (host number) of a cluster that no pod holds, and wan slot.
+  int free_host_locked(const ClusterInfo& c) const;
+  int free_wan_slot_locked() const;
 
   HarnessOptions options_;
   const std::string id_;

@@ -1,4 +1,6 @@
-// straitctl dev up | status | exec | logs | down.
+// straitctl dev up | status | exec | run | rm | logs | stop | start | down.
+#include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -12,6 +14,7 @@
 #include "cli/commands.h"
 #include "cli/dev/dev.h"
 #include "cli/dev/dev_plan.h"
+#include "cli/dev/dev_run.h"
 #include "cli/dev/dev_status.h"
 #include "harness/state.h"
 
@@ -285,6 +288,52 @@ int exec(const Args& args) {
   return st->exited ? st->code : 128 + st->signal;
 }
 
+// Held while a command changes the mesh (dev run, dev rm): one at a time.
+class MeshLock {
+ public:
+  explicit MeshLock(const std::string& work_dir)
+      : fd_(::open((work_dir + "/devmesh.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644)) {
+    if (fd_ >= 0) ::flock(fd_, LOCK_EX);
+  }
+  ~MeshLock() {
+    if (fd_ >= 0) ::close(fd_);  // releases the lock
+  }
+  MeshLock(const MeshLock&) = delete;
+  MeshLock& operator=(const MeshLock&) = delete;
+  bool ok() const { return fd_ >= 0; }
+
+ private:
+  int fd_;
+};
+
+int run(const Args& args) {
+  auto request = dev::parse_run(args);
+  if (!request) return fail(request.error().message);
+  const Where w = where(args);
+  if (!fs::exists(w.work_dir + "/devmesh.json")) {
+    return fail("no dev mesh in " + w.work_dir + " (`straitctl dev up` makes one)");
+  }
+  MeshLock lock(w.work_dir);
+  if (!lock.ok()) return fail("cannot lock " + w.work_dir + "/devmesh.lock");
+  auto m = attach(args);  // under the lock: what the last change saved
+  if (!m) return fail(m.error().message);
+  return dev::run(**m, *request);
+}
+
+int rm(const Args& args) {
+  const auto& p = args.positional();  // dev rm REF
+  if (p.size() != 3) return fail("usage: straitctl dev rm CLUSTER/POD");
+  const Where w = where(args);
+  if (!fs::exists(w.work_dir + "/devmesh.json")) {
+    return fail("no dev mesh in " + w.work_dir + " (`straitctl dev up` makes one)");
+  }
+  MeshLock lock(w.work_dir);
+  if (!lock.ok()) return fail("cannot lock " + w.work_dir + "/devmesh.lock");
+  auto m = attach(args);
+  if (!m) return fail(m.error().message);
+  return dev::rm(**m, p[2]);
+}
+
 int logs(const Args& args) {
   const auto& p = args.positional();  // dev logs CLUSTER/COMPONENT
   if (p.size() < 3) {
@@ -346,11 +395,13 @@ int cmd_dev(const Args& args) {
   if (sub == "up") return up(args);
   if (sub == "status") return status(args);
   if (sub == "exec") return exec(args);
+  if (sub == "run") return run(args);
+  if (sub == "rm") return rm(args);
   if (sub == "logs") return logs(args);
   if (sub == "stop") return stop_or_start(args, true);
   if (sub == "start") return stop_or_start(args, false);
   if (sub == "down") return down(args);
-  return fail("dev needs a command: up, status, exec, logs, stop, start, down");
+  return fail("dev needs a command: up, status, exec, run, rm, logs, stop, start, down");
 }
 
 }  // namespace strait::cli

@@ -178,6 +178,24 @@ bool print_status(devmesh::DevMesh& mesh, std::ostream& out) {
   }
   st.print(out);
 
+  // Workloads of the user's own (dev run).
+  Table wt({"POD", "IP", "SERVICE", "PORTS", "PROCESSES", "COMMAND"});
+  for (const auto& w : mesh.workloads()) {
+    if (w.spec.app != devmesh::App::command) continue;
+    std::string ports, command;
+    for (auto p : w.spec.ports) ports += (ports.empty() ? "" : ",") + std::to_string(p);
+    for (const auto& a : w.spec.command) command += (command.empty() ? "" : " ") + a;
+    if (command.size() > 40) command = command.substr(0, 37) + "...";
+    const auto n = mesh.pids(w.spec.cluster + "/" + w.spec.pod).size();
+    wt.add({w.spec.cluster + "/" + w.spec.pod, w.pod.ip,
+            w.spec.service.empty() ? "-" : w.spec.ns + "/" + w.spec.service,
+            ports.empty() ? "-" : ports, n == 0 ? "NONE" : std::to_string(n), command});
+  }
+  if (wt.size() > 0) {
+    out << "\n";
+    wt.print(out);
+  }
+
   out << "\n";
   Table rt({"FROM", "TO", "TOPOLOGY", "RESULT", "LATENCY"});
   for (const auto& t : targets) {

@@ -72,6 +72,8 @@ std::string app_name(App a) {
       return "http";
     case App::echo:
       return "echo";
+    case App::command:
+      return "command";
     case App::none:
       break;
   }
@@ -303,8 +305,27 @@ Result<std::unique_ptr<DevMesh>> DevMesh::attach(const std::string& work_dir) {
       view.spec.ns = str(w, "namespace");
       view.spec.service_account = str(w, "serviceAccount");
       const std::string app = str(w, "app");
-      view.spec.app = app == "http" ? App::http : app == "echo" ? App::echo : App::none;
+      view.spec.app = app == "http"      ? App::http
+                      : app == "echo"    ? App::echo
+                      : app == "command" ? App::command
+                                         : App::none;
       view.spec.port = static_cast<std::uint16_t>(num(w, "port"));
+      auto list = [&](const char* key) -> const json::array* {
+        auto it = w.find(key);
+        return it != w.end() && it->value().is_array() ? &it->value().get_array() : nullptr;
+      };
+      if (const auto* ports = list("ports")) {
+        for (const auto& p : *ports) {
+          if (p.is_int64() && p.get_int64() > 0 && p.get_int64() <= 65535) {
+            view.spec.ports.push_back(static_cast<std::uint16_t>(p.get_int64()));
+          }
+        }
+      }
+      if (const auto* command = list("command")) {
+        for (const auto& a : *command) {
+          if (a.is_string()) view.spec.command.emplace_back(a.get_string());
+        }
+      }
       view.spec.service = str(w, "service");
       view.identity = str(w, "identity");
       for (const auto& p : pods) {
@@ -520,14 +541,51 @@ Result<ClusterView> DevMesh::add_cluster(const std::string& name) {
 Result<WorkloadView> DevMesh::add_workload(WorkloadSpec spec) {
   auto c = cluster(spec.cluster);
   if (!c) return c.error();
+  const std::string ref = spec.cluster + "/" + spec.pod;
+  for (const auto& w : workloads_) {
+    if (w.spec.cluster == spec.cluster && w.spec.pod == spec.pod) {
+      return make_error("exists", "pod " + ref + " exists");
+    }
+  }
+  if (spec.app == App::command && spec.command.empty()) {
+    return make_error("bad_workload", ref + ": no command to run");
+  }
+  if (!spec.ports.empty()) spec.port = spec.ports.front();
+  auto pod = fabric_->add_pod(spec.cluster, spec.pod, false);
+  if (!pod) return pod.error();
+  auto w = start_workload(*c, spec, *pod);
+  if (!w) {
+    (void)fabric_->remove_pod(ref);  // nothing half-made stays behind
+    return w.error();
+  }
+  workloads_.push_back(*w);
+  if (auto r = save(); !r) return r.error();
+  return w;
+}
+
+Result<void> DevMesh::remove_workload(const std::string& ref) {
+  auto it = std::find_if(workloads_.begin(), workloads_.end(), [&](const WorkloadView& w) {
+    return w.spec.cluster + "/" + w.spec.pod == ref;
+  });
+  if (it == workloads_.end()) return make_error("no_pod", "no workload " + ref + " in this mesh");
+  for (auto p = processes_.begin(); p != processes_.end();) {
+    p = p->first.rfind(ref + "/", 0) == 0 ? processes_.erase(p) : std::next(p);
+  }
+  if (auto r = fabric_->remove_pod(ref); !r) return r;
+  workloads_.erase(it);
+  return save();
+}
+
+Result<WorkloadView> DevMesh::start_workload(const ClusterView& cv, WorkloadSpec spec,
+                                             const harness::PodInfo& pod_info) {
+  const ClusterView* c = &cv;
+  const harness::PodInfo* pod = &pod_info;
   if (spec.service_account.empty()) spec.service_account = spec.pod;
   if (spec.port == 0 && spec.app != App::none) spec.port = spec.app == App::http ? 8080 : 9000;
   if (spec.name.empty()) spec.name = spec.cluster + "-" + spec.pod;
   const std::string ref = spec.cluster + "/" + spec.pod;
   progress(ref + ": pod (" + spec.ns + "/" + spec.service_account + ", " + app_name(spec.app) +
            ")");
-  auto pod = fabric_->add_pod(spec.cluster, spec.pod, false);
-  if (!pod) return pod.error();
   WorkloadView w{spec, *pod,
                  "spiffe://" + c->trust_domain + "/ns/" + spec.ns + "/sa/" + spec.service_account};
 
@@ -544,7 +602,9 @@ Result<WorkloadView> DevMesh::add_workload(WorkloadSpec spec) {
                   30s);
     if (!r.success()) return make_error("strait_init_failed", ref + ": " + r.out + r.err);
   }
-  if (spec.app != App::none) {
+  if (spec.app == App::command) {
+    if (auto r = start_command(spec, *pod); !r) return r.error();
+  } else if (spec.app != App::none) {
     const std::string listen = listen_ip(pod->ip) + ":" + std::to_string(spec.port);
     std::vector<std::string> argv = {
         options_.bin.testapp, app_name(spec.app), "--listen", listen, "--io-timeout-ms", "300000"};
@@ -558,11 +618,17 @@ Result<WorkloadView> DevMesh::add_workload(WorkloadSpec spec) {
     }
   }
   std::string extra = "workload:\n  labels: {app: " + spec.pod + "}\n";
-  if (spec.port != 0) extra += "  ports: [" + std::to_string(spec.port) + "]\n";
+  std::string ports;
+  for (auto port : spec.ports.empty() ? std::vector<std::uint16_t>{spec.port} : spec.ports) {
+    if (port != 0) ports += (ports.empty() ? "" : ", ") + std::to_string(port);
+  }
+  if (!ports.empty()) extra += "  ports: [" + ports + "]\n";
   if (!spec.service.empty()) {
-    extra += "register: {service: " + spec.service + ", port: " + std::to_string(spec.port) +
-             ", name: " + spec.cluster + "-" + spec.pod +
-             (loopback() ? ", address: " + pod->ip : std::string()) + "}\n";
+    extra +=
+        "register: {service: " + spec.service + ", " +
+        (spec.ports.size() > 1 ? "ports: [" + ports + "]" : "port: " + std::to_string(spec.port)) +
+        ", name: " + spec.cluster + "-" + spec.pod +
+        (loopback() ? ", address: " + pod->ip : std::string()) + "}\n";
   }
   if (loopback()) {
     // Every listener on the pod's own address; the application is reached there too; clients
@@ -596,9 +662,36 @@ Result<WorkloadView> DevMesh::add_workload(WorkloadSpec spec) {
         ref + ": no /ready" + (p->running() ? "" : " (the proxy exited)") + "\n" +
             tail(read_file(log_path(spec.cluster + "-" + spec.pod + "-proxy")), 4000));
   }
-  workloads_.push_back(w);
-  if (auto r = save(); !r) return r.error();
   return w;
+}
+
+Result<void> DevMesh::start_command(const WorkloadSpec& spec, const harness::PodInfo& pod) {
+  const std::string ref = spec.cluster + "/" + spec.pod;
+  const std::string log = spec.cluster + "-" + spec.pod + "-app";
+  auto o = logged(log);
+  const char* path = std::getenv("PATH");
+  o.env.push_back({"POD_IP", pod.ip});
+  o.env.push_back({"PATH", fs::path(options_.bin.straitctl).parent_path().string() + ":" +
+                               fs::path(options_.bin.testapp).parent_path().string() + ":" +
+                               (path ? path : "/usr/bin:/bin")});
+  auto p = spawn(ref, spec.command, o);
+  if (!p) return p.error();
+  processes_.insert_or_assign(ref + "/app", *p);
+  for (auto port : spec.ports.empty() ? std::vector<std::uint16_t>{spec.port} : spec.ports) {
+    if (port == 0) continue;
+    const std::string address = pod.ip + ":" + std::to_string(port);
+    auto up = harness::wait_until(
+        [&] { return !p->running() || wait_for_tcp(ref, address, deadline_in(200ms)).ok(); },
+        deadline_in(30s), 100ms);
+    if (!up || !p->running()) {
+      return make_error("app_not_listening",
+                        ref + ": " +
+                            (p->running() ? "nothing listens on " + address + " after 30 s"
+                                          : "the command exited") +
+                            "\n" + tail(read_file(log_path(log)), 4000));
+    }
+  }
+  return {};
 }
 
 Result<std::string> DevMesh::link_gen(const std::string& to, const std::string& from,
@@ -909,6 +1002,8 @@ Result<void> DevMesh::save() const {
                                      {"serviceAccount", w.spec.service_account},
                                      {"app", app_name(w.spec.app)},
                                      {"port", w.spec.port},
+                                     {"ports", json::value_from(w.spec.ports)},
+                                     {"command", json::value_from(w.spec.command)},
                                      {"service", w.spec.service},
                                      {"ip", w.pod.ip},
                                      {"identity", w.identity}});

@@ -85,7 +85,8 @@ struct ClusterView {
   }
 };
 
-enum class App { none, http, echo };
+// command: the user's own program (WorkloadSpec::command), as `straitctl dev run` starts it.
+enum class App { none, http, echo, command };
 
 struct WorkloadSpec {
   std::string cluster;
@@ -97,6 +98,11 @@ struct WorkloadSpec {
   std::string name;        // http: the answer is "hello from <name>" ("" = <cluster>-<pod>)
   std::string service;     // "" = no registration; else the proxy registers its endpoint
   bool intercept = true;   // strait-init in the pod
+  // App::command: the program and its arguments (run as root in the pod, with POD_IP and the
+  // mesh's programs on PATH), and every port it serves (ready once each accepts; several ports
+  // register one endpoint listing them all). `port` is then the first of them.
+  std::vector<std::string> command;
+  std::vector<std::uint16_t> ports;
 };
 
 struct WorkloadView {
@@ -116,8 +122,9 @@ class DevMesh {
  public:
   static Result<std::unique_ptr<DevMesh>> create(Options options);
   // Reopens the mesh that save() described in `work_dir` (built by another process): queries,
-  // exec and curl work; its processes are not this object's (stop/start refuse), net() must not
-  // be used; teardown() removes everything. Error code no_mesh when there is none.
+  // exec and curl work, workloads can be added and removed (one process at a time: straitctl
+  // dev locks); its processes are found by their pods (stop/start work too); teardown() removes
+  // everything. Error code no_mesh when there is none.
   static Result<std::unique_ptr<DevMesh>> attach(const std::string& work_dir);
   ~DevMesh();  // teardown() unless detached (or attached)
   DevMesh(const DevMesh&) = delete;
@@ -125,8 +132,12 @@ class DevMesh {
 
   // A cluster: controller, gateway and strait-link, each up and ready.
   Result<ClusterView> add_cluster(const std::string& name);
-  // A meshed pod with its application; waits until its proxy is ready.
+  // A meshed pod with its application; waits until its proxy is ready. On failure the pod is
+  // removed again.
   Result<WorkloadView> add_workload(WorkloadSpec spec);
+  // Stops a workload's processes and removes its pod ("cluster/pod"); its proxy's registration
+  // ends with it.
+  Result<void> remove_workload(const std::string& ref);
 
   // link-gen against `to` for `from` (the YAML, token included); `ttl` as straitctl takes it.
   Result<std::string> link_gen(const std::string& to, const std::string& from,
@@ -167,6 +178,8 @@ class DevMesh {
   Result<void> stop(const std::string& cluster, const std::string& component);
   Result<void> start(const std::string& cluster, const std::string& component);
   bool running(const std::string& cluster, const std::string& component);
+  // The live processes of a pod ("cluster/pod"), whoever started them.
+  std::vector<pid_t> pids(const std::string& pod) const { return fabric_->pids(pod); }
 
   // The harness run (netns fabric only; a loopback mesh has none).
   harness::Harness& net() { return *fabric_->harness(); }
@@ -205,6 +218,10 @@ class DevMesh {
   Result<void> start_controller(const ClusterView& c);
   Result<void> start_gateway(const ClusterView& c);
   Result<void> start_link(const ClusterView& c);
+  // The pod's processes (resolver, strait-init, application, proxy) in a pod made for it.
+  Result<WorkloadView> start_workload(const ClusterView& c, WorkloadSpec spec,
+                                      const harness::PodInfo& pod);
+  Result<void> start_command(const WorkloadSpec& spec, const harness::PodInfo& pod);
   Result<std::string> write_proxy_config(const ClusterView& c, const std::string& name,
                                          const std::string& ns, const std::string& sa,
                                          const std::string& extra_yaml);

@@ -31,6 +31,8 @@ class Fabric {
   // on_wan: also reachable from other clusters (gateways, controllers).
   virtual Result<harness::PodInfo> add_pod(const std::string& cluster, const std::string& pod,
                                            bool on_wan) = 0;
+  // Stops every process of the pod and removes it (its namespace, on netns).
+  virtual Result<void> remove_pod(const std::string& ref) = 0;
   // The namespace of a reference ("cluster/pod", "cluster", "wan"); "" on loopback.
   virtual Result<std::string> netns_of(const std::string& ref) const = 0;
   virtual Result<harness::Process> spawn(const std::string& ref,

@@ -3,6 +3,7 @@
 // the `changed` callback, so that another process can stop them.
 #include <signal.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <thread>
 
@@ -53,8 +54,13 @@ class LoopbackFabric : public Fabric {
       if (x.name == cluster) c = &x;
     }
     if (!c) return make_error("no_cluster", "no cluster " + cluster);
-    int host = 10;
-    for (const auto& p : pods_) host += p.cluster == cluster ? 1 : 0;
+    const std::string prefix = "127.0." + std::to_string(c->index) + ".";
+    int host = 10;  // the lowest address no pod holds
+    while (std::any_of(pods_.begin(), pods_.end(), [&](const harness::PodInfo& p) {
+      return p.ip == prefix + std::to_string(host);
+    })) {
+      ++host;
+    }
     if (host > 250) return make_error("too_many", "cluster " + cluster + " is full");
     harness::PodInfo p;
     p.cluster = cluster;
@@ -96,26 +102,26 @@ class LoopbackFabric : public Fabric {
 
   harness::Harness* harness() override { return nullptr; }
 
-  Result<void> teardown() override {
-    std::vector<Record> alive;
+  Result<void> remove_pod(const std::string& ref) override {
+    auto it = std::find_if(pods_.begin(), pods_.end(),
+                           [&](const harness::PodInfo& p) { return p.ref() == ref; });
+    if (it == pods_.end()) return make_error("no_pod", "no pod " + ref + " in the mesh");
+    std::vector<Record> mine;
     for (const auto& r : records_) {
-      if (harness::same_process_alive(r.pid, r.start_time)) alive.push_back(r);
+      if (r.ref == ref) mine.push_back(r);
     }
-    for (const auto& r : alive) ::kill(-r.pid, SIGTERM);  // each leads its own group
-    auto done = [&] {
-      for (const auto& r : alive) {
-        if (harness::same_process_alive(r.pid, r.start_time)) return false;
-      }
-      return true;
-    };
-    (void)harness::wait_until(done, harness::deadline_in(3s));
-    for (const auto& r : alive) {
-      if (harness::same_process_alive(r.pid, r.start_time)) ::kill(-r.pid, SIGKILL);
-    }
-    (void)harness::wait_until(done, harness::deadline_in(3s));
-    records_.clear();
-    if (!done()) return make_error("teardown_incomplete", "processes survived SIGKILL");
+    auto stopped = stop(mine);
+    if (!stopped) return stopped;
+    std::erase_if(records_, [&](const Record& r) { return r.ref == ref; });
+    pods_.erase(it);
+    if (changed_) changed_();
     return {};
+  }
+
+  Result<void> teardown() override {
+    auto r = stop(records_);
+    if (r) records_.clear();
+    return r;
   }
 
   json::value to_json() const override {
@@ -190,6 +196,28 @@ class LoopbackFabric : public Fabric {
   }
 
  private:
+  // SIGTERM to each live one's process group, SIGKILL to what is left after a grace period.
+  static Result<void> stop(const std::vector<Record>& records) {
+    std::vector<Record> alive;
+    for (const auto& r : records) {
+      if (harness::same_process_alive(r.pid, r.start_time)) alive.push_back(r);
+    }
+    for (const auto& r : alive) ::kill(-r.pid, SIGTERM);  // each leads its own group
+    auto done = [&] {
+      for (const auto& r : alive) {
+        if (harness::same_process_alive(r.pid, r.start_time)) return false;
+      }
+      return true;
+    };
+    (void)harness::wait_until(done, harness::deadline_in(3s));
+    for (const auto& r : alive) {
+      if (harness::same_process_alive(r.pid, r.start_time)) ::kill(-r.pid, SIGKILL);
+    }
+    (void)harness::wait_until(done, harness::deadline_in(3s));
+    if (!done()) return make_error("teardown_incomplete", "processes survived SIGKILL");
+    return {};
+  }
+
   std::function<void()> changed_;
   std::vector<harness::ClusterInfo> clusters_;
   std::vector<harness::PodInfo> pods_;

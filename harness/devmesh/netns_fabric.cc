@@ -1,4 +1,5 @@
-// The netns fabric: a harness run, created here or attached to by its id.
+// The netns fabric: a harness run, created here or reopened by its id (straitctl dev: each
+// command reopens the run that `dev up` made and left running).
 #include <boost/json.hpp>
 
 #include "harness/devmesh/fabric.h"
@@ -10,62 +11,37 @@ namespace {
 
 class NetnsFabric : public Fabric {
  public:
-  // Created here: the harness object owns the run.
-  explicit NetnsFabric(std::unique_ptr<harness::Harness> h)
-      : h_(std::move(h)), id_(h_->id()), state_root_() {}
-  // Attached: only the run's recorded namespaces.
-  NetnsFabric(std::string state_root, harness::RunState run)
-      : id_(run.id), state_root_(std::move(state_root)), run_(std::move(run)) {}
+  explicit NetnsFabric(std::unique_ptr<harness::Harness> h) : h_(std::move(h)) {}
 
   std::string kind() const override { return "netns"; }
   bool isolated() const override { return true; }
-  std::string run_id() const override { return id_; }
+  std::string run_id() const override { return h_->id(); }
 
   Result<harness::ClusterInfo> add_cluster(const std::string& name) override {
-    if (!h_) return make_error("attached", "an attached mesh cannot grow");
     return h_->add_cluster(name);
   }
   Result<harness::PodInfo> add_pod(const std::string& cluster, const std::string& pod,
                                    bool on_wan) override {
-    if (!h_) return make_error("attached", "an attached mesh cannot grow");
     return h_->add_pod(cluster, pod, harness::PodOptions{on_wan});
   }
-  Result<std::string> netns_of(const std::string& ref) const override {
-    if (h_) return h_->netns_of(ref);
-    if (ref == "wan") return run_.wan_ns;
-    for (const auto& p : run_.pods) {
-      if (p.ref() == ref) return p.ns;
-    }
-    for (const auto& c : run_.clusters) {
-      if (c.name == ref) return c.router_ns;
-    }
-    return make_error("no_pod", "no pod " + ref + " in run " + id_);
-  }
+  Result<void> remove_pod(const std::string& ref) override { return h_->remove_pod(ref); }
+  Result<std::string> netns_of(const std::string& ref) const override { return h_->netns_of(ref); }
   Result<harness::Process> spawn(const std::string& ref, const std::vector<std::string>& argv,
                                  const harness::SpawnOptions& options) override {
-    if (h_) return h_->spawn(ref, argv, options);
-    auto ns = netns_of(ref);
-    if (!ns) return ns.error();
-    return harness::spawn_in(*ns, argv, options);  // found later by its namespace
+    return h_->spawn(ref, argv, options);
   }
   std::vector<pid_t> pids(const std::string& ref) const override {
     auto ns = netns_of(ref);
     return ns ? harness::netns_pids(*ns) : std::vector<pid_t>{};
   }
   harness::Harness* harness() override { return h_.get(); }
-  Result<void> teardown() override {
-    if (h_) return h_->teardown();
-    return harness::down_run(state_root_, id_, nullptr);
-  }
+  Result<void> teardown() override { return h_->teardown(); }
   boost::json::value to_json() const override {
-    return boost::json::object{{"kind", "netns"}, {"harnessId", id_}};
+    return boost::json::object{{"kind", "netns"}, {"harnessId", h_->id()}};
   }
 
  private:
   std::unique_ptr<harness::Harness> h_;
-  std::string id_;
-  std::string state_root_;
-  harness::RunState run_;
 };
 
 }  // namespace
@@ -82,9 +58,9 @@ Result<std::unique_ptr<Fabric>> make_netns_fabric(const harness::HarnessOptions&
 
 Result<std::unique_ptr<Fabric>> attach_netns_fabric(const std::string& state_root,
                                                     const std::string& id) {
-  auto run = harness::load_state(state_root, id);
-  if (!run) return run.error();
-  return std::unique_ptr<Fabric>(new NetnsFabric(state_root, std::move(*run)));
+  auto h = harness::Harness::reopen(state_root, id);
+  if (!h) return h.error();
+  return std::unique_ptr<Fabric>(new NetnsFabric(std::move(*h)));
 }
 
 }  // namespace strait::devmesh

@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -207,6 +208,56 @@ TEST(Harness, TeardownRemovesNamespacesAndProcesses) {
   EXPECT_FALSE(std::filesystem::exists("/etc/netns/" + prefix + "east-a"));
   EXPECT_TRUE(h->teardown().ok());  // twice is fine
   EXPECT_FALSE(h->add_cluster("west").ok());
+}
+
+// A detached run reopened by another owner (straitctl dev run/rm): it grows and shrinks there,
+// the freed address is handed out again, and the reopened object leaves the run running.
+TEST(Harness, AReopenedRunGrowsAndShrinks) {
+  REQUIRE_ROOT();
+  auto h = make();
+  ASSERT_TRUE(h);
+  ASSERT_TRUE(h->add_cluster("east").ok());
+  ASSERT_TRUE(h->add_pod("east", "a").ok());
+  ASSERT_TRUE(h->add_pod("east", "gw", PodOptions{.on_wan = true}).ok());
+  ASSERT_TRUE(h->detach().ok());
+  const std::string prefix = h->prefix();
+  {
+    auto again = Harness::reopen(default_state_root(), h->id());
+    ASSERT_TRUE(again.ok()) << again.error().to_string();
+    auto& r = **again;
+    auto b = r.add_pod("east", "b");
+    ASSERT_TRUE(b.ok()) << b.error().to_string();
+    EXPECT_EQ(b->ip, "198.18.1.12");
+    auto w = r.add_pod("east", "w", PodOptions{.on_wan = true});
+    ASSERT_TRUE(w.ok()) << w.error().to_string();
+    EXPECT_EQ(w->wan_ip, "198.18.250.101");  // .100 is gw's
+    ASSERT_TRUE(r.set_resolver("east/b", {"198.18.1.11"}).ok());
+    // A process that ignores SIGTERM: remove_pod still ends it.
+    auto p = r.spawn("east/b", {"sh", "-c", "trap '' TERM; sleep 600 & wait"});
+    auto echo = r.spawn("east/b", {kTestapp, "echo", "--listen", "0.0.0.0:9000"});
+    ASSERT_TRUE(p.ok() && echo.ok());
+    auto reach = r.wait_for_tcp("east/a", "198.18.1.12:9000", deadline_in(10s));
+    ASSERT_TRUE(reach.ok()) << reach.error().to_string();
+    ASSERT_TRUE(r.remove_pod("east/b").ok());
+    EXPECT_FALSE(pid_alive(p->pid()));
+    EXPECT_FALSE(pid_alive(echo->pid()));
+    EXPECT_FALSE(std::filesystem::exists("/etc/netns/" + prefix + "east-b"));
+    EXPECT_FALSE(r.pod("east/b").ok());
+    EXPECT_FALSE(r.remove_pod("east/b").ok());
+    auto c = r.add_pod("east", "c");  // the freed address again
+    ASSERT_TRUE(c.ok()) << c.error().to_string();
+    EXPECT_EQ(c->ip, "198.18.1.12");
+  }  // the reopened object goes; the run stays
+  auto names = namespaces_with_prefix(prefix);
+  EXPECT_EQ(names.size(), 6u);  // wan, router, a, gw, w, c
+  EXPECT_EQ(std::count(names.begin(), names.end(), prefix + "east-b"), 0);
+  // The first owner's view is stale, but teardown (through the state file) removes everything.
+  auto third = Harness::reopen(default_state_root(), h->id());
+  ASSERT_TRUE(third.ok());
+  EXPECT_TRUE((*third)->pod("east/c").ok());
+  ASSERT_TRUE((*third)->teardown().ok());
+  EXPECT_TRUE(namespaces_with_prefix(prefix).empty());
+  EXPECT_TRUE(h->teardown().ok());
 }
 
 TEST(Harness, DestructorCleansUpAfterException) {

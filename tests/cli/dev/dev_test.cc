@@ -87,6 +87,8 @@ class DevTest : public ::testing::Test {
       }
     }
     (void)straitctl({"dev", "down"});  // also on failure
+    std::error_code ec;
+    fs::remove_all(work_ + "-www", ec);
   }
 
   harness::ExecResult straitctl(std::vector<std::string> args, std::chrono::milliseconds t = 180s) {
@@ -163,6 +165,49 @@ TEST_F(DevTest, UpServesEveryTopologyRefusesASecondUpAndDownRemovesEverything) {
   auto logs = straitctl({"dev", "logs", "west/link"});
   EXPECT_TRUE(logs.success());
   EXPECT_NE(logs.out.find("export stream open"), std::string::npos) << logs.out;
+
+  // dev run: a program of one's own (Python's HTTP server, on two ports) in a meshed pod of
+  // east, exported through the gateways, is west's files-east.default by name on both ports;
+  // dev rm removes the pod, its Service and so west's mirror and name.
+  const std::string www = work_ + "-www";
+  fs::create_directories(www);
+  std::ofstream(www + "/index.html") << "files of east\n";
+  const std::string serve = "/usr/bin/python3 -m http.server --directory " + www;
+  auto run = straitctl({"dev", "run", "east/files", "--service", "files", "--port", "8000,8001",
+                        "--export", "gateway", "--", "/bin/sh", "-c",
+                        serve + " 8000 & exec " + serve + " 8001"});
+  ASSERT_TRUE(run.success()) << run.out << run.err;
+  EXPECT_NE(run.out.find("in west: files-east.default (gateway)"), std::string::npos) << run.out;
+  auto twice_run = straitctl({"dev", "run", "east/files", "--", "/bin/true"});
+  EXPECT_FALSE(twice_run.success());
+  EXPECT_NE(twice_run.err.find("pod east/files exists"), std::string::npos) << twice_run.err;
+  for (const char* port : {"8000", "8001"}) {
+    std::string last;
+    const std::string url = std::string("http://files-east.default:") + port + "/";
+    EXPECT_TRUE(harness::wait_until(
+        [&] {
+          auto b = m.curl("west/client", url, 3s);
+          last = b ? *b : b.error().message;
+          return b && *b == "files of east\n";
+        },
+        harness::deadline_in(45s), 200ms))
+        << url << ": " << last;
+  }
+  auto with_run = straitctl({"dev", "status"});
+  EXPECT_NE(with_run.out.find("east/files"), std::string::npos) << with_run.out;
+  EXPECT_NE(with_run.out.find("8000,8001"), std::string::npos) << with_run.out;
+  auto removed = straitctl({"dev", "rm", "east/files"});
+  ASSERT_TRUE(removed.success()) << removed.out << removed.err;
+  EXPECT_NE(removed.out.find("removed east/files and service default/files"), std::string::npos)
+      << removed.out;
+  EXPECT_TRUE(harness::wait_until([&] { return !m.service("west", "default", "files-east").ok(); },
+                                  harness::deadline_in(30s), 200ms));
+  auto gone = m.exec("west/client", {"getent", "hosts", "files-east.default"});
+  EXPECT_FALSE(gone.success()) << gone.out;
+  for (const auto& ns : harness::list_netns()) EXPECT_NE(ns, "st" + id_ + "-east-files");
+  EXPECT_FALSE(straitctl({"dev", "rm", "east/files"}).success());
+  EXPECT_FALSE(straitctl({"dev", "rm", "east/web"}).success());  // dev up's own sample
+  fs::remove_all(www);
 
   // A second `up` while it is healthy: refused, and the mesh is untouched.
   auto again = straitctl({"dev", "up"});
