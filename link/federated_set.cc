@@ -133,12 +133,10 @@ Result<void> FederatedSet::write(const NsName& service, bool force) {
   ObjectKey federated_key, import_key;  // when there is a federated service
   bool needs_ip = false;
   auto mit = members_.find(service);
-  // Only linked members make a federated service here: the local cluster alone needs none.
-  bool any_remote = false;
-  if (mit != members_.end()) {
-    for (const auto& [cluster, m] : mit->second) any_remote |= cluster != local_cluster_;
-  }
-  if (any_remote) {
+  // Any member makes the federated service and its import, the local cluster alone too: an MCS
+  // clusterset of one cluster still has <svc>.<ns>.svc.clusterset.local.
+  const bool any_member = mit != members_.end() && !mit->second.empty();
+  if (any_member) {
     std::vector<topologies::FederatedMember> members;
     for (const auto& [cluster, m] : mit->second) {
       members.push_back({cluster, m.remote, m.first_seen});
@@ -195,7 +193,7 @@ Result<void> FederatedSet::write(const NsName& service, bool force) {
     members_.erase(mit);
     links_.erase(service);
   }
-  if (!any_remote) virtual_ips_.erase(service);
+  if (!any_member) virtual_ips_.erase(service);
   return {};
 }
 

@@ -1,7 +1,8 @@
 // FederatedSet: the `<svc>-federated` services of this cluster, shared by every link of the
 // process. Each member cluster (the local one included, read from the local store) contributes
 // its export; topologies::federated shapes the union; a member leaving removes only its own
-// endpoints, and the last one leaving removes the service. Beside each federated service its
+// endpoints, and the last one leaving removes the service. The local cluster alone is enough (a
+// clusterset of one: MCS names work before any Link). Beside each federated service its
 // ServiceImport (KEP-1645), which names the service's virtual IP once the store allocated it.
 #pragma once
 

@@ -99,18 +99,17 @@ std::optional<std::map<std::string, discovery::Link>> LinkService::poll_store(
     for (const auto& [t, l] : wanted) targets.insert(t);
     remove_orphan_owners(targets);
   }
-  if (!wanted.empty()) {
-    if (auto r = federated_.refresh_local(); !r) {
-      kLog.warn("cannot read the local federated members", {{"error", r.error().to_string()}});
-    }
-    // Every wanted link has a watcher and its store side has handled its first Synced.
-    bool all_synced = true;
-    for (const auto& [t, l] : wanted) {
-      auto it = writers.find(t);
-      all_synced &= it != writers.end() && it->second->mirrors().synced();
-    }
-    if (all_synced && !federated_gc_done_) collect_federated_garbage();
+  // The local members federate with or without Links (a clusterset of one has its names too).
+  if (auto r = federated_.refresh_local(); !r) {
+    kLog.warn("cannot read the local federated members", {{"error", r.error().to_string()}});
   }
+  // Every wanted link has a watcher and its store side has handled its first Synced.
+  bool all_synced = true;
+  for (const auto& [t, l] : wanted) {
+    auto it = writers.find(t);
+    all_synced &= it != writers.end() && it->second->mirrors().synced();
+  }
+  if (all_synced && !federated_gc_done_) collect_federated_garbage();
   return wanted;
 }
 
@@ -152,8 +151,8 @@ void LinkService::remove_orphan_owners(const std::set<std::string>& targets) {
       const auto& owner = discovery::meta_of(o).owner;
       if (owner.rfind("link:", 0) != 0) continue;
       const std::string cluster = owner.substr(5);
-      // link:<this cluster> owns the federated services, which need at least one Link.
-      if (targets.contains(cluster) || (cluster == local_cluster_ && !targets.empty())) continue;
+      // link:<this cluster> owns the federated services: collect_federated_garbage's to judge.
+      if (targets.contains(cluster) || cluster == local_cluster_) continue;
       orphans.push_back(discovery::key_of(o));
     }
   }

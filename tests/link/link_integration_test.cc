@@ -472,12 +472,47 @@ TEST_F(LinkIntegrationTest, FederatedServiceIsTheUnionOfBothClusters) {
   const std::set<std::string> both = {"10.1.0.5@east", "10.2.0.5@west"};
   ASSERT_TRUE(wait_until([&] { return members() == both; }, 20s)) << link_->log();
   EXPECT_TRUE(has_service("api-federated"));
-  // East leaves: its endpoint goes, and with no linked member left, the federated service.
+  // East leaves: its endpoint goes; west's own member keeps the federated service.
   ASSERT_TRUE(east_->apply({service("api", {})}));
+  const std::set<std::string> west_only = {"10.2.0.5@west"};
+  ASSERT_TRUE(wait_until([&] { return members() == west_only; }, 10s)) << link_->log();
+  EXPECT_TRUE(has_service("api-federated"));
+  // West leaves too: the last member gone, the federated service goes.
+  ASSERT_TRUE(west_->apply({service("api", {})}));
   ASSERT_TRUE(wait_until([&] { return !has_service("api-federated") && members().empty(); }, 10s))
       << link_->log();
   EXPECT_TRUE(has_service("api"));
   EXPECT_EQ(endpoints_of("api").size(), 1u);
+}
+
+// A ServiceExport in a cluster with no Link at all: a clusterset of one. strait-link federates
+// the local member (api-federated with its endpoint) and writes its ServiceImport; deleting
+// the export removes both.
+TEST_F(LinkIntegrationTest, ALocalExportWithoutLinksIsAClustersetOfOne) {
+  discovery::ServiceExport x;
+  x.meta.ns = "shop";
+  x.meta.name = "api";
+  ASSERT_TRUE(west_->apply({service("api", {}), endpoint("api", "10.2.0.6"), x}));
+  start_link();
+  auto imported = [&] {
+    auto l = west_->list(discovery::Kind::kServiceImport, "shop");
+    return l && l->size() == 1 &&
+           std::get<discovery::ServiceImport>(l->front()).clusters ==
+               std::vector<std::string>{"west"};
+  };
+  ASSERT_TRUE(
+      wait_until([&] { return endpoints_of("api-federated").size() == 1 && imported(); }, 20s))
+      << link_->log();
+  EXPECT_EQ(endpoints_of("api-federated").front().address, "10.2.0.6");
+  ASSERT_TRUE(west_->remove(discovery::Kind::kServiceExport, "shop", "api"));
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto l = west_->list(discovery::Kind::kServiceImport, "shop");
+        return !has_service("api-federated") && l && l->empty();
+      },
+      20s))
+      << link_->log();
+  EXPECT_TRUE(has_service("api"));
 }
 
 }  // namespace

@@ -250,8 +250,10 @@ TEST_F(LinkMirrorsTest, FederatedUnionIncludesLocalMembersAndMembersLeaveAlone) 
   store.put(local.service);
   store.put(local.endpoints[0]);
   ASSERT_TRUE(federated.refresh_local());
-  // Only local: no federated service yet.
-  EXPECT_EQ(store.service("shop", "api-federated"), nullptr);
+  // Only local: a federated service of one member (a clusterset of one has its name too).
+  ASSERT_NE(store.service("shop", "api-federated"), nullptr);
+  EXPECT_EQ(store.endpoints_of("shop", "api-federated").size(), 1u);
+  ASSERT_NE(store.find(discovery::Kind::kServiceImport, "shop", "api"), nullptr);
   ASSERT_TRUE(mirrors.on(ServiceExported{remote("api", kFederated, {"10.1.0.1"})}));
   ASSERT_NE(store.service("shop", "api-federated"), nullptr);
   auto eps = store.endpoints_of("shop", "api-federated");
@@ -261,9 +263,18 @@ TEST_F(LinkMirrorsTest, FederatedUnionIncludesLocalMembersAndMembersLeaveAlone) 
   // GC keeps the federated endpoints this link contributed.
   ASSERT_TRUE(mirrors.on(Synced{}));
   EXPECT_EQ(store.endpoints_of("shop", "api-federated").size(), 2u);
-  // East leaves: only its endpoints go, and with no linked member left, the service too.
+  // East leaves: only its endpoints go; west's own stays a member.
   ASSERT_TRUE(mirrors.on(ServiceUnexported{"shop", "api"}));
+  ASSERT_NE(store.service("shop", "api-federated"), nullptr);
+  eps = store.endpoints_of("shop", "api-federated");
+  ASSERT_EQ(eps.size(), 1u);
+  EXPECT_EQ(eps.begin()->second.meta.cluster, "west");
+  // West's label removed: the last member left, the federated service and import go.
+  local.service.meta.labels.erase("mirror.strait.dev/federated");
+  store.put(local.service);
+  ASSERT_TRUE(federated.refresh_local());
   EXPECT_EQ(store.service("shop", "api-federated"), nullptr);
+  EXPECT_EQ(store.find(discovery::Kind::kServiceImport, "shop", "api"), nullptr);
   EXPECT_NE(store.service("shop", "api"), nullptr);
 }
 

@@ -230,25 +230,41 @@ TEST_F(MulticlusterTest, AServiceExportPutsAServiceInTheClustersetWithoutLabels)
   const std::string check_text = check.ok() ? *check : check.error().to_string();
   EXPECT_NE(check_text.find("1 import, no conflicts"), std::string::npos) << check_text;
 
-  // East withdraws: west's union keeps only west's own endpoint (with no linked member left
-  // the federated service goes), and the clusterset name follows.
+  // East withdraws: west's union keeps only west's own endpoint, a clusterset of one whose
+  // import names west alone, and the clusterset name answers with west's db.
   ASSERT_OK(m().straitctl("east", {"delete", "serviceexport", "db", "-n", "shop"}));
   ASSERT_TRUE(harness::wait_until(
                   [&] {
                     auto s = m().service("west", "shop", "db-federated");
-                    return !s.ok() || s->endpoints.size() < 2;
+                    return s.ok() && s->endpoints.size() == 1 &&
+                           s->endpoints.front().meta.cluster == "west";
                   },
                   harness::deadline_in(30s))
                   .ok());
-  EXPECT_TRUE(
-      curl_until("west/client", "http://db.shop.svc.cluster.local/", "hello from west-db", 10s));
   EXPECT_TRUE(harness::wait_until(
                   [&] {
                     auto r = m().straitctl("west", {"get", "serviceimports", "-n", "shop"});
-                    return r.ok() && r->find("ClusterSetIP") == std::string::npos;
+                    imports = r.ok() ? *r : r.error().to_string();
+                    return imports.find("east,west") == std::string::npos &&
+                           imports.find("west") != std::string::npos;
+                  },
+                  harness::deadline_in(20s))
+                  .ok())
+      << imports;
+  EXPECT_TRUE(
+      curl_until("west/client", "http://db.shop.svc.clusterset.local/", "hello from west-db", 10s));
+  // West withdraws too: no member, no import, and the clusterset name is gone.
+  ASSERT_OK(m().straitctl("west", {"delete", "serviceexport", "db", "-n", "shop"}));
+  EXPECT_TRUE(harness::wait_until(
+                  [&] {
+                    auto r = m().straitctl("west", {"get", "serviceimports", "-n", "shop"});
+                    return r.ok() && r->find("ClusterSetIP") == std::string::npos &&
+                           !m().service("west", "shop", "db-federated").ok();
                   },
                   harness::deadline_in(20s))
                   .ok());
+  EXPECT_TRUE(
+      curl_until("west/client", "http://db.shop.svc.cluster.local/", "hello from west-db", 10s));
 }
 
 }  // namespace
