@@ -4,12 +4,14 @@
 # round trip. New inputs found along the way stay in build/fuzz/corpus/<target>.
 #   scripts/fuzz.sh                 every target, FUZZ_SECONDS each (default 20), one per core
 #   scripts/fuzz.sh fuzz_store_json one target
+#   scripts/fuzz.sh --build-only    only build them (scripts/test.sh, beside the Asan tests)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 dir="$root/build/fuzz"
 seconds="${FUZZ_SECONDS:-20}"
 cmake -S "$root/tests/fuzz" -B "$dir" -G Ninja -DCMAKE_CXX_COMPILER=clang++ >/dev/null
 cmake --build "$dir" -j "$(nproc)"
+if [ "${1:-}" = "--build-only" ]; then exit 0; fi
 mapfile -t targets < <(if [ $# -gt 0 ]; then printf '%s\n' "$@"; else
   find "$dir" -maxdepth 1 -type f -executable -name 'fuzz_*' -printf '%f\n' | sort; fi)
 # One target: its report in $dir/$t.report, its exit status as the function's.
