@@ -176,7 +176,8 @@ int gateways(const Args& args) {
   if (!json) return fail(json.error().message);
   auto view = view_for(args);
   if (!view) return fail(view.error().message);
-  Table t({"CLUSTER", "ALIVE", "NUM_SVC", "LATENCY"});
+  Table t({"CLUSTER", "ALIVE", "NUM_SVC", "LATENCY", "EXPORT"});
+  const auto now = std::chrono::system_clock::now();
   boost::json::array rows;
   for (const auto& lv : view->links) {
     const auto& st = lv.status;
@@ -196,6 +197,11 @@ int gateways(const Args& args) {
     row["num_services"] = lv.mirrors.size();
     row["latency_ms"] = latency ? boost::json::value(*latency) : nullptr;
     row["last_probe"] = last ? boost::json::value(*last) : nullptr;
+    // The export stream: current, down (mirrors served as last seen) or stale (not ready).
+    const ExportState export_state = export_state_of(st ? &*st : nullptr, now);
+    row["export"] = export_state.name;
+    row["down_since_unix"] =
+        export_state.down_since_unix ? boost::json::value(*export_state.down_since_unix) : nullptr;
     boost::json::array addresses;
     for (const auto& a : lv.link.gateway_addresses) addresses.emplace_back(a);
     row["gateway_addresses"] = std::move(addresses);
@@ -203,7 +209,7 @@ int gateways(const Args& args) {
     const std::string alive_text =
         lv.flat_only() ? "-" : (!alive ? "unknown" : (*alive ? "yes" : "no"));
     t.add({lv.link.target_cluster, alive_text, std::to_string(lv.mirrors.size()),
-           latency ? format_ms(*latency) : "-"});
+           latency ? format_ms(*latency) : "-", export_state.text});
   }
   if (*json) {
     boost::json::object out;

@@ -194,15 +194,49 @@ CheckResult check_trust_bundle(const discovery::Link& link, Clock::time_point no
   return ok(c, name, detail);
 }
 
+ExportState export_state_of(const boost::json::object* status, Clock::time_point now) {
+  if (!status) return {"unknown", "-", std::nullopt};
+  std::optional<std::int64_t> since;
+  if (auto d = json_number(*status, "down_since_unix")) since = static_cast<std::int64_t>(*d);
+  const bool connected = json_bool(*status, "stream_connected").value_or(false);
+  const bool stale = json_bool(*status, "stale").value_or(false);
+  auto for_how_long = [&] {
+    if (!since) return std::string();
+    const auto d = std::chrono::duration_cast<std::chrono::seconds>(now - from_unix(*since));
+    return " " + human_duration(std::max(d, std::chrono::seconds(0)));
+  };
+  if (stale) return {"stale", "stale" + for_how_long(), since};
+  if (!connected) return {"down", "down" + for_how_long(), since};
+  if (!json_bool(*status, "synced").value_or(false)) return {"down", "syncing", since};
+  return {"current", "current", std::nullopt};
+}
+
 CheckResult check_export_stream(const std::string& cluster, const boost::json::object& status) {
   const char* name = "export-stream";
   const bool connected = json_bool(status, "stream_connected").value_or(false);
   const bool synced = json_bool(status, "synced").value_or(false);
   const auto last_error = json_string(status, "last_error").value_or("");
   const auto where = json_string(status, "export_address").value_or("?");
-  if (!connected) {
+  const auto stale_after =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::milliseconds(
+          static_cast<std::int64_t>(json_number(status, "stale_after_ms").value_or(0))));
+  const auto since = json_number(status, "down_since_unix");
+  const std::string down_since = since ? " since " + format_time(from_unix(*since)) : "";
+  if (json_bool(status, "stale").value_or(false)) {
     return failed(cluster, name,
-                  "not connected to " + where + (last_error.empty() ? "" : ": " + last_error));
+                  "stale: not connected to " + where + down_since + ", longer than staleAfter " +
+                      human_duration(stale_after) + "; the mirrors' endpoints are not ready" +
+                      (last_error.empty() ? "" : " (" + last_error + ")"));
+  }
+  if (!connected) {
+    std::string served;
+    if (since && stale_after.count() > 0) {
+      served =
+          "; mirrors served as last seen until " + format_time(from_unix(*since) + stale_after);
+    }
+    return failed(cluster, name,
+                  "not connected to " + where + down_since +
+                      (last_error.empty() ? "" : ": " + last_error) + served);
   }
   if (!synced) return failed(cluster, name, "connected to " + where + ", not synced yet");
   return ok(cluster, name, "connected to " + where + ", synced");

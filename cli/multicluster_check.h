@@ -57,6 +57,17 @@ CheckResult check_credentials(const std::string& cluster, const boost::json::obj
 CheckResult check_trust_bundle(const discovery::Link& link,
                                std::chrono::system_clock::time_point now);
 CheckResult check_export_stream(const std::string& cluster, const boost::json::object& status);
+
+// A link's export stream as strait-link reports it: "current" (connected and synced), "down"
+// (its mirrors served as last seen until staleAfter), "stale" (past it: their endpoints not
+// ready), or "unknown" (no status); text for a table ("down 42s", "stale 6m").
+struct ExportState {
+  std::string name;
+  std::string text;
+  std::optional<std::int64_t> down_since_unix;
+};
+ExportState export_state_of(const boost::json::object* status,
+                            std::chrono::system_clock::time_point now);
 CheckResult check_gateway_reachable(const discovery::Link& link, const GatewayProber& prober);
 // strait-link's probe worker holds the gateway alive and its last probe succeeded.
 CheckResult check_gateway_probes(const std::string& cluster, const boost::json::object& status);

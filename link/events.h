@@ -3,6 +3,7 @@
 // (LinkMirrors::on).
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -34,14 +35,21 @@ struct GatewayHealthChanged {
   bool alive = true;
 };
 
+// The export stream has been down past the Link's staleAfter (stale: the mirrors' endpoints
+// become not ready), or it is back and synced (fresh again).
+struct StaleChanged {
+  bool stale = false;
+  std::int64_t since_unix = 0;  // when the stream went down
+};
+
 using LinkEvent = std::variant<ServiceExported, ServiceUnexported, Synced, LinkRemoved,
-                               RepairEndpoints, GatewayHealthChanged>;
+                               RepairEndpoints, GatewayHealthChanged, StaleChanged>;
 
 // The `event` label of link_events_total.
 inline std::string_view event_name(const LinkEvent& e) {
-  static constexpr std::string_view kNames[] = {"service_exported", "service_unexported",
-                                                "synced",           "link_removed",
-                                                "repair_endpoints", "gateway_health"};
+  static constexpr std::string_view kNames[] = {
+      "service_exported", "service_unexported", "synced", "link_removed",
+      "repair_endpoints", "gateway_health",     "stale"};
   return kNames[e.index()];
 }
 

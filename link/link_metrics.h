@@ -29,9 +29,13 @@ struct LinkMetrics {
         credential_expiry(r.gauge("link_credential_expiration_timestamp_seconds",
                                   "When the link's client certificate expires.",
                                   {"target_cluster"})),
-        stream_connected(r.gauge("link_export_stream_connected",
+        stream_connected(r.gauge("link_export_connected",
                                  "1 while the export stream to the target is open.",
                                  {"target_cluster"})),
+        last_sync(r.gauge("link_last_sync_seconds",
+                          "Unix time at which the link was last known current: its export "
+                          "stream synced and delivering (frozen while the stream is down).",
+                          {"target_cluster"})),
         events_dropped(
             r.counter("link_events_dropped_total",
                       "Link events not handled as such: replaced by a newer one of the same key "
@@ -49,6 +53,7 @@ struct LinkMetrics {
   metrics::CounterFamily& credentials;
   metrics::GaugeFamily& credential_expiry;
   metrics::GaugeFamily& stream_connected;
+  metrics::GaugeFamily& last_sync;
   metrics::CounterFamily& events_dropped;
   metrics::GaugeFamily& events_queued;
 };

@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <optional>
 
+#include "topologies/labels.h"
+
 namespace strait::link {
 using discovery::Kind;
 using discovery::Object;
@@ -47,8 +49,10 @@ Result<void> LinkMirrors::on(const LinkEvent& event) {
           return on_link_removed(e);
         else if constexpr (std::is_same_v<E, RepairEndpoints>)
           return on_repair(e);
-        else
+        else if constexpr (std::is_same_v<E, GatewayHealthChanged>)
           return on_gateway_health(e);
+        else
+          return on_stale(e);
       },
       event);
 }
@@ -69,8 +73,10 @@ RetryWork LinkMirrors::retry_for(const LinkEvent& event) {
           return {"remove", [this] { return remove_all(); }};
         } else if constexpr (std::is_same_v<E, RepairEndpoints>) {
           return {"repair", [this] { return reconcile_all(true); }};
-        } else {
+        } else if constexpr (std::is_same_v<E, GatewayHealthChanged>) {
           return {"gateway", [this] { return reconcile_all(false, true); }};
+        } else {
+          return {"stale", [this] { return stale_ ? mark_stale() : reconcile_all(true); }};
         }
       },
       event);
@@ -104,6 +110,31 @@ Result<void> LinkMirrors::on_repair(const RepairEndpoints& e) {
 Result<void> LinkMirrors::on_gateway_health(const GatewayHealthChanged& e) {
   gateway_.alive = e.alive;
   return reconcile_all(false, true);
+}
+
+Result<void> LinkMirrors::on_stale(const StaleChanged& e) {
+  if (e.stale == stale_) return {};
+  stale_ = e.stale;
+  stale_since_unix_ = e.stale ? e.since_unix : 0;
+  // Fresh again: a repair pass rewrites whatever the stale marking changed.
+  return stale_ ? mark_stale() : reconcile_all(true);
+}
+
+Result<void> LinkMirrors::mark_stale() {
+  if (auto r = reconcile_all(false); !r) return r;
+  // Mirrors of an earlier run that this process has not been told about (the stream never
+  // came up since it started) are stale too: their endpoints, found by owner.
+  auto endpoints = store_.list(Kind::kEndpoint, "");
+  if (!endpoints) return endpoints.error();
+  std::vector<Object> not_ready;
+  for (const auto& o : *endpoints) {
+    auto e = std::get<discovery::Endpoint>(o);
+    if (e.meta.owner != owner_ || !e.ready) continue;
+    e.ready = false;
+    e.meta.version = 0;
+    not_ready.emplace_back(std::move(e));
+  }
+  return store_.apply(not_ready);
 }
 
 Result<void> LinkMirrors::update_link(const discovery::Link& link) {
@@ -218,6 +249,12 @@ Result<void> LinkMirrors::reconcile(const NsName& key, bool force) {
           break;
       }
       federated_member = federated_ && topologies::is_federated_member(svc.meta.labels);
+      if (mirror && stale_) {
+        // Served as last seen no longer: kept, not ready, saying since when.
+        mirror->service.meta.annotations[std::string(topologies::kStaleSince)] =
+            std::to_string(stale_since_unix_);
+        for (auto& e : mirror->endpoints) e.ready = false;
+      }
       if (mirror) {
         // A local object of the mirror's name that is not ours is never overwritten.
         auto existing = local_services(key.first);
@@ -232,9 +269,10 @@ Result<void> LinkMirrors::reconcile(const NsName& key, bool force) {
                               mirror->service.meta.name,
                               key.second,
                               mode,
-                              conflict           ? "conflict"
-                              : namespace_exists ? "ok"
-                                                 : "missing_namespace",
+                              conflict            ? "conflict"
+                              : !namespace_exists ? "missing_namespace"
+                              : stale_            ? "stale"
+                                                  : "ok",
                               0,
                               0};
         if (!conflict) {
@@ -250,9 +288,17 @@ Result<void> LinkMirrors::reconcile(const NsName& key, bool force) {
   }
 
   if (federated_) {
-    auto r = federated_member
-                 ? federated_->set_member(key, link_.target_cluster, rit->second, link_)
-                 : federated_->remove_member(key, link_.target_cluster);
+    Result<void> r;
+    if (!federated_member) {
+      r = federated_->remove_member(key, link_.target_cluster);
+    } else if (stale_) {
+      // A stale member contributes no ready endpoint: the union fails over to the others.
+      auto remote = rit->second;
+      for (auto& e : remote.endpoints) e.ready = false;
+      r = federated_->set_member(key, link_.target_cluster, remote, link_);
+    } else {
+      r = federated_->set_member(key, link_.target_cluster, rit->second, link_);
+    }
     if (!r) return r;
   }
 

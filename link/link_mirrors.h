@@ -25,7 +25,7 @@ struct MirrorStatus {
   std::string name;       // the mirror's name (<svc>-<cluster>)
   std::string service;    // the remote service
   std::string mode;       // gateway | flat | federated
-  std::string condition;  // ok | missing_namespace | conflict | pending
+  std::string condition;  // ok | missing_namespace | conflict | pending | stale
   std::size_t endpoints = 0;
   std::size_t ready_endpoints = 0;
 };
@@ -52,6 +52,7 @@ class LinkMirrors {
   Result<void> on_link_removed(const LinkRemoved& e);
   Result<void> on_repair(const RepairEndpoints& e);
   Result<void> on_gateway_health(const GatewayHealthChanged& e);
+  Result<void> on_stale(const StaleChanged& e);
 
   RetryWork retry_for(const LinkEvent& event);
 
@@ -64,6 +65,7 @@ class LinkMirrors {
   const discovery::Link& link() const { return link_; }
   const topologies::GatewayView& gateway() const { return gateway_; }
   bool synced() const { return synced_; }
+  bool stale() const { return stale_; }
   // The services the target exports now (as far as this link has been told).
   std::vector<NsName> exported() const;
   std::size_t mirror_count() const;
@@ -80,6 +82,8 @@ class LinkMirrors {
   Result<std::vector<discovery::Object>> local_services(const std::string& ns);
   Result<void> collect_garbage();
   Result<void> remove_all();
+  // Every mirror re-shaped as stale, and every ready endpoint this link owns made not ready.
+  Result<void> mark_stale();
 
   discovery::Link link_;
   const std::string local_cluster_;
@@ -88,6 +92,8 @@ class LinkMirrors {
   FederatedSet* federated_;
   topologies::GatewayView gateway_;
   bool synced_ = false;
+  bool stale_ = false;
+  std::int64_t stale_since_unix_ = 0;
   std::map<NsName, topologies::RemoteService> remotes_;  // what the target exports now
   std::map<NsName, std::map<discovery::ObjectKey, discovery::Object>> written_;
   std::map<NsName, MirrorStatus> status_;

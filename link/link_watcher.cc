@@ -94,7 +94,8 @@ LinkWatcher::LinkWatcher(asio::any_io_executor executor, asio::any_io_executor b
                               }
                             }}),
       credentials_timer_(executor),
-      repair_timer_(executor) {}
+      repair_timer_(executor),
+      stale_timer_(executor) {}
 
 LinkWatcher::~LinkWatcher() {
   *alive_ = false;
@@ -109,6 +110,10 @@ void LinkWatcher::start() {
             {{"target_cluster", link.target_cluster}, {"export_address", link.export_address}});
   metrics_.gateway_alive.with({link.target_cluster}).set(1);
   metrics_.stream_connected.with({link.target_cluster}).set(0);
+  metrics_.last_sync.with({link.target_cluster}).set(0);
+  // Not connected yet: what an earlier run mirrored is served as last seen for staleAfter.
+  down_since_unix_ = unix_seconds(std::chrono::system_clock::now());
+  arm_stale_timer();
   obtain_credentials();
   repair();  // resolves the gateway names now, then every repair period
 }
@@ -122,6 +127,8 @@ void LinkWatcher::stop() {
   probe_.stop();
   credentials_timer_.cancel();
   repair_timer_.cancel();
+  stale_timer_.cancel();
+  stale_timer_armed_ = false;
   if (!removed_) writer_->clear_retries();
 }
 
@@ -134,6 +141,7 @@ void LinkWatcher::remove() {
   const std::string& target = link_.target_cluster;
   metrics_.gateway_alive.remove({target});
   metrics_.stream_connected.remove({target});
+  metrics_.last_sync.remove({target});
   metrics_.credential_expiry.remove({target});
 }
 
@@ -294,7 +302,9 @@ void LinkWatcher::open_stream() {
 
 void LinkWatcher::on_stream_state(bool connected, const grpc::Status& status) {
   const auto& target = link_.target_cluster;
+  const bool was_current = connected_ && synced_since_connect_;
   connected_ = connected;
+  synced_since_connect_ = false;
   metrics_.stream_connected.with({target}).set(connected ? 1 : 0);
   if (connected) {
     seen_since_connect_.clear();
@@ -303,7 +313,50 @@ void LinkWatcher::on_stream_state(bool connected, const grpc::Status& status) {
     writer_->set_last_error("export stream: " + status.error_message());
     kLog.warn("export stream closed",
               {{"target_cluster", target}, {"status", status.error_message()}});
+    if (was_current) {
+      mark_synced_now();  // current until this moment
+      down_since_unix_ = last_sync_unix_;
+    }
+    if (down_since_unix_ == 0) down_since_unix_ = unix_seconds(std::chrono::system_clock::now());
+    arm_stale_timer();
   }
+}
+
+void LinkWatcher::arm_stale_timer() {
+  if (stale_ || stale_timer_armed_ || stopped_) return;
+  stale_timer_armed_ = true;
+  stale_timer_.expires_after(link_.stale_after);
+  stale_timer_.async_wait([this, alive = alive_](boost::system::error_code ec) {
+    if (ec || !*alive || stopped_) return;
+    stale_timer_armed_ = false;
+    if (connected_ && synced_since_connect_) return;  // back in time
+    stale_ = true;
+    kLog.warn("link stale: its mirrors' endpoints are not ready until the export stream is back",
+              {{"target_cluster", link_.target_cluster},
+               {"down_since_unix", down_since_unix_},
+               {"stale_after_ms", link_.stale_after.count()}});
+    dispatch(StaleChanged{true, down_since_unix_});
+  });
+}
+
+void LinkWatcher::fresh() {
+  synced_since_connect_ = true;
+  down_since_unix_ = 0;
+  mark_synced_now();
+  if (stale_timer_armed_) {
+    stale_timer_.cancel();
+    stale_timer_armed_ = false;
+  }
+  if (stale_) {
+    stale_ = false;
+    kLog.info("link current again", {{"target_cluster", link_.target_cluster}});
+    dispatch(StaleChanged{false, 0});
+  }
+}
+
+void LinkWatcher::mark_synced_now() {
+  last_sync_unix_ = unix_seconds(std::chrono::system_clock::now());
+  metrics_.last_sync.with({link_.target_cluster}).set(static_cast<double>(last_sync_unix_));
 }
 
 void LinkWatcher::on_export(ev::ExportEvent e) {
@@ -342,7 +395,9 @@ void LinkWatcher::on_export(ev::ExportEvent e) {
     }
     for (const auto& k : gone) unexport(k);
     dispatch(Synced{});
+    fresh();
   }
+  if (synced_since_connect_ && !e.has_synced()) mark_synced_now();
 }
 
 void LinkWatcher::unexport(const LinkMirrors::NsName& k) {
@@ -398,6 +453,10 @@ boost::json::object LinkWatcher::status() const {
   o["export_address"] = link.export_address;
   o["stream_connected"] = connected_;
   o["synced"] = snap.synced;
+  o["stale"] = stale_;
+  o["stale_after_ms"] = link_.stale_after.count();
+  if (down_since_unix_ != 0) o["down_since_unix"] = down_since_unix_;
+  if (last_sync_unix_ != 0) o["last_sync_unix"] = last_sync_unix_;
   boost::json::object creds;
   creds["valid"] = credentials_.valid();
   if (credentials_.valid()) {

@@ -82,6 +82,11 @@ class LinkWatcher {
   // After the store side dropped events: reopen the export stream, whose snapshot restores them.
   void resync();
   void unexport(const LinkMirrors::NsName& service);
+  // The export stream went down (or never came up): staleAfter from now the mirrors are stale.
+  void arm_stale_timer();
+  // The stream is back and synced: fresh again (and the last sync is now).
+  void fresh();
+  void mark_synced_now();
   // What the stream's thread connects with; replaced whole on renewal.
   struct StreamEndpoint {
     std::string address;
@@ -110,6 +115,7 @@ class LinkWatcher {
       stream_;
   boost::asio::steady_timer credentials_timer_;
   boost::asio::steady_timer repair_timer_;
+  boost::asio::steady_timer stale_timer_;
   std::chrono::milliseconds credentials_backoff_{500};
   mutable std::mutex endpoint_mu_;
   std::shared_ptr<const StreamEndpoint> endpoint_;
@@ -124,6 +130,11 @@ class LinkWatcher {
   ProbeStats probe_stats_;
   std::string credentials_error_;
   bool connected_ = false;
+  bool synced_since_connect_ = false;
+  bool stale_ = false;
+  bool stale_timer_armed_ = false;
+  std::int64_t down_since_unix_ = 0;  // when the stream went down (0 while it is up)
+  std::int64_t last_sync_unix_ = 0;   // the last moment the link was known current
   bool fetching_ = false;
   bool removed_ = false;
   bool stopped_ = false;

@@ -15,6 +15,9 @@ inline constexpr std::string_view kMirrored =
 inline constexpr std::string_view kClusterName = "mirror.strait.dev/cluster-name";
 inline constexpr std::string_view kRemoteFqName =
     "mirror.strait.dev/remote-svc-fq-name";  // annotation
+// annotation on a mirror whose link's export stream has been down past staleAfter: since when
+// (Unix seconds); its endpoints are not ready meanwhile.
+inline constexpr std::string_view kStaleSince = "mirror.strait.dev/stale-since";
 inline constexpr std::string_view kPrefix = "mirror.strait.dev/";
 
 }  // namespace strait::topologies

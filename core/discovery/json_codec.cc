@@ -356,6 +356,7 @@ void decode_spec(Fields& f, Link& l) {
   selector(f, "federatedServiceSelector", l.federated_selector);
   f.strings("excludedLabels", l.excluded_labels);
   f.str("linkToken", l.link_token);
+  f.duration("staleAfter", l.stale_after);
 }
 
 void decode_spec(Fields&, ServiceExport&) {}  // no spec: any field in it is unknown
@@ -502,6 +503,7 @@ json::object spec_json(const Link& l) {
   o["federatedServiceSelector"] = selector_json(l.federated_selector);
   o["excludedLabels"] = strings_json(l.excluded_labels);
   if (!l.link_token.empty()) o["linkToken"] = l.link_token;
+  o["staleAfter"] = format_duration(l.stale_after);
   return o;
 }
 

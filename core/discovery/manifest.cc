@@ -348,6 +348,8 @@ void check_spec(Check& c, const Link& l) {
   if (l.probe.timeout.count() <= 0) c.fail("spec.probeSpec.timeout", "must be positive");
   if (l.probe.failure_threshold == 0)
     c.fail("spec.probeSpec.failureThreshold", "must be at least 1");
+  if (l.stale_after < std::chrono::seconds(1))
+    c.fail("spec.staleAfter", "must be at least 1s (mirrors served as last seen that long)");
   c.labels("spec.selector.matchLabels", l.selector);
   c.labels("spec.remoteDiscoverySelector.matchLabels", l.remote_discovery_selector);
   c.labels("spec.federatedServiceSelector.matchLabels", l.federated_selector);

@@ -159,6 +159,9 @@ struct Link {
   // The single-use, expiring link token that strait-link exchanges at the target's identity
   // service for a renewable client certificate (spent after the first use).
   std::string link_token;
+  // While the export stream is down, the mirrors are served as last seen for this long; then
+  // their endpoints become not ready (and the mirrors say since when) until the stream is back.
+  std::chrono::milliseconds stale_after{5 * 60 * 1000};
 
   bool operator==(const Link&) const = default;
 };

@@ -166,6 +166,45 @@ TEST(MulticlusterCheck, GatewayProbes) {
   EXPECT_EQ(none.outcome, Outcome::kFail);
 }
 
+// The export stream: connected and synced passes; down says since when and until when the
+// mirrors are served as last seen; stale says their endpoints are not ready. The gateways
+// table's EXPORT column reads the same fields.
+TEST(MulticlusterCheck, ExportStreamDownAndStale) {
+  auto status = [](const std::string& extra) {
+    return boost::json::parse(R"({"export_address":"198.18.250.101:8087","stale_after_ms":300000)" +
+                              extra + "}")
+        .as_object();
+  };
+  const auto now = Clock::now();
+  const auto down = std::chrono::duration_cast<std::chrono::seconds>(
+                        (now - std::chrono::seconds(42)).time_since_epoch())
+                        .count();
+  const std::string since = R"(,"down_since_unix":)" + std::to_string(down);
+
+  auto current = status(R"(,"stream_connected":true,"synced":true)");
+  EXPECT_EQ(check_export_stream("east", current).outcome, Outcome::kOk);
+  EXPECT_EQ(export_state_of(&current, now).text, "current");
+
+  auto lost = status(R"(,"stream_connected":false,"stale":false)" + since);
+  auto r = check_export_stream("east", lost);
+  EXPECT_EQ(r.outcome, Outcome::kFail);
+  EXPECT_NE(r.detail.find("not connected to 198.18.250.101:8087 since "), std::string::npos)
+      << r.detail;
+  EXPECT_NE(r.detail.find("mirrors served as last seen until "), std::string::npos) << r.detail;
+  EXPECT_EQ(export_state_of(&lost, now).name, "down");
+  EXPECT_EQ(export_state_of(&lost, now).text, "down 42s");
+  EXPECT_EQ(export_state_of(&lost, now).down_since_unix, down);
+
+  auto stale = status(R"(,"stream_connected":false,"stale":true)" + since);
+  r = check_export_stream("east", stale);
+  EXPECT_EQ(r.outcome, Outcome::kFail);
+  EXPECT_NE(r.detail.find("stale: not connected"), std::string::npos) << r.detail;
+  EXPECT_NE(r.detail.find("longer than staleAfter 5m"), std::string::npos) << r.detail;
+  EXPECT_NE(r.detail.find("endpoints are not ready"), std::string::npos) << r.detail;
+  EXPECT_EQ(export_state_of(&stale, now).text, "stale 42s");
+  EXPECT_EQ(export_state_of(nullptr, now).text, "-");
+}
+
 TEST(MulticlusterCheck, MirrorsWithoutReadyEndpointsAreNamed) {
   LinkView v{make_link(root_pem()), {}, std::nullopt, {}};
   EXPECT_EQ(check_mirrors(v).outcome, Outcome::kOk);

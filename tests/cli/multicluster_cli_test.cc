@@ -331,9 +331,11 @@ TEST_F(MulticlusterCliTest, HealthyLinkPassesEveryCheckAndGatewaysShowsItAlive) 
 
   auto table = west_ctl({"multicluster", "gateways"});
   ASSERT_EQ(table.exit_code, 0) << table.output;
-  auto rows = table_rows(table.output, 4);
+  auto rows = table_rows(table.output, 5);
   ASSERT_EQ(rows.size(), 2u) << table.output;
-  EXPECT_EQ(rows[0], (std::vector<std::string>{"CLUSTER", "ALIVE", "NUM_SVC", "LATENCY"}));
+  EXPECT_EQ(rows[0],
+            (std::vector<std::string>{"CLUSTER", "ALIVE", "NUM_SVC", "LATENCY", "EXPORT"}));
+  EXPECT_EQ(rows[1][4], "current");
   EXPECT_EQ(rows[1][0], "east");
   EXPECT_EQ(rows[1][1], "yes");
   EXPECT_EQ(rows[1][2], "2");
@@ -412,9 +414,9 @@ TEST_F(MulticlusterCliTest, GatewayKilledShowsNotAliveAndFailsTheGatewayChecks) 
 
   auto table = west_ctl({"multicluster", "gateways"});
   EXPECT_EQ(table.exit_code, 0) << table.output;
-  auto rows = table_rows(table.output, 4);
+  auto rows = table_rows(table.output, 5);
   ASSERT_EQ(rows.size(), 2u) << table.output;
-  EXPECT_EQ(rows[1], (std::vector<std::string>{"east", "no", "2", "-"}));
+  EXPECT_EQ(rows[1], (std::vector<std::string>{"east", "no", "2", "-", "current"}));
 
   auto text = west_ctl({"multicluster", "check"});
   EXPECT_EQ(text.exit_code, 1) << text.output;
@@ -485,9 +487,9 @@ TEST_F(MulticlusterCliTest, FlatOnlyLinkSkipsTheGatewayChecks) {
 
   auto table = west_ctl({"multicluster", "gateways"});
   EXPECT_EQ(table.exit_code, 0) << table.output;
-  auto rows = table_rows(table.output, 4);
+  auto rows = table_rows(table.output, 5);
   ASSERT_EQ(rows.size(), 2u) << table.output;
-  EXPECT_EQ(rows[1], (std::vector<std::string>{"east", "-", "1", "-"}));
+  EXPECT_EQ(rows[1], (std::vector<std::string>{"east", "-", "1", "-", "current"}));
 }
 
 TEST_F(MulticlusterCliTest, WithoutStraitLinkTheChecksThatNeedItFailOrSkip) {
@@ -516,9 +518,9 @@ TEST_F(MulticlusterCliTest, WithoutStraitLinkTheChecksThatNeedItFailOrSkip) {
 
   auto table = west_ctl({"multicluster", "gateways", "--link-admin", closed});
   EXPECT_EQ(table.exit_code, 1) << table.output;
-  auto rows = table_rows(table.output, 4);
+  auto rows = table_rows(table.output, 5);
   ASSERT_GE(rows.size(), 2u) << table.output;
-  EXPECT_EQ(rows[1], (std::vector<std::string>{"east", "unknown", "0", "-"}));
+  EXPECT_EQ(rows[1], (std::vector<std::string>{"east", "unknown", "0", "-", "-"}));
 }
 
 TEST_F(MulticlusterCliTest, UnlinkSpeaksJson) {

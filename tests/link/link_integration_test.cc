@@ -515,5 +515,61 @@ TEST_F(LinkIntegrationTest, ALocalExportWithoutLinksIsAClustersetOfOne) {
   EXPECT_TRUE(has_service("api"));
 }
 
+// The export stream lost (east's controller stopped): the mirrors are served as last seen for
+// the Link's staleAfter, then their endpoints go not ready with the stale-since annotation, the
+// status and metrics say so; east back (same ports): the stream reconnects, syncs, and the
+// mirrors are current again.
+TEST_F(LinkIntegrationTest, ALostExportStreamMakesTheMirrorsStaleAfterStaleAfter) {
+  ASSERT_TRUE(east_->apply(
+      {service("web", {{"mirror.strait.dev/exported", "true"}}), endpoint("web", "10.1.0.1")}));
+  auto link = link_gen();
+  link.stale_after = std::chrono::seconds(3);
+  ASSERT_TRUE(west_->apply({link}));
+  start_link();
+  auto ready = [&](const std::string& svc) {
+    int n = 0;
+    for (const auto& e : endpoints_of(svc)) n += e.ready ? 1 : 0;
+    return n;
+  };
+  auto stale_annotation = [&] {
+    const auto services = west_list(Kind::kService);
+    const auto* s = find_service(services, "web-east");
+    return s && s->meta.annotations.contains("mirror.strait.dev/stale-since");
+  };
+  auto field = [&](const char* key) -> boost::json::value {
+    auto s = links_status();
+    if (!s.is_object() || s.at("links").as_array().empty()) return nullptr;
+    const auto& l = s.at("links").as_array()[0].as_object();
+    return l.contains(key) ? l.at(key) : boost::json::value(nullptr);
+  };
+  ASSERT_TRUE(wait_until([&] { return ready("web-east") == 1 && field("synced") == true; }, 20s))
+      << link_->log();
+  EXPECT_EQ(field("stale"), false);
+
+  const auto lost = std::chrono::steady_clock::now();
+  east_->stop();
+  // Down, not yet stale: the mirror is served as last seen.
+  ASSERT_TRUE(wait_until([&] { return field("stream_connected") == false; }, 10s)) << link_->log();
+  EXPECT_TRUE(field("down_since_unix").is_number());
+  ASSERT_TRUE(wait_until([&] { return field("stale") == true; }, 15s)) << link_->log();
+  EXPECT_GE(std::chrono::steady_clock::now() - lost, std::chrono::milliseconds(2900));
+  ASSERT_TRUE(wait_until([&] { return ready("web-east") == 0 && stale_annotation(); }, 10s))
+      << ready("web-east") << " ready; annotated " << stale_annotation() << "; "
+      << link_->get("/links").body;
+  EXPECT_EQ(endpoints_of("web-east").size(), 1u);  // kept, not ready
+  const std::string metrics = link_->get("/metrics").body;
+  EXPECT_NE(metrics.find("link_export_connected{target_cluster=\"east\"} 0"), std::string::npos)
+      << metrics;
+  EXPECT_NE(metrics.find("link_last_sync_seconds{target_cluster=\"east\"} 1"), std::string::npos)
+      << metrics;  // a Unix time (1.7e9...)
+
+  ASSERT_TRUE(east_->start());
+  ASSERT_TRUE(wait_until(
+      [&] { return field("stale") == false && ready("web-east") == 1 && !stale_annotation(); },
+      30s))
+      << link_->log();
+  EXPECT_NE(link_->log().find("link current again"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace strait::link

@@ -85,6 +85,52 @@ TEST_F(LinkMirrorsTest, GatewayExportBecomesMirrorOfGatewayAddresses) {
   EXPECT_EQ(mirrors.status()[0].mode, "gateway");
 }
 
+// The export stream down past staleAfter: every mirror stays, its endpoints not ready, saying
+// since when; a stale federated member adds no ready endpoint to the union; an endpoint this
+// link wrote in an earlier run (unknown to this object) goes not ready too. Fresh again: all
+// back as the target exports them.
+TEST_F(LinkMirrorsTest, AStaleLinkKeepsItsMirrorsWithoutReadyEndpoints) {
+  ASSERT_TRUE(mirrors.on(ServiceExported{remote("web", kGateway, {"10.1.0.1"})}));
+  ASSERT_TRUE(mirrors.on(ServiceExported{remote("db", kFlat, {"10.1.0.2"})}));
+  ASSERT_TRUE(mirrors.on(ServiceExported{remote("api", kFederated, {"10.1.0.3"})}));
+  auto earlier = remote("old", kFlat, {"10.1.0.9"}).endpoints[0];
+  earlier.service = "old-east";
+  earlier.meta.name = "old-east-10-1-0-9";
+  earlier.meta.owner = "link:east";
+  store.put(earlier);
+  auto ready = [&](const std::string& svc) {
+    int n = 0;
+    for (const auto& [name, e] : store.endpoints_of("shop", svc)) n += e.ready ? 1 : 0;
+    return n;
+  };
+  ASSERT_EQ(ready("web-east"), 2);
+  ASSERT_EQ(ready("db-east"), 1);
+  ASSERT_EQ(ready("api-federated"), 1);
+
+  ASSERT_TRUE(mirrors.on(StaleChanged{true, 1'700'000'000}));
+  EXPECT_TRUE(mirrors.stale());
+  for (const char* svc : {"web-east", "db-east"}) {
+    ASSERT_NE(store.service("shop", svc), nullptr) << svc;
+    EXPECT_EQ(store.service("shop", svc)->meta.annotations.at("mirror.strait.dev/stale-since"),
+              "1700000000");
+    EXPECT_EQ(store.endpoints_of("shop", svc).size(), svc == std::string("web-east") ? 2u : 1u);
+    EXPECT_EQ(ready(svc), 0) << svc;
+  }
+  EXPECT_EQ(ready("api-federated"), 0);
+  EXPECT_EQ(ready("old-east"), 0);
+  for (const auto& m : mirrors.status()) EXPECT_EQ(m.condition, "stale") << m.name;
+  EXPECT_EQ(event_name(StaleChanged{}), "stale");
+
+  ASSERT_TRUE(mirrors.on(StaleChanged{false, 0}));
+  EXPECT_FALSE(mirrors.stale());
+  EXPECT_EQ(ready("web-east"), 2);
+  EXPECT_EQ(ready("db-east"), 1);
+  EXPECT_EQ(ready("api-federated"), 1);
+  EXPECT_FALSE(
+      store.service("shop", "db-east")->meta.annotations.contains("mirror.strait.dev/stale-since"));
+  for (const auto& m : mirrors.status()) EXPECT_EQ(m.condition, "ok") << m.name;
+}
+
 TEST_F(LinkMirrorsTest, FlatExportMirrorsPodsAndDropsVanishedEndpoints) {
   ASSERT_TRUE(mirrors.on(ServiceExported{remote("db", kFlat, {"10.1.0.1", "10.1.0.2"})}));
   auto eps = store.endpoints_of("shop", "db-east");
